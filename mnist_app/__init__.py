@@ -1,0 +1,17 @@
+"""mnist_app: recognise handwritten digits with the textbook 784-30-10 sigmoid network.
+
+Data flows one way through the package, one module per step:
+
+    download    mirrors -> verified .gz files in a data directory
+    data        IDX files -> float32 arrays, the textbook 50k/10k/10k split
+    network     sigmoid layers, feedforward, backpropagation (the seed documents)
+    train       epochs, shuffling, mini-batch SGD, evaluation, progress
+    checkpoint  atomic .npz checkpoints; history.json; plot (accuracy.png)
+    preprocess  a user's image -> 784 values shaped like an MNIST digit
+    predict     network output -> digit and confidence
+
+Importing the package is deliberately cheap: heavy modules (matplotlib,
+requests) are imported only by the modules that need them.
+"""
+
+__version__ = "0.1.0"

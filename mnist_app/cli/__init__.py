@@ -1,0 +1,38 @@
+"""The ``mnist-app`` command: one subcommand per script in scripts/.
+
+    mnist-app download | train | predict | evaluate | plot | benchmark [options]
+
+Each subcommand lives in its own module (mnist_app/cli/<name>.py) with a ``main(argv)``;
+modules are imported only when their subcommand runs, so start-up stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS = {
+    "download": "fetch and verify the four MNIST files",
+    "train": "train a sigmoid network with mini-batch SGD",
+    "predict": "classify your own digit images",
+    "evaluate": "accuracy and confusion matrix on MNIST test or a folder of images",
+    "plot": "plot training histories and model diagnostics",
+    "benchmark": "time one textbook epoch against a per-example implementation",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: mnist-app COMMAND [options]\n\ncommands:")
+        for name, summary in COMMANDS.items():
+            print(f"  {name:<10} {summary}")
+        print("\nRun 'mnist-app COMMAND --help' for the options of one command.")
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"mnist-app: error: unknown command {name!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"mnist_app.cli.{name}")
+    return module.main(rest)

@@ -1,0 +1,60 @@
+"""Conventions shared by every command: exit codes, one-line errors, common options.
+
+Exit 0 on success, 1 on failure (a MnistAppError: message on stderr, no traceback),
+2 on usage errors (argparse's own behaviour), 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from mnist_app.errors import MnistAppError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def make_parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
+    """An ArgumentParser whose --help ends with worked examples."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog="examples:\n" + examples.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """--data-dir / --mirror / --quiet, used by every command that may fetch MNIST."""
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the MNIST .gz files live (default: $MNIST_DATA_DIR, else a per-user cache dir)",
+    )
+    parser.add_argument(
+        "--mirror",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="extra MNIST mirror tried first: http(s)://, file:// or a local directory "
+        "(repeatable; also $MNIST_MIRROR, comma-separated)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def error(prog: str, message: str) -> None:
+    """Print one readable line on stderr."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+
+
+def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Call ``main(argv)`` and turn expected failures into exit codes without tracebacks."""
+    try:
+        return main(argv)
+    except MnistAppError as exc:
+        error(prog, str(exc))
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        error(prog, "interrupted")
+        return EXIT_INTERRUPTED

@@ -1,0 +1,22 @@
+"""Error types. Every failure a user can cause is a MnistAppError with a one-line message
+naming the file and the problem; the command-line layer prints it and exits 1."""
+
+
+class MnistAppError(Exception):
+    """Base class: a clear, expected failure (bad input, missing file, network trouble)."""
+
+
+class DownloadError(MnistAppError):
+    """MNIST could not be fetched or verified from any mirror."""
+
+
+class DataError(MnistAppError):
+    """An IDX file is malformed (bad magic, truncated, inconsistent counts, bad labels)."""
+
+
+class CheckpointError(MnistAppError):
+    """A checkpoint or model file is missing, corrupt, truncated or of the wrong shape."""
+
+
+class ImageError(MnistAppError):
+    """A user's image cannot be read or holds no digit."""

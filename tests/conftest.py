@@ -1,0 +1,102 @@
+"""Shared fixtures: the real MNIST files, served over HTTP on 127.0.0.1.
+
+The MNIST mirror is a folder holding the four canonical .gz files. It is found at
+``$MNIST_TEST_MIRROR`` or, by default, ``../shared/mnist`` beside the checkout.
+Without it, tests that need real MNIST are skipped with a reason -- unless
+``MNIST_REQUIRE_MIRROR=1`` (set by .ci/run), where a missing mirror is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "mnist"
+DIGITS_DEV = REPO_ROOT.parent / "shared" / "digits-dev"
+MNIST_FILENAMES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files from one directory, without request logging on stderr."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - base-class signature
+        pass
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path, handler: type = QuietHandler) -> Iterator[str]:
+    """Serve ``directory`` over HTTP on 127.0.0.1 (a free port) and yield its base URL."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("MNIST_REQUIRE_MIRROR") == "1":
+        pytest.fail(f"{reason} (MNIST_REQUIRE_MIRROR=1, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mnist_mirror_dir() -> Path:
+    """The folder holding the four canonical MNIST .gz files."""
+    directory = Path(os.environ.get("MNIST_TEST_MIRROR", DEFAULT_MIRROR))
+    missing = [name for name in MNIST_FILENAMES if not (directory / name).is_file()]
+    if missing:
+        _missing(f"no MNIST mirror at {directory} (set MNIST_TEST_MIRROR to a folder with the four .gz files)")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def mnist_http_mirror(mnist_mirror_dir: Path) -> Iterator[str]:
+    """The real MNIST files served over HTTP on 127.0.0.1."""
+    with serve_directory(mnist_mirror_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mnist_data_dir(mnist_http_mirror: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory filled by the real download path (HTTP, checksums) from the mirror."""
+    from mnist_app.download import download_mnist
+
+    data_dir = tmp_path_factory.mktemp("mnist-data")
+    download_mnist(data_dir, mirrors=[mnist_http_mirror], quiet=True, use_default_mirrors=False)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_data_dir: Path):
+    """The real MNIST arrays with the textbook split (see mnist_app.data.load_mnist)."""
+    from mnist_app.data import load_mnist
+
+    return load_mnist(mnist_data_dir, download=False)
+
+
+@pytest.fixture(scope="session")
+def digits_dev_dir() -> Path:
+    """../shared/digits-dev: real non-MNIST handwriting saved as user PNGs."""
+    directory = Path(os.environ.get("MNIST_TEST_DIGITS_DEV", DIGITS_DEV))
+    if not (directory / "manifest.csv").is_file():
+        _missing(f"no digits-dev set at {directory} (set MNIST_TEST_DIGITS_DEV)")
+    return directory
