@@ -1,0 +1,275 @@
+"""Pictures of training runs and trained networks (PNG files, matplotlib's Agg backend).
+
+* :func:`plot_history` -- ``accuracy.png``: test and validation accuracy per epoch of one run,
+  titled with its hyperparameters (the trainer redraws it after every epoch).
+* :func:`plot_histories` -- several runs overlaid: accuracy and cost per epoch side by side
+  (e.g. textbook vs improved vs best).
+* :func:`plot_confusion` -- the test set's confusion matrix (rows: true digit, columns: predicted).
+* :func:`plot_misclassified` -- a gallery of the test digits the network got wrong most confidently.
+* :func:`plot_weights` -- each hidden neuron's 784 incoming weights as a 28x28 image: what it looks for.
+
+matplotlib is imported inside the functions, never at module import, and only through its
+object-oriented API with the Agg canvas -- so nothing needs a display and importing
+``mnist_app.plot`` (or ``mnist_app.train``) stays cheap. The numeric helpers
+(:func:`confusion_matrix`, :func:`most_confident_mistakes`) are plain numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_app.errors import CheckpointError
+from mnist_app.fileio import atomic_write
+
+SIDE = 28  # MNIST images are 28 x 28 = 784 pixels
+
+
+# --------------------------------------------------------------------------- helpers
+def _figure(width: float, height: float):
+    """A matplotlib Figure with an Agg canvas (no pyplot, no global state, no display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: str | os.PathLike) -> Path:
+    """Write the figure as PNG atomically (a viewer never sees half a file)."""
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format="png")
+    return path
+
+
+def describe_config(config: dict[str, Any]) -> str:
+    """A short one-line summary of a run's hyperparameters, for titles and legends."""
+    if not config:
+        return ""
+    parts = ["-".join(str(s) for s in config.get("sizes", ()))]
+    for key, label in (("cost", ""), ("init", "init "), ("eta", "eta "), ("batch_size", "batch ")):
+        if key in config:
+            parts.append(f"{label}{config[key]}")
+    if config.get("l2"):
+        parts.append(f"L2 {config['l2']}")
+    if config.get("momentum"):
+        parts.append(f"momentum {config['momentum']}")
+    if config.get("schedule", "none") != "none":
+        parts.append(f"{config['schedule']} schedule")
+    if config.get("augment", "none") != "none":
+        parts.append(f"{config['augment']} distortions")
+    if config.get("dtype", "float32") != "float32":
+        parts.append(str(config["dtype"]))
+    return ", ".join(parts)
+
+
+def load_history(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a ``history.json`` written by the trainer (CheckpointError if unusable)."""
+    path = Path(path)
+    try:
+        history = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such history file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, not a history.json file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a readable history.json ({' '.join(str(exc).split())[:120]})") from None
+    epochs = history.get("epochs") if isinstance(history, dict) else None
+    needed = ("epoch", "test_accuracy", "validation_accuracy", "cost")
+    if not isinstance(epochs, list) or not all(isinstance(e, dict) and all(k in e for k in needed) for e in epochs):
+        raise CheckpointError(f"{path}: not a training history (expected {{'config', 'epochs': [...]}})")
+    if not epochs:
+        raise CheckpointError(f"{path}: the history holds no completed epoch yet")
+    history.setdefault("config", {})
+    return history
+
+
+# --------------------------------------------------------------------------- training curves
+def plot_history(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """accuracy.png: test and validation accuracy (%) per epoch of one run."""
+    epochs = history["epochs"]
+    x = [e["epoch"] for e in epochs]
+    figure = _figure(8, 5)
+    ax = figure.add_subplot()
+    ax.plot(x, [100 * e["test_accuracy"] for e in epochs], "o-", ms=3, label="test (10,000 images)")
+    ax.plot(x, [100 * e["validation_accuracy"] for e in epochs], "s--", ms=3, label="validation (10,000 images)")
+    if epochs:
+        best = max(epochs, key=lambda e: e["validation_accuracy"])
+        ax.annotate(
+            f"best validation {100 * best['validation_accuracy']:.2f}%\n(epoch {best['epoch']}, "
+            f"test {100 * best['test_accuracy']:.2f}%)",
+            xy=(best["epoch"], 100 * best["validation_accuracy"]),
+            xytext=(0.45, 0.12), textcoords="axes fraction", fontsize=9,
+            arrowprops={"arrowstyle": "->", "color": "0.4"},
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xlim(0.5, max(x[-1] if x else 1, history.get("config", {}).get("epochs", 1)) + 0.5)
+    _accuracy_limits(ax, epochs)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title or f"MNIST: {describe_config(history.get('config', {}))}", fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _accuracy_limits(ax, epochs: Sequence[dict[str, Any]]) -> None:
+    """Zoom on the interesting band (accuracies start near 90% and creep up)."""
+    values = [100 * e[k] for e in epochs for k in ("test_accuracy", "validation_accuracy")]
+    if values:
+        low = min(values)
+        # Ignore a poor first epoch or two when the rest is much better, but never hide more than that.
+        later = sorted(values)[min(len(values) - 1, 4)]
+        low = low if later - low < 5 else later - 1
+        ax.set_ylim(max(0.0, np.floor(low - 0.5)), min(100.0, max(values) + 0.5))
+
+
+def plot_histories(
+    histories: Sequence[tuple[str, dict[str, Any]]], path: str | os.PathLike, *, title: str | None = None
+) -> Path:
+    """Several runs overlaid: accuracy (test solid, validation dashed) and cost per epoch."""
+    figure = _figure(13, 5)
+    acc_ax, cost_ax = figure.subplots(1, 2)
+    colors = [f"C{i % 10}" for i in range(len(histories))]
+    all_epochs = []
+    for (label, history), color in zip(histories, colors):
+        epochs = history["epochs"]
+        all_epochs.extend(epochs)
+        x = [e["epoch"] for e in epochs]
+        acc_ax.plot(x, [100 * e["test_accuracy"] for e in epochs], "-", color=color, label=f"{label} (test)")
+        acc_ax.plot(x, [100 * e["validation_accuracy"] for e in epochs], "--", color=color, alpha=0.7,
+                    label=f"{label} (validation)")
+        cost_ax.plot(x, [e["cost"] for e in epochs], "-", color=color, label=label)
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy (%)")
+    acc_ax.set_title("accuracy per epoch")
+    _accuracy_limits(acc_ax, all_epochs)
+    acc_ax.grid(True, alpha=0.3)
+    acc_ax.legend(loc="lower right", fontsize=8)
+    cost_ax.set_xlabel("epoch")
+    cost_ax.set_ylabel("cost on the validation set (incl. L2 term)")
+    cost_ax.set_title("cost per epoch")
+    if all(e["cost"] > 0 for e in all_epochs) and all_epochs:
+        cost_ax.set_yscale("log")
+    cost_ax.grid(True, alpha=0.3, which="both")
+    cost_ax.legend(loc="upper right", fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def history_label(path: str | os.PathLike, history: dict[str, Any]) -> str:
+    """Legend label for a history file: its folder name and a summary of the run."""
+    path = Path(path)
+    name = path.parent.name if path.name == "history.json" and path.parent.name else path.stem
+    summary = describe_config(history.get("config", {}))
+    return f"{name}: {summary}" if summary else name
+
+
+# --------------------------------------------------------------------------- model diagnostics
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """counts[true, predicted] as an (n_classes, n_classes) int64 array."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    return np.bincount(labels * n_classes + predictions, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
+
+
+def plot_confusion(matrix: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """The confusion matrix as a heat map with counts; the diagonal (correct) is greyed out
+    of the colour scale so that the mistakes stand out."""
+    matrix = np.asarray(matrix)
+    n = matrix.shape[0]
+    errors = matrix.astype(float)
+    np.fill_diagonal(errors, 0)
+    figure = _figure(7.5, 6.5)
+    ax = figure.add_subplot()
+    image = ax.imshow(errors, cmap="Reds", vmin=0, vmax=max(1.0, errors.max()))
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, f"{matrix[i, j]:,}", ha="center", va="center", fontsize=8,
+                        color="0.35" if i == j else ("white" if errors[i, j] > 0.6 * errors.max() else "black"))
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    total, correct = int(matrix.sum()), int(np.trace(matrix))
+    ax.set_title(title or f"confusion matrix: {correct:,} / {total:,} correct ({100 * correct / max(total, 1):.2f}%)",
+                 fontsize=10)
+    figure.colorbar(image, ax=ax, label="mistakes (off-diagonal counts)")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def most_confident_mistakes(outputs: np.ndarray, labels: np.ndarray, count: int = 36) -> np.ndarray:
+    """Indices of misclassified rows, most confident first.
+
+    Confidence is the winning output's share of the summed outputs (the same normalisation
+    the predict command reports).
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    predictions = outputs.argmax(axis=1)
+    confidence = outputs.max(axis=1) / np.maximum(outputs.sum(axis=1), 1e-12)
+    wrong = np.flatnonzero(predictions != np.asarray(labels))
+    return wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
+
+
+def plot_misclassified(
+    images: np.ndarray, labels: np.ndarray, outputs: np.ndarray, path: str | os.PathLike, *, count: int = 36
+) -> Path:
+    """A gallery of the test digits the network got wrong most confidently."""
+    outputs = np.asarray(outputs)
+    chosen = most_confident_mistakes(outputs, labels, count)
+    columns = 6
+    rows = max(1, -(-len(chosen) // columns))
+    figure = _figure(1.7 * columns, 1.9 * rows + 0.6)
+    confidence = outputs.max(axis=1) / np.maximum(outputs.sum(axis=1), 1e-12)
+    for k in range(rows * columns):
+        ax = figure.add_subplot(rows, columns, k + 1)
+        ax.set_axis_off()
+        if k < len(chosen):
+            i = chosen[k]
+            ax.imshow(np.asarray(images[i]).reshape(SIDE, SIDE), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(f"#{i}: {labels[i]} -> {outputs[i].argmax()}\n{100 * confidence[i]:.0f}% sure", fontsize=8)
+    wrong = int(np.count_nonzero(outputs.argmax(axis=1) != np.asarray(labels)))
+    figure.suptitle(f"most confidently misclassified test digits (true -> predicted); {wrong:,} mistakes in all",
+                    fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
+    """The first hidden layer's incoming weights, one 28x28 image per neuron (first ``count``).
+
+    Red is a positive weight (ink there excites the neuron), blue negative; each image uses its
+    own symmetric colour range.
+    """
+    weights = np.asarray(network.weights[0], dtype=np.float64)
+    if weights.shape[1] != SIDE * SIDE:
+        raise ValueError(f"the input layer has {weights.shape[1]} inputs, not 784: cannot draw 28x28 images")
+    shown = weights[: max(1, count)]
+    columns = int(np.ceil(np.sqrt(len(shown))))
+    rows = -(-len(shown) // columns)
+    figure = _figure(1.1 * columns + 0.4, 1.1 * rows + 0.8)
+    for k, w in enumerate(shown):
+        ax = figure.add_subplot(rows, columns, k + 1)
+        limit = max(np.abs(w).max(), 1e-12)
+        ax.imshow(w.reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(str(k), fontsize=6, pad=1)
+    sizes = "-".join(str(s) for s in network.sizes)
+    figure.suptitle(f"{sizes} network: incoming weights of hidden neurons 0-{len(shown) - 1} "
+                    f"(red +, blue -)", fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
