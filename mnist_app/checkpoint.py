@@ -105,6 +105,17 @@ def _read_archive(path: Path) -> dict[str, np.ndarray]:
     if path.is_dir():
         raise _fail(path, "is a directory, not a checkpoint file")
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as exc:
+        raise _fail(path, f"cannot read checkpoint: {exc.strerror or exc}") from None
+    if not magic:
+        raise _fail(path, "empty file, not a checkpoint")
+    if magic == b"\x93NUMPY":
+        raise _fail(path, "is a single .npy array, not an mnist_app .npz checkpoint")
+    if not magic.startswith(b"PK"):
+        raise _fail(path, "not an .npz checkpoint (no zip signature; a foreign or corrupt file)")
+    try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise _fail(path, f"not a readable .npz checkpoint (truncated or corrupt?): {_short(exc)}") from None

@@ -112,6 +112,9 @@ def plot_history(history: dict[str, Any], path: str | os.PathLike, *, title: str
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_xlim(0.5, max(x[-1] if x else 1, history.get("config", {}).get("epochs", 1)) + 0.5)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _accuracy_limits(ax, epochs)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
@@ -134,35 +137,49 @@ def _accuracy_limits(ax, epochs: Sequence[dict[str, Any]]) -> None:
 def plot_histories(
     histories: Sequence[tuple[str, dict[str, Any]]], path: str | os.PathLike, *, title: str | None = None
 ) -> Path:
-    """Several runs overlaid: accuracy (test solid, validation dashed) and cost per epoch."""
-    figure = _figure(13, 5)
+    """Several runs overlaid: accuracy (test solid, validation dashed) and cost per epoch.
+
+    One colour per run; the run labels (which can be long hyperparameter summaries) form a
+    legend below both panels.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    n = len(histories)
+    figure = _figure(13, 5 + 0.25 * n)
     acc_ax, cost_ax = figure.subplots(1, 2)
-    colors = [f"C{i % 10}" for i in range(len(histories))]
-    all_epochs = []
-    for (label, history), color in zip(histories, colors):
+    handles, all_epochs = [], []
+    for i, (label, history) in enumerate(histories):
+        color = f"C{i % 10}"
         epochs = history["epochs"]
         all_epochs.extend(epochs)
         x = [e["epoch"] for e in epochs]
-        acc_ax.plot(x, [100 * e["test_accuracy"] for e in epochs], "-", color=color, label=f"{label} (test)")
-        acc_ax.plot(x, [100 * e["validation_accuracy"] for e in epochs], "--", color=color, alpha=0.7,
-                    label=f"{label} (validation)")
-        cost_ax.plot(x, [e["cost"] for e in epochs], "-", color=color, label=label)
+        acc_ax.plot(x, [100 * e["test_accuracy"] for e in epochs], "-", color=color)
+        acc_ax.plot(x, [100 * e["validation_accuracy"] for e in epochs], "--", color=color, alpha=0.7)
+        cost_ax.plot(x, [e["cost"] for e in epochs], "-", color=color)
+        best = max(e["validation_accuracy"] for e in epochs) if epochs else float("nan")
+        handles.append(Line2D([], [], color=color, label=f"{label}  (best validation {100 * best:.2f}%)"))
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("accuracy (%)")
     acc_ax.set_title("accuracy per epoch")
     _accuracy_limits(acc_ax, all_epochs)
-    acc_ax.grid(True, alpha=0.3)
-    acc_ax.legend(loc="lower right", fontsize=8)
+    acc_ax.legend(
+        handles=[Line2D([], [], color="0.3", ls="-", label="test"), Line2D([], [], color="0.3", ls="--", label="validation")],
+        loc="lower right", fontsize=9,
+    )
     cost_ax.set_xlabel("epoch")
     cost_ax.set_ylabel("cost on the validation set (incl. L2 term)")
     cost_ax.set_title("cost per epoch")
-    if all(e["cost"] > 0 for e in all_epochs) and all_epochs:
+    if all_epochs and all(e["cost"] > 0 for e in all_epochs):
         cost_ax.set_yscale("log")
-    cost_ax.grid(True, alpha=0.3, which="both")
-    cost_ax.legend(loc="upper right", fontsize=8)
+    for ax in (acc_ax, cost_ax):
+        ax.grid(True, alpha=0.3, which="both")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
-        figure.suptitle(title)
-    figure.tight_layout()
+        figure.suptitle(title, fontsize=11)
+    bottom = min(0.45, (0.35 + 0.25 * n) / (5 + 0.25 * n))
+    figure.tight_layout(rect=(0, bottom, 1, 1))
+    figure.legend(handles=handles, loc="lower center", fontsize=9, frameon=False)
     return _save(figure, path)
 
 
