@@ -1,0 +1,370 @@
+"""A user's image -> 784 values shaped like an MNIST digit.
+
+MNIST digits (LeCun et al.) were made like this: the NIST digit was size-normalised to fit a
+20x20 box keeping its aspect ratio (with antialiasing, so edges are grey), then placed in a
+28x28 field so that its centre of mass sits at the centre. Pixels are ink-high: background 0,
+stroke cores 1.0 (after dividing the bytes by 255). Measured on the training set the centre of
+mass, in row/column index coordinates, is (14.0, 14.0) +- 0.29 -- i.e. the original shift was a
+whole number of pixels. We place it at exactly (14, 14) with a sub-pixel shift instead, by
+resampling straight from the source image with a fractional source box (one resampling step, no
+second blur).
+
+A user's drawing is none of that, so `image_to_mnist` does, in order:
+
+1. **open** (`open_image`): every way a file can be bad becomes an ImageError naming the file --
+   missing, a directory, empty, not an image, truncated, or a decompression bomb (refused from the
+   size declared in the header, before any pixel is decoded). GIFs/animations: first frame.
+2. **greyscale** (`to_grey`): any Pillow mode (1, L, LA, P with or without transparency, RGB,
+   RGBA, I;16, I, F, CMYK ...) -> float32 luminance in [0, 1]. Transparency is composited onto a
+   background: white, unless the ink itself is light (then black) -- whichever shows the ink.
+   Very large images are box-reduced first so memory stays bounded.
+3. **polarity and ink** (`ink_map`): the background level is the median of the border pixels;
+   ink is whichever side (darker or lighter) departs from it the most. Ink strength is measured
+   relative to the ink contrast; anything fainter than NOISE_FRACTION of it (paper texture,
+   JPEG ringing, sensor noise) is treated as background. No ink at all -> "no digit found".
+4. **crop, scale, centre** (`center_digit`): crop to the ink's bounding box, scale so the longer
+   side is 20 px (antialiased: Pillow BOX when shrinking -- an exact area average -- bilinear when
+   enlarging), and place it in 28x28 with its centre of mass at (14, 14).
+
+``raw=True`` (`--no-preprocess`) skips 3-4 for images already in MNIST format: pixels are taken
+as they are (only inverted if the image is dark-on-light, and resized to 28x28 if it is not).
+The same raw path is chosen automatically for a 28x28 image that already looks like an MNIST
+digit (ink box 19-21 px, centre of mass within 1 px of (14, 14)), so MNIST digits saved as PNG
+come back bit-for-bit.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mnist_app.errors import ImageError
+
+SIDE = 28  # MNIST field
+BOX = 20  # the longer side of the digit's bounding box after size normalisation
+CENTER = 14.0  # MNIST centre of mass, row/column index coordinates (measured: 14.0 +- 0.29)
+
+MAX_PIXELS = 40_000_000  # refuse images whose header declares more (a 40 MP photo is still fine)
+MAX_FILE_BYTES = 200 * 1024 * 1024  # no legitimate digit drawing is bigger than this on disk
+WORK_PIXELS = 1_000_000  # larger images are box-reduced to about this many pixels first
+
+MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale
+NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
+)
+
+
+def _err(path: str | Path, problem: str) -> ImageError:
+    return ImageError(f"{path}: {problem}")
+
+
+# ----------------------------------------------------------------------------------------- open
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open and decode an image file (first frame), or raise ImageError naming the file.
+
+    The file is read into memory first (it is small: MAX_FILE_BYTES), then Pillow reads only the
+    header; the declared width x height is checked against MAX_PIXELS *before* decoding, so a
+    tiny PNG that claims to be 100000 x 100000 costs nothing. Pillow's own decompression-bomb
+    warning/error (its limit is ~89 M pixels) is also turned into an ImageError.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise _err(p, "no such file") from None
+    except OSError as exc:
+        raise _err(p, f"cannot read ({exc.strerror or exc})") from None
+    if p.is_dir():
+        raise _err(p, "is a directory, expected an image file")
+    if st.st_size == 0:
+        raise _err(p, "empty file (0 bytes), not an image")
+    if st.st_size > MAX_FILE_BYTES:
+        raise _err(p, f"file too large ({st.st_size} bytes > {MAX_FILE_BYTES}); refusing to read it")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise _err(p, f"cannot read ({exc.strerror or exc})") from None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _err(p, "declared image size is a decompression bomb; refusing to decode it") from None
+        except UnidentifiedImageError:
+            raise _err(p, "not an image (Pillow cannot identify the format)") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise _err(p, f"not a readable image ({exc})") from None
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise _err(p, f"image has no pixels (declared size {width}x{height})")
+        if width * height > MAX_PIXELS:
+            raise _err(
+                p,
+                f"declared size {width}x{height} = {width * height} pixels exceeds the limit of "
+                f"{MAX_PIXELS} (decompression bomb?); refusing to decode it",
+            )
+        try:
+            image.seek(0)  # GIF/TIFF/APNG: first frame
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _err(p, "image is a decompression bomb; refusing to decode it") from None
+        except EOFError:
+            raise _err(p, "truncated image (unexpected end of file)") from None
+        except (OSError, SyntaxError, ValueError, IndexError, MemoryError) as exc:
+            message = str(exc)
+            if "truncated" in message or "broken" in message.lower():
+                raise _err(p, f"truncated or corrupt image ({message})") from None
+            raise _err(p, f"corrupt image data ({message})") from None
+    return image
+
+
+# ------------------------------------------------------------------------------------ greyscale
+
+_TO_RGB = {"CMYK", "YCbCr", "LAB", "HSV", "RGBX"}
+_ALPHA = {"LA", "La", "PA", "RGBA", "RGBa"}
+
+
+def _reduce_large(image: Image.Image) -> Image.Image:
+    """Box-reduce by a whole factor so that at most ~WORK_PIXELS remain (bounded memory/time)."""
+    w, h = image.size
+    if w * h <= WORK_PIXELS:
+        return image
+    factor = int(np.ceil(np.sqrt(w * h / WORK_PIXELS)))
+    return image.reduce(factor)
+
+
+def to_grey(image: Image.Image) -> tuple[np.ndarray, float]:
+    """Luminance of any Pillow image, transparency composited: ``(array, full_scale)``.
+
+    ``array / full_scale`` is the luminance in [0, 1]. The array is kept in its integer type when
+    no compositing was needed, so MNIST-format images can be inverted exactly (255 - byte).
+    """
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode in _TO_RGB:
+        image = image.convert("RGB")
+    elif mode in ("La", "RGBa", "PA"):
+        image = image.convert("RGBA")
+    elif mode.startswith("I;16"):
+        arr = np.asarray(image).astype(np.uint16)  # 16-bit greyscale (e.g. 16-bit PNG)
+        img32 = Image.fromarray(arr.astype(np.int32), "I")
+        image = img32
+    mode = image.mode
+    if mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        image = image.convert("RGBA" if "A" in mode else "RGB")
+        mode = image.mode
+    image = _reduce_large(image)
+
+    if mode in ("LA", "RGBA"):
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) * np.float32(1 / 255)
+        lum = np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+        if float(alpha.min()) >= 1.0:
+            return np.asarray(image.convert("L")), 255.0
+        # Composite onto white (the usual viewer background) -- unless the ink is light, when a
+        # white background would hide it; then onto black. Choose by the visible contrast.
+        on_white = lum * alpha + (1 - alpha)
+        on_black = lum * alpha
+        if float(np.ptp(on_black)) > float(np.ptp(on_white)):
+            return on_black, 1.0
+        return on_white, 1.0
+    if mode in ("L", "RGB"):
+        return np.asarray(image.convert("L")), 255.0
+    arr = np.asarray(image)
+    if mode == "I":
+        peak = float(arr.max()) if arr.size else 0.0
+        full = 255.0 if peak <= 255 else (65535.0 if peak <= 65535 else peak)
+        return arr, full
+    # "F"
+    arr = np.nan_to_num(arr.astype(np.float32))
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= 1.0 and lo >= 0.0:
+        return arr, 1.0
+    return (arr - lo), max(hi - lo, 1e-12)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape
+    b = max(1, round(0.02 * min(h, w)))
+    return np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[b:-b, :b].ravel(), a[b:-b, -b:].ravel()])
+
+
+def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:
+    """(ink is dark?, background level, ink contrast), all on the [0, full] scale."""
+    flat = grey.ravel()
+    bg = float(np.median(_border(grey)))
+    lo, hi = (float(v) for v in np.quantile(flat, (0.001, 0.999)))
+    darker, lighter = bg - lo, hi - bg
+    if darker == lighter:  # uniform or symmetric: fall back to "paper is light"
+        return bg >= full / 2, bg, max(darker, 0.0)
+    return darker > lighter, bg, max(darker, lighter)
+
+
+# ----------------------------------------------------------------------------------------- ink
+
+
+def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.ndarray:
+    """Ink strength in [0, 1] (float32, same shape): 0 background, 1 the strongest ink.
+
+    Polarity comes from the image itself (border median vs. the extremes). Values fainter than
+    NOISE_FRACTION of the ink contrast become 0; the rest are divided by the contrast.
+    Raises ImageError "no digit found" when there is no ink to speak of.
+    """
+    dark, bg, contrast = _dark_on_light(grey, full)
+    if contrast < MIN_CONTRAST * full:
+        raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
+    g = grey.astype(np.float32, copy=False)
+    ink = (np.float32(bg) - g) if dark else (g - np.float32(bg))
+    ink *= np.float32(1.0 / contrast)
+    ink[ink < NOISE_FRACTION] = 0.0
+    np.minimum(ink, 1.0, out=ink)
+    return ink
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def center_of_mass(a: np.ndarray) -> tuple[float, float]:
+    """(row, column) centre of mass in index coordinates (pixel i has its centre at i)."""
+    total = float(a.sum())
+    rows = a.sum(axis=1)
+    cols = a.sum(axis=0)
+    return (
+        float(rows @ np.arange(a.shape[0], dtype=np.float64)) / total,
+        float(cols @ np.arange(a.shape[1], dtype=np.float64)) / total,
+    )
+
+
+def center_digit(ink: np.ndarray, *, name: str | Path = "image") -> np.ndarray:
+    """Crop to the ink, scale the longer side to BOX px, centre of mass at (CENTER, CENTER).
+
+    One resampling step maps output pixel centres back into the source: with scale s and the
+    source centre of mass (cy, cx), output index coordinate y comes from source y' = cy + (y -
+    CENTER) / s. Pillow's ``resize(box=...)`` takes that fractional source rectangle directly.
+    """
+    box = _bbox(ink > 0)
+    if box is None:
+        raise _err(name, "no digit found (no ink above the noise level)")
+    y0, y1, x0, x1 = box
+    crop = ink[y0:y1, x0:x1]
+    h, w = crop.shape
+    s = BOX / max(h, w)
+    # pad so the source rectangle of the whole 28x28 output always lies inside the array
+    pad = int(np.ceil(CENTER / s)) + 2
+    padded = np.zeros((h + 2 * pad, w + 2 * pad), dtype=np.float32)
+    padded[pad : pad + h, pad : pad + w] = crop
+    cy, cx = center_of_mass(padded)
+    # source rectangle, in Pillow's continuous coordinates (pixel i spans [i, i+1), centre i+.5):
+    # output edge 0 <-> source (c + 0.5) - (CENTER + 0.5) / s
+    top = cy + 0.5 - (CENTER + 0.5) / s
+    left = cx + 0.5 - (CENTER + 0.5) / s
+    span = SIDE / s
+    src = Image.fromarray(padded, "F")
+    resample = Image.Resampling.BOX if s < 1 else Image.Resampling.BILINEAR
+    out = src.resize((SIDE, SIDE), resample, box=(left, top, left + span, top + span))
+    arr = np.asarray(out, dtype=np.float32).copy()
+    np.clip(arr, 0.0, 1.0, out=arr)
+    peak = float(arr.max())
+    if peak <= 0:
+        raise _err(name, "no digit found (no ink above the noise level)")
+    arr *= np.float32(1.0 / peak)  # thin strokes averaged down: stroke cores back to 1 like MNIST
+    return arr
+
+
+# ------------------------------------------------------------------------------------------ raw
+
+
+def _raw(grey: np.ndarray, full: float) -> np.ndarray:
+    """Pixels as they are, on MNIST's scale: inverted if dark-on-light, resized to 28x28."""
+    dark, _, _ = _dark_on_light(grey, full)
+    if np.issubdtype(grey.dtype, np.integer):
+        a = (int(full) - grey.astype(np.int64)) if dark else grey
+        arr = np.asarray(a, dtype=np.float32) / np.float32(full)
+    else:
+        arr = grey.astype(np.float32) / np.float32(full)
+        if dark:
+            arr = np.float32(1.0) - arr
+    if arr.shape != (SIDE, SIDE):
+        resample = Image.Resampling.BOX if min(arr.shape) > SIDE else Image.Resampling.BILINEAR
+        arr = np.asarray(Image.fromarray(arr, "F").resize((SIDE, SIDE), resample), dtype=np.float32)
+    return np.clip(arr, 0.0, 1.0)
+
+
+def looks_like_mnist(grey: np.ndarray, full: float) -> bool:
+    """A 28x28 image whose ink box is 19-21 px and whose centre of mass is within 1 px of
+    (14, 14) is already in MNIST format (e.g. an MNIST digit saved as PNG): take it raw."""
+    if grey.shape != (SIDE, SIDE):
+        return False
+    dark, bg, contrast = _dark_on_light(grey, full)
+    if contrast < MIN_CONTRAST * full:
+        return False
+    g = grey.astype(np.float32)
+    ink = (bg - g) if dark else (g - bg)
+    ink[ink < 0.05 * contrast] = 0
+    box = _bbox(ink > 0)
+    if box is None:
+        return False
+    y0, y1, x0, x1 = box
+    if not 19 <= max(y1 - y0, x1 - x0) <= 21:
+        return False
+    cy, cx = center_of_mass(ink)
+    return abs(cy - CENTER) <= 1.0 and abs(cx - CENTER) <= 1.0
+
+
+# --------------------------------------------------------------------------------------- public
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image ready for the network, plus what is useful to show the user."""
+
+    vector: np.ndarray  # (784,) float32 in [0, 1], ink high
+    raw: bool  # True if the pixels were taken as they are (no crop/scale/centre)
+
+
+def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Prepared:
+    """Like `image_to_mnist` but also says whether the raw (MNIST-format) path was used."""
+    if isinstance(image_or_path, Image.Image):
+        image, name = image_or_path, getattr(image_or_path, "filename", "") or "image"
+    else:
+        name = image_or_path
+        image = open_image(image_or_path)
+    try:
+        grey, full = to_grey(image)
+    except (OSError, ValueError) as exc:  # exotic modes Pillow cannot convert
+        raise _err(name, f"unsupported image mode {image.mode!r} ({exc})") from None
+    if raw or looks_like_mnist(grey, full):
+        return Prepared(_raw(grey, full).reshape(SIDE * SIDE), True)
+    ink = ink_map(grey, full, name=name)
+    return Prepared(center_digit(ink, name=name).reshape(SIDE * SIDE), False)
+
+
+def image_to_mnist(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> np.ndarray:
+    """A PIL image or an image file -> (784,) float32 in [0, 1], white ink on black like MNIST.
+
+    ImageError (naming the file) for unreadable files and for images with no digit.
+    """
+    return prepare(image_or_path, raw=raw).vector
+
+
+def is_image_file(path: Path) -> bool:
+    """True for the file-name suffixes a directory walk picks up (case-insensitive)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
