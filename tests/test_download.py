@@ -1,0 +1,342 @@
+"""mnist_app.download and scripts/download.py against real HTTP servers on 127.0.0.1.
+
+Small generated IDX files are served by tests/http_fixtures.py with scripted misbehaviour
+(404, wrong bytes, dropped connections, no Range support); their checksums are injected with
+``download_mnist(files=...)``. Tests never use the default public mirrors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from http_fixtures import closed_port_url, http_mirror
+from mnist_app.cli.download import main as download_main
+from mnist_app.download import (
+    DEFAULT_MIRRORS,
+    MNIST_FILES,
+    STATUS_DOWNLOADED,
+    STATUS_PRESENT,
+    FileSpec,
+    default_data_dir,
+    download_mnist,
+    fetch_files,
+    resolve_mirrors,
+)
+from mnist_app.errors import DownloadError
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGES, LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
+
+
+def idx_gz(array: np.ndarray) -> bytes:
+    """A gzip-compressed uint8 IDX file holding ``array``."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
+
+
+@pytest.fixture(scope="module")
+def payload() -> dict[str, bytes]:
+    """Two small MNIST-like files (~40 kB of images, so drops happen mid-body)."""
+    rng = np.random.default_rng(0)
+    return {
+        IMAGES: idx_gz(rng.integers(0, 256, size=(50, 28, 28))),
+        LABELS: idx_gz(rng.integers(0, 10, size=50)),
+    }
+
+
+@pytest.fixture(scope="module")
+def specs(payload) -> dict[str, FileSpec]:
+    return {
+        name: FileSpec(hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest(), len(data))
+        for name, data in payload.items()
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_env_mirror(monkeypatch):
+    monkeypatch.delenv("MNIST_MIRROR", raising=False)
+
+
+def fetch(data_dir, mirrors, specs, **kwargs):
+    """download_mnist with test settings: only our mirrors, no backoff, short timeouts."""
+    options = dict(files=specs, quiet=True, use_default_mirrors=False, use_env=False, backoff=0.0, timeout=(2, 5))
+    options.update(kwargs)
+    return download_mnist(data_dir, mirrors, **options)
+
+
+def assert_complete(data_dir: Path, payload: dict[str, bytes]) -> None:
+    for name, data in payload.items():
+        assert (data_dir / name).read_bytes() == data
+        assert not (data_dir / (name + ".part")).exists()
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_pinned_checksums_are_the_published_ones():
+    assert MNIST_FILES["train-images-idx3-ubyte.gz"].md5 == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert MNIST_FILES["t10k-labels-idx1-ubyte.gz"].sha256 == (
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
+    )
+    assert sorted(MNIST_FILES) == sorted(
+        ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    )
+    assert all(spec.size for spec in MNIST_FILES.values())
+
+
+def test_pinned_checksums_match_the_real_mirror(mnist_mirror_dir):
+    for name, spec in MNIST_FILES.items():
+        data = (mnist_mirror_dir / name).read_bytes()
+        assert (len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()) == (
+            spec.size, spec.md5, spec.sha256
+        )
+
+
+def test_mirror_order_extra_then_env_then_defaults(monkeypatch):
+    monkeypatch.setenv("MNIST_MIRROR", " http://env-a/ ,, http://env-b/,http://cli/ ")
+    mirrors = resolve_mirrors(["http://cli/"])
+    assert mirrors == ["http://cli/", "http://env-a/", "http://env-b/", *DEFAULT_MIRRORS]
+    assert resolve_mirrors(["x"], use_env=False, use_default_mirrors=False) == ["x"]
+
+
+def test_default_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
+    assert default_data_dir() == tmp_path / "data"
+    monkeypatch.delenv("MNIST_DATA_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_data_dir() == tmp_path / "cache" / "mnist_app"
+
+
+def test_importing_download_does_not_import_requests_or_tqdm():
+    code = "import sys, mnist_app.download, mnist_app.data; print(sorted({'requests', 'tqdm'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- HTTP behaviour
+
+
+def test_download_success(tmp_path, payload, specs):
+    with http_mirror(payload) as mirror:
+        paths = fetch(tmp_path, [mirror.url], specs)
+    assert paths == {name: tmp_path / name for name in payload}
+    assert_complete(tmp_path, payload)
+    assert sorted(mirror.requests) == sorted((name, None) for name in payload)
+
+
+def test_second_run_makes_no_request(tmp_path, payload, specs):
+    with http_mirror(payload) as mirror:
+        first = fetch_files(tmp_path, [mirror.url], files=specs, quiet=True, use_default_mirrors=False, use_env=False)
+        n_requests = len(mirror.requests)
+        second = fetch_files(tmp_path, [mirror.url], files=specs, quiet=True, use_default_mirrors=False, use_env=False)
+        assert len(mirror.requests) == n_requests == len(payload)
+    assert [r.status for r in first] == [STATUS_DOWNLOADED] * 2
+    assert [r.status for r in second] == [STATUS_PRESENT] * 2
+    assert [r.mirror for r in first] == [mirror.url] * 2
+    assert [r.sha256 for r in second] == [specs[name].sha256 for name in payload]
+
+
+def test_corrupt_existing_file_is_detected_and_downloaded_again(tmp_path, payload, specs):
+    with http_mirror(payload) as mirror:
+        fetch(tmp_path, [mirror.url], specs)
+        target = tmp_path / IMAGES
+        data = bytearray(target.read_bytes())
+        data[100] ^= 0x01  # same size, one bit flipped
+        target.write_bytes(bytes(data))
+        fetch(tmp_path, [mirror.url], specs)
+        assert [name for name, _ in mirror.requests].count(IMAGES) == 2
+        assert [name for name, _ in mirror.requests].count(LABELS) == 1
+    assert_complete(tmp_path, payload)
+
+
+def test_first_mirror_404_then_second(tmp_path, payload, specs):
+    with http_mirror(payload, "404") as bad, http_mirror(payload) as good:
+        fetch(tmp_path, [bad.url, good.url], specs)
+    assert_complete(tmp_path, payload)
+    assert len(bad.requests) == len(payload)  # a 404 is not retried
+
+
+def test_checksum_mismatch_then_next_mirror(tmp_path, payload, specs):
+    with http_mirror(payload, "wrong") as bad, http_mirror(payload) as good:
+        fetch(tmp_path, [bad.url, good.url], specs)
+        assert len(bad.requests) == len(good.requests) == len(payload)
+    assert_complete(tmp_path, payload)
+
+
+def test_wrong_content_is_never_left_under_the_final_name(tmp_path, payload, specs):
+    with http_mirror(payload, "wrong") as bad, pytest.raises(DownloadError) as info:
+        fetch(tmp_path, [bad.url], specs)
+    assert "mismatch" in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_server_error_is_retried_then_next_mirror(tmp_path, payload, specs):
+    with http_mirror(payload, "500") as flaky, http_mirror(payload) as good:
+        fetch(tmp_path, [flaky.url, good.url], specs, retries=2)
+    assert len(flaky.requests) == 3 * len(payload)  # 1 attempt + 2 retries per file
+    assert_complete(tmp_path, payload)
+
+
+def test_connection_dropped_mid_file_resumes_with_range(tmp_path, payload, specs):
+    with http_mirror(payload) as mirror:
+        mirror.behave(IMAGES, "drop-once")
+        fetch(tmp_path, [mirror.url], specs)
+    image_requests = [rng for name, rng in mirror.requests if name == IMAGES]
+    assert image_requests == [None, f"bytes={len(payload[IMAGES]) // 2}-"]
+    assert_complete(tmp_path, payload)
+
+
+def test_connection_always_dropped_fails_over_to_next_mirror(tmp_path, payload, specs):
+    with http_mirror(payload, "drop") as broken, http_mirror(payload) as good:
+        fetch(tmp_path, [broken.url, good.url], specs, retries=1)
+    assert len(broken.requests) == 2 * len(payload)
+    # The half file left by the broken mirror is completed by the good one with a Range request.
+    assert all(rng is not None and rng.startswith("bytes=") for _, rng in good.requests)
+    assert_complete(tmp_path, payload)
+
+
+def test_leftover_part_is_resumed_with_range(tmp_path, payload, specs):
+    data = payload[IMAGES]
+    (tmp_path / (IMAGES + ".part")).write_bytes(data[:1000])
+    with http_mirror(payload) as mirror:
+        fetch(tmp_path, [mirror.url], specs)
+    assert (IMAGES, "bytes=1000-") in mirror.requests
+    assert_complete(tmp_path, payload)
+
+
+def test_leftover_part_restarts_when_server_ignores_range(tmp_path, payload, specs):
+    (tmp_path / (IMAGES + ".part")).write_bytes(payload[IMAGES][:1000])
+    with http_mirror(payload, "no-range") as mirror:
+        fetch(tmp_path, [mirror.url], specs)
+    assert [rng for name, rng in mirror.requests if name == IMAGES] == ["bytes=1000-"]  # answered 200
+    assert_complete(tmp_path, payload)
+
+
+def test_leftover_part_with_foreign_bytes_is_restarted(tmp_path, payload, specs):
+    (tmp_path / (IMAGES + ".part")).write_bytes(b"\x00" * 1000)  # not a prefix of the real file
+    with http_mirror(payload) as mirror:
+        fetch(tmp_path, [mirror.url], specs)
+    assert [rng for name, rng in mirror.requests if name == IMAGES] == ["bytes=1000-", None]
+    assert_complete(tmp_path, payload)
+
+
+def test_all_mirrors_fail_lists_every_mirror_per_file(tmp_path, payload, specs):
+    missing_dir = tmp_path / "no-such-mirror"
+    refused = closed_port_url()
+    data_dir = tmp_path / "data"
+    with http_mirror(payload, "404") as bad, pytest.raises(DownloadError) as info:
+        fetch(data_dir, [bad.url, refused, str(missing_dir)], specs, retries=1)
+    lines = str(info.value).splitlines()
+    assert str(data_dir) in lines[0]
+    assert len(lines) == 1 + len(payload)  # a summary, then one line per file
+    for name, line in zip(payload, lines[1:]):
+        assert line.strip().startswith(name)
+        assert f"{bad.url} (HTTP 404" in line
+        assert refused in line and "refused" in line.lower()
+        assert str(missing_dir) in line and "no such file" in line
+    assert not any(data_dir.glob("*.gz"))
+
+
+def test_cli_all_mirrors_fail_exits_1_with_a_clear_message(tmp_path, capsys):
+    with http_mirror({}, "404") as bad:
+        code = download_main(["--data-dir", str(tmp_path), "--mirror", bad.url, "--no-default-mirrors", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("download.py: error: could not download 4 of 4")
+    for name in MNIST_FILES:
+        assert f"{name}: tried 1 mirror(s): {bad.url} (HTTP 404" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_data_dir_fails_before_any_request(tmp_path, payload, specs):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with http_mirror(payload) as mirror:
+        for data_dir in (blocker, blocker / "sub"):
+            with pytest.raises(DownloadError, match="data directory .*a-file.* not"):
+                fetch(data_dir, [mirror.url], specs)
+        assert mirror.requests == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write to read-only directories")
+def test_read_only_data_dir_fails_before_any_request(tmp_path, payload, specs):
+    data_dir = tmp_path / "ro"
+    data_dir.mkdir(mode=0o500)
+    try:
+        with http_mirror(payload) as mirror, pytest.raises(DownloadError, match="not writable"):
+            fetch(data_dir, [mirror.url], specs)
+        assert mirror.requests == []
+    finally:
+        data_dir.chmod(0o700)
+
+
+def test_directory_and_file_url_mirrors(tmp_path, payload, specs):
+    source = tmp_path / "usb stick"
+    source.mkdir()
+    for name, data in payload.items():
+        (source / name).write_bytes(data)
+    fetch(tmp_path / "a", [str(source)], specs)
+    assert_complete(tmp_path / "a", payload)
+    fetch(tmp_path / "b", [source.as_uri()], specs)
+    assert_complete(tmp_path / "b", payload)
+
+
+def test_local_mirror_with_wrong_file_falls_over(tmp_path, payload, specs):
+    source = tmp_path / "stale"
+    source.mkdir()
+    for name, data in payload.items():
+        (source / name).write_bytes(data[::-1])
+    with http_mirror(payload) as good:
+        fetch(tmp_path / "d", [str(source), good.url], specs)
+    assert_complete(tmp_path / "d", payload)
+
+
+def test_env_mirror_is_used(tmp_path, payload, specs, monkeypatch):
+    with http_mirror(payload) as mirror:
+        monkeypatch.setenv("MNIST_MIRROR", f"{closed_port_url()},{mirror.url}")
+        fetch(tmp_path, [], specs, use_env=True, retries=0)
+        assert len(mirror.requests) == len(payload)
+    assert_complete(tmp_path, payload)
+
+
+# --------------------------------------------------------------------------- real MNIST
+
+
+def test_real_mnist_downloaded_over_http(mnist_data_dir):
+    for name, spec in MNIST_FILES.items():
+        path = mnist_data_dir / name
+        assert path.stat().st_size == spec.size
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == spec.sha256
+
+
+def test_cli_json_summary(tmp_path, mnist_http_mirror, capsys):
+    argv = ["--data-dir", str(tmp_path), "--mirror", mnist_http_mirror, "--no-default-mirrors", "--json"]
+    assert download_main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert download_main(argv) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["data_dir"] == str(tmp_path)
+    assert [f["name"] for f in first["files"]] == list(MNIST_FILES)
+    assert {f["status"] for f in first["files"]} == {"downloaded"}
+    assert {f["status"] for f in second["files"]} == {"already_present"}
+    for entry in second["files"]:
+        assert entry["sha256"] == MNIST_FILES[entry["name"]].sha256
+        assert Path(entry["path"]) == tmp_path / entry["name"]
+
+
+def test_cli_help_shows_examples():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "download.py"), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "examples:" in out and "python scripts/download.py --data-dir" in out
+    assert "--mirror" in out and "--json" in out and "--no-default-mirrors" in out
