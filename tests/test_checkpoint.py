@@ -1,0 +1,183 @@
+"""Checkpoints: exact round trips, atomic writes, and one clear error for every kind of bad file."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_app.checkpoint import (
+    FORMAT_VERSION,
+    load_checkpoint,
+    read_meta,
+    rng_from_state,
+    rng_state,
+    save_checkpoint,
+)
+from mnist_app.errors import CheckpointError
+from mnist_app.network import Network
+
+
+def small_network(dtype: str = "float32", sizes=(784, 7, 5, 10)) -> Network:
+    return Network(sizes, init="scaled", dtype=dtype, rng=3)
+
+
+def assert_same_parameters(a: Network, b: Network) -> None:
+    assert a.sizes == b.sizes and a.dtype == b.dtype
+    for x, y in zip(a.weights + a.biases, b.weights + b.biases):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_is_exact_and_keeps_meta(tmp_path: Path, dtype: str) -> None:
+    network = small_network(dtype)
+    meta = {"cost": "cross-entropy", "init": "scaled", "epoch": 4, "history": [{"epoch": 1, "x": 0.5}],
+            "data_checksums": {"f.gz": "ab" * 32}}
+    save_checkpoint(tmp_path / "m.npz", network, meta)
+    loaded, loaded_meta = load_checkpoint(tmp_path / "m.npz")
+    assert_same_parameters(network, loaded)
+    assert loaded.velocities is None
+    assert loaded_meta["format_version"] == FORMAT_VERSION
+    assert loaded_meta["sizes"] == [784, 7, 5, 10] and loaded_meta["dtype"] == dtype
+    for key, value in meta.items():
+        assert loaded_meta[key] == value
+    # The loaded network computes exactly what the saved one did.
+    x = np.random.default_rng(0).random((3, 784)).astype(dtype)
+    assert np.array_equal(network.feedforward(x), loaded.feedforward(x))
+
+
+def test_round_trip_with_momentum_velocities(tmp_path: Path) -> None:
+    network = small_network()
+    y = np.eye(10, dtype=np.float32)[[1, 2]]
+    network.update_mini_batch(np.full((2, 784), 0.5, np.float32), y, 0.5, momentum=0.9)
+    assert network.velocities is not None
+    save_checkpoint(tmp_path / "m.npz", network, {})
+    loaded, _ = load_checkpoint(tmp_path / "m.npz")
+    for v, w in zip(network.velocities, loaded.velocities):
+        assert np.array_equal(v, w)
+
+
+def test_rng_state_survives_json(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12345)
+    rng.random(7)
+    state = json.loads(json.dumps(rng_state(rng)))
+    assert np.array_equal(rng_from_state(state).random(5), rng.random(5))
+
+
+def test_file_is_a_plain_npz_without_pickles(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "m.npz", small_network(), {"epoch": 1})
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
+        assert sorted(archive.files) == sorted(
+            ["meta"] + [f"weights_{i}" for i in range(3)] + [f"biases_{i}" for i in range(3)]
+        )
+        assert json.loads(str(archive["meta"]))["epoch"] == 1
+
+
+def test_atomic_write_keeps_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, small_network(), {"epoch": 1})
+    before = path.read_bytes()
+
+    class Unserialisable:
+        pass
+
+    with pytest.raises(TypeError):
+        save_checkpoint(path, small_network(), {"epoch": 2, "bad": Unserialisable()})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def _expect_error(path: Path, *fragments: str) -> str:
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+    return message
+
+
+def test_missing_empty_directory(tmp_path: Path) -> None:
+    _expect_error(tmp_path / "nope.npz", "no such")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    _expect_error(tmp_path / "empty.npz", "empty")
+    _expect_error(tmp_path, "directory")
+
+
+@pytest.mark.parametrize("keep", [0.2, 0.6, 0.95])
+def test_truncated_file(tmp_path: Path, keep: float) -> None:
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, small_network(), {})
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    _expect_error(path)
+
+
+def test_corrupt_array_data(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, small_network(), {})
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 64] = bytes(64)  # damage the weights: the zip CRC no longer matches
+    path.write_bytes(bytes(data))
+    _expect_error(path)
+
+
+def test_foreign_files(tmp_path: Path) -> None:
+    text = tmp_path / "history.json"
+    text.write_text('{"epochs": []}')
+    _expect_error(text, "not an .npz")
+    npy = tmp_path / "a.npy"
+    np.save(npy, np.zeros(3))
+    _expect_error(npy, ".npy")
+    other = tmp_path / "other.npz"
+    np.savez(other, w=np.zeros(3))
+    _expect_error(other, "not an mnist_app checkpoint")
+    zipped = tmp_path / "zip.npz"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    _expect_error(zipped)
+
+
+def _rewrite(path: Path, **changes) -> None:
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(arrays["meta"]))
+    for key, value in changes.items():
+        if key.startswith("meta_"):
+            meta[key[5:]] = value
+        elif value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"meta_format_version": 99}, "version 99"),
+        ({"meta_sizes": [784, 7, 10]}, "shape"),
+        ({"meta_sizes": "784-30-10"}, "sizes"),
+        ({"meta_dtype": "int8"}, "dtype"),
+        ({"weights_1": np.zeros((5, 8), np.float32)}, "weights_1 has shape (5, 8)"),
+        ({"biases_0": np.zeros(7, np.float64)}, "dtype float64"),
+        ({"biases_2": None}, "missing array 'biases_2'"),
+        ({"weights_3": np.zeros((1, 10), np.float32)}, "beyond"),
+        ({"weights_0": np.full((7, 784), np.nan, np.float32)}, "NaN"),
+    ],
+)
+def test_inconsistent_contents(tmp_path: Path, changes: dict, fragment: str) -> None:
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, small_network(), {})
+    _rewrite(path, **changes)
+    _expect_error(path, fragment)
+
+
+def test_read_meta_only(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "m.npz", small_network(), {"epoch": 9})
+    assert read_meta(tmp_path / "m.npz")["epoch"] == 9
