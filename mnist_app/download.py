@@ -111,7 +111,7 @@ class FileResult:
     sha256: str
     size: int
     status: str  # STATUS_DOWNLOADED or STATUS_PRESENT
-    mirror: str | None  # where it came from; None if it was already present
+    mirror: str | None  # where it came from; None if it was already present (or a complete .part)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -458,6 +458,15 @@ def fetch_files(
                 spec = specs[name]
                 final, part = directory / name, directory / (name + ".part")
                 tried: list[str] = []
+                if part.is_file() and spec.size is not None and part.stat().st_size == spec.size:
+                    # A complete .part (interrupted just before the rename): no need to fetch it.
+                    digests = file_digests(part)
+                    if _mismatch(digests, spec) is None:
+                        os.replace(part, final)
+                        results[name] = FileResult(
+                            name, final, digests[1], digests[2], digests[0], STATUS_DOWNLOADED, None
+                        )
+                        continue
                 for mirror in mirror_list:
                     if mirror in unreachable:
                         tried.append(f"{mirror} (skipped, unreachable earlier: {unreachable[mirror]})")

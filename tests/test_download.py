@@ -213,6 +213,14 @@ def test_leftover_part_is_resumed_with_range(tmp_path, payload, specs):
     assert_complete(tmp_path, payload)
 
 
+def test_complete_leftover_part_is_verified_without_a_request(tmp_path, payload, specs):
+    (tmp_path / (IMAGES + ".part")).write_bytes(payload[IMAGES])
+    with http_mirror(payload) as mirror:
+        fetch(tmp_path, [mirror.url], specs)
+    assert [name for name, _ in mirror.requests] == [LABELS]
+    assert_complete(tmp_path, payload)
+
+
 def test_leftover_part_restarts_when_server_ignores_range(tmp_path, payload, specs):
     (tmp_path / (IMAGES + ".part")).write_bytes(payload[IMAGES][:1000])
     with http_mirror(payload, "no-range") as mirror:
