@@ -264,10 +264,19 @@ def center_digit(ink: np.ndarray, *, name: str | Path = "image") -> np.ndarray:
         raise _err(name, "no digit found (no ink above the noise level)")
     y0, y1, x0, x1 = box
     crop = ink[y0:y1, x0:x1]
+    k = max(h_w := max(crop.shape), 1) // (4 * BOX)
+    if k >= 2:  # a big digit: average k x k blocks first (exact area average, keeps the padding small)
+        h, w = crop.shape
+        hp, wp = -(-h // k) * k, -(-w // k) * k
+        block = np.zeros((hp, wp), dtype=np.float32)
+        block[:h, :w] = crop
+        crop = block.reshape(hp // k, k, wp // k, k).mean(axis=(1, 3))
+        s = BOX * k / h_w  # the scale from the reduced crop, so the original box still maps to 20 px
+    else:
+        s = BOX / h_w
     h, w = crop.shape
-    s = BOX / max(h, w)
     # pad so the source rectangle of the whole 28x28 output always lies inside the array
-    pad = int(np.ceil(CENTER / s)) + 2
+    pad = int(np.ceil((CENTER + 1) / s)) + 2
     padded = np.zeros((h + 2 * pad, w + 2 * pad), dtype=np.float32)
     padded[pad : pad + h, pad : pad + w] = crop
     cy, cx = center_of_mass(padded)

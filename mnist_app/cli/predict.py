@@ -1,0 +1,159 @@
+"""``python scripts/predict.py IMAGE [IMAGE|DIR ...]``: classify your own digit images.
+
+Each image is preprocessed into an MNIST-style 28x28 digit (mnist_app.preprocess) and all of
+them go through the network in one batch. One line per image on stdout:
+
+    drawing.png  7  98.2%  top-3: 7 98.2%, 1 0.9%, 9 0.4%
+
+or, with ``--json``, one JSON object per line:
+``{"file", "digit", "confidence", "probabilities", "error"}``. A file that cannot be read (or
+holds no digit) gets a one-line error on stderr (and ``"error"`` in JSON) without stopping the
+others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
+
+``--show OUT.png`` draws, per image, the original, the 28x28 the network saw and the
+probability bars: up to SHOW_PER_FIGURE images go in one figure (OUT.png); more images are split
+into numbered files OUT-1.png, OUT-2.png, ... . matplotlib is imported only then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, error, make_parser, run
+
+PROG = "predict.py"
+SHOW_PER_FIGURE = 8
+
+EXAMPLES = """
+  python scripts/predict.py my_digit.png                 # digit, confidence, top-3
+  python scripts/predict.py drawings/ more/*.png         # directories are walked for images
+  python scripts/predict.py --json digits/ > out.jsonl   # one JSON object per image
+  python scripts/predict.py seven.png --show why.png     # original | 28x28 input | probabilities
+  python scripts/predict.py mnist28.png --no-preprocess  # already MNIST format: pixels as they are
+  python scripts/predict.py x.png --model models/last.npz --top 5
+"""
+
+
+def _top_k(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(
+        PROG,
+        "Classify handwritten digit images (PNG, JPEG, BMP, GIF, ...) with a trained network.",
+        EXAMPLES,
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="image files or directories of them")
+    parser.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model checkpoint (default: models/best.npz if present, else the shipped model)",
+    )
+    parser.add_argument(
+        "--no-preprocess",
+        action="store_true",
+        help="take the pixels as they are (images already in MNIST format; inverted if dark-on-light)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
+    parser.add_argument(
+        "--show",
+        metavar="OUT.png",
+        help=f"save original | 28x28 input | probability bars per image (more than {SHOW_PER_FIGURE} "
+        "images: OUT-1.png, OUT-2.png, ...)",
+    )
+    parser.add_argument("--top", type=_top_k, default=3, metavar="K", help="alternatives listed per image (default 3)")
+    return parser
+
+
+def _human_line(pred, k: int) -> str:
+    alts = ", ".join(f"{d} {p:.1%}" for d, p in pred.top(k))
+    return f"{pred.file}  {pred.digit}  {pred.confidence:.1%}  top-{k}: {alts}"
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from mnist_app.predict import classify_files, expand_paths, failed, load_model
+
+    network, _meta = load_model(args.model)
+    entries = expand_paths(args.images)
+    paths = [p for p, problem in entries if problem is None]
+    by_path = iter(classify_files(network, paths, raw=args.no_preprocess))
+    results = [next(by_path) if problem is None else failed(str(p), problem) for p, problem in entries]
+
+    for pred in results:
+        if pred.ok:
+            print(json.dumps(pred.to_json()) if args.json else _human_line(pred, args.top))
+        else:
+            if args.json:
+                print(json.dumps(pred.to_json()))
+            error(PROG, pred.error)
+    sys.stdout.flush()
+    if args.show:
+        shown = show(results, Path(args.show))
+        if not args.json:
+            for path in shown:
+                print(f"saved {path}", file=sys.stderr)
+    return EXIT_OK if all(p.ok for p in results) else EXIT_FAILURE
+
+
+def show(results, out: Path) -> list[Path]:
+    """Save the original | 28x28 input | probability bars figure(s); return the paths written."""
+    from mnist_app.errors import MnistAppError
+    from mnist_app.fileio import atomic_write
+    from mnist_app.preprocess import open_image
+
+    good = [r for r in results if r.ok]
+    if not good:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    chunks = [good[i : i + SHOW_PER_FIGURE] for i in range(0, len(good), SHOW_PER_FIGURE)]
+    written: list[Path] = []
+    for n, chunk in enumerate(chunks, start=1):
+        target = out if len(chunks) == 1 else out.with_name(f"{out.stem}-{n}{out.suffix or '.png'}")
+        fig, axes = plt.subplots(len(chunk), 3, figsize=(9, 2.6 * len(chunk)), squeeze=False)
+        for row, pred in zip(axes, chunk):
+            try:
+                original = open_image(pred.file)
+                original = original.convert("RGBA") if "A" in original.getbands() or "transparency" in original.info else original.convert("RGB")
+                row[0].imshow(np.asarray(original))
+            except MnistAppError:
+                row[0].text(0.5, 0.5, "(unreadable)", ha="center")
+            row[0].set_title(Path(pred.file).name, fontsize=9)
+            row[1].imshow(pred.input.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+            row[1].set_title("what the network saw (28x28)", fontsize=9)
+            for ax in row[:2]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            colors = ["tab:blue"] * 10
+            colors[pred.digit] = "tab:orange"
+            row[2].bar(range(10), pred.probabilities, color=colors)
+            row[2].set_xticks(range(10))
+            row[2].set_ylim(0, 1)
+            row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%})", fontsize=9)
+        fig.tight_layout()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=80)
+        plt.close(fig)
+        written.append(target)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(PROG, _main, argv)

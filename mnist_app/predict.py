@@ -1,0 +1,196 @@
+"""Network output -> digit, confidence and the runners-up.
+
+The textbook network's output layer is ten sigmoid neurons, each in (0, 1) and independent:
+they need not sum to 1. To report something readable we *normalise* them,
+``p_j = a_j / sum_k a_k``, and call ``p`` the probabilities; the digit is the argmax (the same
+rule as ``Network.predict``, seed 001's "the neuron with the highest activation") and the
+confidence is its share ``p_digit``.
+
+Models are checkpoints (mnist_app.checkpoint). Which one is used by default:
+``models/best.npz`` relative to the current directory (the model *you* trained with
+scripts/train.py), else the model shipped with the package, ``<repo>/models/shipped.npz``.
+
+Importing this module is light on purpose (numpy + Pillow; no matplotlib, requests or tqdm), so
+``python scripts/predict.py one.png`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnist_app.errors import CheckpointError, MnistAppError
+from mnist_app.preprocess import SIDE, is_image_file, prepare
+
+N_INPUTS = SIDE * SIDE
+N_CLASSES = 10
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "shipped.npz"
+USER_MODEL = Path("models") / "best.npz"
+
+
+def default_model_path(cwd: str | os.PathLike | None = None) -> Path:
+    """``models/best.npz`` under ``cwd`` (default: the current directory) if it exists, else the
+    shipped ``<repo>/models/shipped.npz`` (which load_model reports if it is missing too)."""
+    user = Path(cwd if cwd is not None else Path.cwd()) / USER_MODEL
+    return user if user.is_file() else SHIPPED_MODEL
+
+
+def load_model(path: str | os.PathLike | None = None):
+    """Load a classifier checkpoint: a network taking 784 inputs and giving 10 outputs.
+
+    Returns ``(network, meta)``. CheckpointError (one line, naming the file) if it is missing,
+    corrupt, or has the wrong shape for MNIST digits.
+    """
+    from mnist_app.checkpoint import load_checkpoint
+
+    p = Path(path) if path is not None else default_model_path()
+    if path is None and not p.is_file():
+        raise CheckpointError(
+            f"{p}: no model found (no models/best.npz here and no shipped model); "
+            "train one with scripts/train.py or pass --model PATH"
+        )
+    network, meta = load_checkpoint(p)
+    sizes = tuple(network.sizes)
+    if sizes[0] != N_INPUTS or sizes[-1] != N_CLASSES:
+        raise CheckpointError(
+            f"{p}: wrong shape for a digit classifier: layer sizes {list(sizes)} "
+            f"(need {N_INPUTS} inputs and {N_CLASSES} outputs)"
+        )
+    return network, meta
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's answer. ``error`` is set (and digit None) when the image could not be read."""
+
+    file: str
+    digit: int | None
+    confidence: float | None
+    probabilities: tuple[float, ...] | None  # 10 normalised outputs, summing to 1
+    top3: tuple[tuple[int, float], ...] | None  # (digit, probability), best first
+    error: str | None = None
+    # the 784 values the network saw (28x28 row-major); not part of the JSON output
+    input: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        """The k most probable digits, best first."""
+        if self.probabilities is None:
+            return []
+        order = np.argsort(-np.asarray(self.probabilities), kind="stable")[:k]
+        return [(int(d), float(self.probabilities[d])) for d in order]
+
+    def to_json(self) -> dict:
+        """``{"file", "digit", "confidence", "probabilities", "error"}`` (JSON-ready)."""
+        return {
+            "file": self.file,
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "probabilities": list(self.probabilities) if self.probabilities is not None else None,
+            "error": self.error,
+        }
+
+
+def normalise(outputs: np.ndarray) -> np.ndarray:
+    """Sigmoid outputs (N, 10) -> rows summing to 1 (float64). All-zero rows -> uniform."""
+    a = np.asarray(outputs, dtype=np.float64)
+    total = a.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(total > 0, a / np.where(total > 0, total, 1.0), 1.0 / a.shape[1])
+    return p
+
+
+def _from_probs(file: str, p: np.ndarray, x: np.ndarray | None) -> Prediction:
+    order = np.argsort(-p, kind="stable")
+    digit = int(order[0])
+    return Prediction(
+        file=file,
+        digit=digit,
+        confidence=float(p[digit]),
+        probabilities=tuple(float(v) for v in p),
+        top3=tuple((int(d), float(p[d])) for d in order[:3]),
+        error=None,
+        input=x,
+    )
+
+
+def classify_many(network, X, files: Sequence[str] | None = None) -> list[Prediction]:
+    """Classify the rows of X (N, 784) with ONE network call; ``files`` names them."""
+    X = np.asarray(X, dtype=network.dtype)
+    if X.ndim == 1:
+        X = X.reshape(1, -1)
+    if X.shape[1] != N_INPUTS:
+        raise ValueError(f"expected rows of {N_INPUTS} values, got shape {X.shape}")
+    if files is None:
+        files = [""] * X.shape[0]
+    if X.shape[0] == 0:
+        return []
+    probs = normalise(network.feedforward(np.ascontiguousarray(X)))
+    return [_from_probs(str(f), p, x) for f, p, x in zip(files, probs, X)]
+
+
+def classify(network, x, file: str = "") -> Prediction:
+    """Classify one image given as 784 values (see preprocess.image_to_mnist)."""
+    return classify_many(network, np.asarray(x).reshape(1, -1), [file])[0]
+
+
+def failed(file: str, error: str) -> Prediction:
+    """A Prediction for an image that could not be classified."""
+    return Prediction(file=file, digit=None, confidence=None, probabilities=None, top3=None, error=error)
+
+
+def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = False) -> list[Prediction]:
+    """Preprocess every file, then classify all readable ones in one batched network call.
+
+    A file that fails (unreadable, no digit ...) becomes a Prediction with ``error`` set; the
+    others are unaffected. Order is kept.
+    """
+    results: list[Prediction | None] = []
+    good_idx: list[int] = []
+    vectors: list[np.ndarray] = []
+    names: list[str] = []
+    for path in paths:
+        name = str(path)
+        names.append(name)
+        try:
+            vectors.append(prepare(path, raw=raw).vector)
+        except MnistAppError as exc:
+            results.append(failed(name, str(exc)))
+            continue
+        except (OSError, ValueError, MemoryError) as exc:  # Pillow surprises: still one file's problem
+            results.append(failed(name, f"{name}: cannot process image ({type(exc).__name__}: {exc})"))
+            continue
+        good_idx.append(len(results))
+        results.append(None)
+    if good_idx:
+        preds = classify_many(network, np.stack(vectors), [names[i] for i in good_idx])
+        for i, pred in zip(good_idx, preds):
+            results[i] = pred
+    return results  # type: ignore[return-value]
+
+
+def expand_paths(args: Iterable[str | os.PathLike]) -> list[tuple[Path, str | None]]:
+    """Command-line arguments -> ``(path, problem)`` pairs in order.
+
+    A directory is walked (recursively, sorted) for image files; a directory with none yields
+    one entry with a problem. Files are passed through even if missing, so the error is
+    reported for that file alone when it is opened.
+    """
+    out: list[tuple[Path, str | None]] = []
+    for arg in args:
+        p = Path(arg)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f))
+            if not found:
+                out.append((p, f"{p}: directory contains no image files"))
+            out.extend((f, None) for f in found)
+        else:
+            out.append((p, None))
+    return out
