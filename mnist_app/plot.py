@@ -106,7 +106,7 @@ def plot_history(history: dict[str, Any], path: str | os.PathLike, *, title: str
             f"best validation {100 * best['validation_accuracy']:.2f}%\n(epoch {best['epoch']}, "
             f"test {100 * best['test_accuracy']:.2f}%)",
             xy=(best["epoch"], 100 * best["validation_accuracy"]),
-            xytext=(0.45, 0.12), textcoords="axes fraction", fontsize=9,
+            xytext=(0.22, 0.08), textcoords="axes fraction", fontsize=9,
             arrowprops={"arrowstyle": "->", "color": "0.4"},
         )
     ax.set_xlabel("epoch")
@@ -119,7 +119,9 @@ def plot_history(history: dict[str, Any], path: str | os.PathLike, *, title: str
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title(title or f"MNIST: {describe_config(history.get('config', {}))}", fontsize=10)
-    figure.tight_layout()
+    # Fixed margins instead of tight_layout(): it would draw the figure twice, and the trainer
+    # redraws this plot after every (0.2 s) epoch.
+    figure.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.92)
     return _save(figure, path)
 
 
