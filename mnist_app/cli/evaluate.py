@@ -1,0 +1,167 @@
+"""``python scripts/evaluate.py``: accuracy, per-digit accuracy and a confusion matrix.
+
+Two data sets:
+
+* no ``--images``: the 10,000 MNIST test digits (fetched like every command: --data-dir/--mirror);
+* ``--images DIR``: your own images. Labels come from ``DIR/manifest.csv`` when it exists
+  (columns ``file,label`` and optionally ``source``, ``style`` -- then accuracy is also broken
+  down by them), else from each file name's leading digit (``7_mine.png`` is a 7). Images are
+  preprocessed exactly as predict.py does; an image that cannot be read counts as wrong and is
+  listed as an error.
+
+Confusion matrix: row = true digit, column = predicted digit (column "err" = unreadable).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnist_app.cli.common import EXIT_OK, add_data_options, error, make_parser, run
+from mnist_app.errors import ImageError
+
+PROG = "evaluate.py"
+
+EXAMPLES = """
+  python scripts/evaluate.py                               # MNIST test set, default model
+  python scripts/evaluate.py --images my_digits/           # labels from manifest.csv or 7_name.png
+  python scripts/evaluate.py --images my_digits/ --json    # machine-readable report
+  python scripts/evaluate.py --model models/last.npz --data-dir ~/mnist
+"""
+
+
+def build_parser():
+    parser = make_parser(PROG, "Evaluate a model on MNIST test or on a folder of labelled digit images.", EXAMPLES)
+    parser.add_argument("--images", metavar="DIR", help="folder of images (labels: manifest.csv or leading digit of file name)")
+    parser.add_argument(
+        "--model", metavar="PATH", help="model checkpoint (default: models/best.npz if present, else the shipped model)"
+    )
+    parser.add_argument("--no-preprocess", action="store_true", help="images are already MNIST format: take pixels as they are")
+    parser.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    add_data_options(parser)
+    return parser
+
+
+def labelled_images(directory: Path) -> list[dict]:
+    """``[{"path", "label", "source"?, "style"?}]`` from manifest.csv, else from file names."""
+    from mnist_app.preprocess import is_image_file
+
+    if not directory.is_dir():
+        raise ImageError(f"{directory}: not a directory")
+    manifest = directory / "manifest.csv"
+    items: list[dict] = []
+    if manifest.is_file():
+        with manifest.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
+                raise ImageError(f"{manifest}: needs a header with columns 'file' and 'label'")
+            for line, row in enumerate(reader, start=2):
+                label = (row.get("label") or "").strip()
+                if label not in tuple("0123456789"):
+                    raise ImageError(f"{manifest}: line {line}: label {label!r} is not a digit 0-9")
+                item = {"path": directory / row["file"], "label": int(label)}
+                for key in ("source", "style"):
+                    if row.get(key):
+                        item[key] = row[key]
+                items.append(item)
+    else:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file() and is_image_file(p)):
+            if path.name[:1].isdigit():
+                items.append({"path": path, "label": int(path.name[0])})
+    if not items:
+        raise ImageError(f"{directory}: no labelled images (need manifest.csv or files named like 7_x.png)")
+    return items
+
+
+def report(labels, predicted, *, groups: dict[str, list] | None = None) -> dict:
+    """Accuracy, per-digit accuracy, confusion matrix; predicted -1 = unreadable image."""
+    import numpy as np
+
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = np.asarray(predicted, dtype=np.int64)
+    n = int(labels.size)
+    correct = labels == predicted
+    confusion = np.zeros((10, 11), dtype=np.int64)  # last column: errors
+    np.add.at(confusion, (labels, np.where(predicted < 0, 10, predicted)), 1)
+    per_digit = {}
+    for d in range(10):
+        m = labels == d
+        per_digit[str(d)] = {"n": int(m.sum()), "accuracy": float(correct[m].mean()) if m.any() else None}
+    out = {
+        "n": n,
+        "correct": int(correct.sum()),
+        "accuracy": float(correct.mean()) if n else 0.0,
+        "errors": int((predicted < 0).sum()),
+        "per_digit": per_digit,
+        "confusion": confusion[:, :10].tolist(),
+        "unreadable_per_digit": confusion[:, 10].tolist(),
+        "breakdown": {},
+    }
+    for key, values in (groups or {}).items():
+        values = np.asarray(values, dtype=object)
+        out["breakdown"][key] = {
+            str(v): {"n": int((values == v).sum()), "accuracy": float(correct[values == v].mean())}
+            for v in sorted(set(values.tolist()))
+        }
+    return out
+
+
+def _print_human(rep: dict) -> None:
+    print(f"model:    {rep['model']}")
+    print(f"data:     {rep['dataset']}")
+    print(f"accuracy: {rep['accuracy']:.2%} ({rep['correct']}/{rep['n']})" + (f", {rep['errors']} unreadable" if rep["errors"] else ""))
+    print("per digit: " + "  ".join(
+        f"{d}:{v['accuracy']:.1%}" if v["accuracy"] is not None else f"{d}:-" for d, v in rep["per_digit"].items()
+    ))
+    for key, table in rep["breakdown"].items():
+        print(f"by {key}: " + "  ".join(f"{name} {v['accuracy']:.1%} (n={v['n']})" for name, v in table.items()))
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    err_col = any(rep["unreadable_per_digit"])
+    print("      " + "".join(f"{d:>6}" for d in range(10)) + ("   err" if err_col else ""))
+    for d, row in enumerate(rep["confusion"]):
+        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row) + (f"{rep['unreadable_per_digit'][d]:>6}" if err_col else ""))
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    import numpy as np
+
+    from mnist_app.predict import classify_files, default_model_path, load_model
+
+    model_path = Path(args.model) if args.model else default_model_path()
+    network, _meta = load_model(args.model)
+    if args.images:
+        items = labelled_images(Path(args.images))
+        preds = classify_files(network, [it["path"] for it in items], raw=args.no_preprocess)
+        predicted = []
+        for pred in preds:
+            if pred.ok:
+                predicted.append(pred.digit)
+            else:
+                predicted.append(-1)
+                if not args.json:
+                    error(PROG, pred.error)
+        groups = {key: [it.get(key, "") for it in items] for key in ("source", "style") if any(key in it for it in items)}
+        rep = report([it["label"] for it in items], predicted, groups=groups)
+        rep["unreadable"] = [{"file": p.file, "error": p.error} for p in preds if not p.ok]
+        dataset = str(args.images)
+    else:
+        from mnist_app.data import load_mnist
+
+        data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet or not sys.stderr.isatty())
+        predicted = network.predict(np.ascontiguousarray(data.test_images, dtype=network.dtype))
+        rep = report(data.test_labels, predicted)
+        dataset = "MNIST test (10,000 images)"
+    rep = {"model": str(model_path), "dataset": dataset, **rep}
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        _print_human(rep)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(PROG, _main, argv)
