@@ -38,15 +38,16 @@ one value, with no holes.
   resampled (and slightly blurred) only once.
 
 Stroke thickness is not geometric: with a random amount t in [-thickness, thickness]
-each image moves towards its grey dilation (maximum over each pixel's 3x3
-neighbourhood: a thicker pen) when t > 0 or its grey erosion (minimum over the 4
-nearest neighbours and the pixel itself: a thinner pen) when t < 0:
+each image moves towards its grey dilation (maximum over each pixel and its 4 nearest
+neighbours: a thicker pen) when t > 0 or its grey erosion (the minimum over the same
+"+" neighbourhood: a thinner pen) when t < 0:
 ``out = x + |t| * (dilated_or_eroded - x)``.  It is applied after any warp.
 
 Determinism: the same input, parameters and ``np.random.Generator`` state give the
 same output.  All per-image random numbers (angles, shifts, ...) are drawn for the
 whole batch first and the elastic noise is drawn chunk after chunk in image order, so
-the result does not depend on ``chunk_size`` either.
+the result does not depend on ``chunk_size`` either (up to float32 rounding, ~1e-6,
+in the matrix products of the Gaussian blur).
 """
 
 from __future__ import annotations
@@ -295,9 +296,12 @@ def change_thickness(images: np.ndarray, amounts: np.ndarray) -> np.ndarray:
     """Thicken (amount > 0) or thin (amount < 0) each image's strokes.
 
     amounts (N,) in [-1, 1]: out = x + |a| * (d - x), where d is the grey dilation
-    (3x3 maximum) of x for a > 0 and its grey erosion (minimum over the pixel and its
-    4 nearest neighbours, a gentler thinning that keeps 2-pixel MNIST strokes alive)
-    for a < 0.  Outside the image counts as background 0.  amount 0 is the identity.
+    (maximum) of x for a > 0 and its grey erosion (minimum) for a < 0, both over the
+    pixel and its 4 nearest neighbours (a "+"-shaped neighbourhood: one pixel of pen
+    width on each side, gentler than a 3x3 square, whose dilation doubles the ink of an
+    MNIST digit).  On real digits a = 1 adds about 70% ink and a = -1 removes about 65%,
+    so symmetric random amounts keep the ink roughly constant on average.  Outside the
+    image counts as background 0.  amount 0 is the identity.
     """
     batch, shape = _as_batch(images)
     a = np.asarray(amounts, dtype=np.float32).reshape(-1, 1, 1)
@@ -308,9 +312,7 @@ def change_thickness(images: np.ndarray, amounts: np.ndarray) -> np.ndarray:
     centre = padded[:, 1:-1, 1:-1]
     up, down = padded[:, :-2, 1:-1], padded[:, 2:, 1:-1]
     left, right = padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]
-    # 3x3 maximum, separably: max over each row triple, then over column triples.
-    rows = np.maximum(np.maximum(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
-    dilated = np.maximum(np.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+    dilated = np.maximum(np.maximum(np.maximum(centre, up), np.maximum(down, left)), right)
     eroded = np.minimum(np.minimum(np.minimum(centre, up), np.minimum(down, left)), right)
     target = np.where(a > 0, dilated, eroded)
     out = batch + np.abs(a) * (target - batch)
@@ -394,7 +396,7 @@ def augment_batch(
             (e.g. ``rotation=8.0, alpha=30.0``); a parameter the kind does not use is
             an error, so typos do not pass silently.
     chunk_size: images per step, bounding temporary memory; the result does not
-            depend on it.
+            depend on it (beyond float32 rounding).
 
     Returns a new float32 array of the input's shape, values in [0, 1].  The input is
     not modified.  Cost for 50,000 images on one core: see scripts/benchmark.py.

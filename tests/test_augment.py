@@ -1,0 +1,311 @@
+"""Tests for mnist_app.augment: the distortions do what their parameters say.
+
+Synthetic images (bars, dots) check the geometry exactly; a few hundred real MNIST
+digits check that random distortions keep digits looking like digits (ink mass).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_app import augment
+from mnist_app.augment import (
+    DEFAULTS,
+    affine_matrices,
+    affine_transform,
+    augment_batch,
+    bilinear_sample,
+    change_thickness,
+    elastic_transform,
+    gaussian_matrix,
+    smooth_displacement,
+)
+
+ALL_KINDS = ("affine", "elastic", "both", "thickness", "all", "affine+thickness")
+
+
+def centre_of_mass(images: np.ndarray) -> np.ndarray:
+    """(N, 2) centre of mass as (x, y) = (column, row) of (N, 784) images."""
+    img = images.reshape(-1, 28, 28).astype(np.float64)
+    mass = img.sum(axis=(1, 2))
+    ys, xs = np.mgrid[0:28, 0:28]
+    return np.stack([(img * xs).sum(axis=(1, 2)) / mass, (img * ys).sum(axis=(1, 2)) / mass], axis=1)
+
+
+def random_digits(n: int = 20, seed: int = 0) -> np.ndarray:
+    """Blobby synthetic 'digits' away from the border, (n, 784) float32 in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((n, 28, 28), dtype=np.float32)
+    img[:, 6:22, 6:22] = rng.random((n, 16, 16), dtype=np.float32)
+    return img.reshape(n, 784)
+
+
+def horizontal_bar() -> np.ndarray:
+    """One image with a 2-pixel-high, 16-pixel-wide bar through the centre."""
+    img = np.zeros((28, 28), dtype=np.float32)
+    img[13:15, 6:22] = 1.0
+    return img.reshape(1, 784)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist) -> np.ndarray:
+    """300 real MNIST training digits."""
+    return mnist.train_images[:300]
+
+
+# ---- identity parameters give back the input ------------------------------------------
+
+
+def test_affine_with_zero_ranges_is_identity():
+    x = random_digits()
+    out = augment_batch(x, np.random.default_rng(1), kind="affine", shift=0, rotation=0, scale=0, shear=0)
+    np.testing.assert_array_equal(out, x)
+
+
+def test_elastic_with_alpha_zero_is_identity():
+    x = random_digits()
+    out = augment_batch(x, np.random.default_rng(1), kind="elastic", alpha=0.0)
+    np.testing.assert_array_equal(out, x)
+
+
+def test_both_with_zero_parameters_is_identity():
+    x = random_digits()
+    out = augment_batch(
+        x, np.random.default_rng(1), kind="both", shift=0, rotation=0, scale=0, shear=0, alpha=0
+    )
+    np.testing.assert_array_equal(out, x)
+
+
+def test_thickness_zero_is_identity():
+    x = random_digits()
+    np.testing.assert_array_equal(augment_batch(x, np.random.default_rng(1), kind="thickness", thickness=0), x)
+    np.testing.assert_array_equal(change_thickness(x, np.zeros(len(x))), x)
+
+
+def test_explicit_identity_transforms():
+    x = random_digits(5)
+    np.testing.assert_array_equal(affine_transform(x, np.tile(np.eye(2), (5, 1, 1)), np.zeros((5, 2))), x)
+    zeros = np.zeros((5, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(elastic_transform(x, zeros, zeros), x)
+
+
+# ---- geometry -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dx, dy", [(3, 0), (0, -2), (-1, 4), (2, 2)])
+def test_integer_shift_moves_centre_of_mass_exactly(dx, dy):
+    x = random_digits(4)
+    out = affine_transform(x, np.tile(np.eye(2), (4, 1, 1)), np.tile([dx, dy], (4, 1)))
+    np.testing.assert_allclose(centre_of_mass(out) - centre_of_mass(x), np.tile([dx, dy], (4, 1)), atol=1e-6)
+    # and the pixels themselves moved: +dx right, +dy down
+    np.testing.assert_array_equal(
+        out.reshape(4, 28, 28)[:, 6 + dy : 22 + dy, 6 + dx : 22 + dx], x.reshape(4, 28, 28)[:, 6:22, 6:22]
+    )
+
+
+def test_displacement_field_of_constant_integer_shift_moves_digit():
+    # Reading from (x + 2, y - 1) moves the digit 2 left and 1 down.
+    x = random_digits(3)
+    dx = np.full((3, 28, 28), 2.0, dtype=np.float32)
+    dy = np.full((3, 28, 28), -1.0, dtype=np.float32)
+    out = elastic_transform(x, dx, dy)
+    np.testing.assert_allclose(centre_of_mass(out) - centre_of_mass(x), np.tile([-2.0, 1.0], (3, 1)), atol=1e-6)
+
+
+def test_rotation_by_90_degrees_turns_a_horizontal_bar_vertical():
+    bar = horizontal_bar()
+    out = affine_transform(bar, affine_matrices(np.array([90.0]), np.array([1.0]), np.array([0.0])), np.zeros((1, 2)))
+    img = out.reshape(28, 28)
+    expected = bar.reshape(28, 28).T  # the bar is symmetric about the centre 13.5
+    np.testing.assert_allclose(img, expected, atol=1e-5)
+    np.testing.assert_allclose(centre_of_mass(out), centre_of_mass(bar), atol=1e-5)
+
+
+def test_positive_rotation_is_anticlockwise_on_screen():
+    dot = np.zeros((1, 28, 28), dtype=np.float32)
+    dot[0, 13, 23] = 1.0  # right of centre, on the centre row (x=23, y=13)
+    out = affine_transform(dot, affine_matrices(np.array([90.0]), np.array([1.0]), np.array([0.0])), np.zeros((1, 2)))
+    # a quarter turn anticlockwise moves "right of centre" to "above centre" (smaller row)
+    x, y = centre_of_mass(out.reshape(1, 784))[0]
+    assert y < 13.5 - 8 and abs(x - 13.5) < 1
+
+
+def test_scale_enlarges_the_bar_about_the_centre():
+    bar = horizontal_bar()
+    out = affine_transform(bar, affine_matrices(np.array([0.0]), np.array([1.25]), np.array([0.0])), np.zeros((1, 2)))
+    columns_with_ink = np.flatnonzero(out.reshape(28, 28).max(axis=0) > 0.5)
+    assert columns_with_ink.size == 20  # 16 px * 1.25
+    np.testing.assert_allclose(centre_of_mass(out), centre_of_mass(bar), atol=1e-5)
+
+
+def test_shear_slants_a_vertical_bar():
+    img = np.zeros((1, 28, 28), dtype=np.float32)
+    img[0, 4:24, 13:15] = 1.0
+    out = affine_transform(img, affine_matrices(np.array([0.0]), np.array([1.0]), np.array([0.5])), np.zeros((1, 2)))
+    top, bottom = out[0, 5], out[0, 22]
+    centre_x = lambda row: (row * np.arange(28)).sum() / row.sum()  # noqa: E731
+    # x moves by 0.5 * (y - 13.5): top row left of centre, bottom row right
+    assert centre_x(top) == pytest.approx(13.5 + 0.5 * (5 - 13.5), abs=0.05)
+    assert centre_x(bottom) == pytest.approx(13.5 + 0.5 * (22 - 13.5), abs=0.05)
+
+
+def test_bilinear_sampling_interpolates_and_pads_with_zero():
+    img = np.zeros((1, 28, 28), dtype=np.float32)
+    img[0, 10, 10] = 1.0
+    img[0, 10, 11] = 0.5
+    sy = np.array([[10.0, 10.0, 10.25, -5.0, 40.0, 0.0]], dtype=np.float32)
+    sx = np.array([[10.5, 10.25, 10.0, 3.0, 3.0, -0.5]], dtype=np.float32)
+    full_y = np.zeros((1, 784), dtype=np.float32)
+    full_x = np.zeros((1, 784), dtype=np.float32)
+    full_y[0, :6], full_x[0, :6] = sy, sx
+    out = bilinear_sample(img, full_y, full_x).reshape(-1)[:6]
+    np.testing.assert_allclose(out, [0.75, 0.875, 0.75, 0.0, 0.0, 0.0], atol=1e-6)
+
+
+# ---- elastic smoothing ------------------------------------------------------------------
+
+
+def test_gaussian_matrix_rows_sum_to_one_and_sigma_zero_is_identity():
+    g = gaussian_matrix(4.0)
+    assert g.shape == (28, 28) and g.dtype == np.float32
+    np.testing.assert_allclose(g.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(g[14, 14 - 5 : 14 + 6], g[14, 14 - 5 : 14 + 6][::-1], atol=1e-7)  # symmetric
+    np.testing.assert_array_equal(gaussian_matrix(0.0), np.eye(28, dtype=np.float32))
+
+
+def test_smooth_displacement_matches_direct_separable_convolution():
+    rng = np.random.default_rng(3)
+    noise = rng.uniform(-1, 1, (3, 28, 28)).astype(np.float32)
+    g = gaussian_matrix(2.0).astype(np.float64)
+    expected = np.stack([g @ f @ g.T for f in noise.astype(np.float64)])
+    np.testing.assert_allclose(smooth_displacement(noise, 2.0), expected, atol=1e-5)
+    # a constant field stays constant (reflecting borders)
+    np.testing.assert_allclose(smooth_displacement(np.ones((1, 28, 28)), 4.0), 1.0, atol=1e-5)
+
+
+def test_elastic_displacements_have_the_expected_size():
+    # U(-1,1) has std 1/sqrt(3); a 2-D Gaussian blur of std sigma divides the std of
+    # white noise by about 2 sqrt(pi) sigma, so alpha=34, sigma=4 moves interior
+    # pixels by about 34 / sqrt(3) / (2 sqrt(pi) 4) = 1.38 px (std per axis).
+    rng = np.random.default_rng(4)
+    field = 34.0 * smooth_displacement(rng.uniform(-1, 1, (400, 28, 28)).astype(np.float32), 4.0)
+    assert field[:, 8:20, 8:20].std() == pytest.approx(34 / np.sqrt(3) / (2 * np.sqrt(np.pi) * 4), rel=0.1)
+
+
+# ---- output contract --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_output_shape_dtype_range_and_input_untouched(kind):
+    x = random_digits(30)
+    before = x.copy()
+    out = augment_batch(x, np.random.default_rng(0), kind=kind)
+    assert out.shape == (30, 784) and out.dtype == np.float32 and out.flags.c_contiguous
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert not np.shares_memory(out, x)
+    np.testing.assert_array_equal(x, before)
+    assert not np.array_equal(out, x)
+
+
+def test_accepts_other_dtypes_and_28x28_shape():
+    x = random_digits(6)
+    out64 = augment_batch(x.astype(np.float64), np.random.default_rng(0))
+    out32 = augment_batch(x, np.random.default_rng(0))
+    assert out64.dtype == np.float32
+    np.testing.assert_array_equal(out64, out32)
+    out3d = augment_batch(x.reshape(6, 28, 28), np.random.default_rng(0))
+    assert out3d.shape == (6, 28, 28)
+    np.testing.assert_array_equal(out3d.reshape(6, 784), out32)
+
+
+def test_empty_batch():
+    out = augment_batch(np.zeros((0, 784), dtype=np.float32), np.random.default_rng(0), kind="all")
+    assert out.shape == (0, 784) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_same_seed_same_output_other_seed_different(kind):
+    x = random_digits(25)
+    a = augment_batch(x, np.random.default_rng(42), kind=kind)
+    b = augment_batch(x, np.random.default_rng(42), kind=kind)
+    c = augment_batch(x, np.random.default_rng(43), kind=kind)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("kind", ["affine", "elastic", "all"])
+def test_result_does_not_depend_on_chunk_size(kind):
+    x = random_digits(23)
+    a = augment_batch(x, np.random.default_rng(5), kind=kind)
+    b = augment_batch(x, np.random.default_rng(5), kind=kind, chunk_size=7)
+    np.testing.assert_allclose(a, b, atol=1e-5)  # BLAS rounding differs with matrix size
+
+
+def test_each_image_gets_its_own_distortion():
+    x = np.repeat(random_digits(1), 10, axis=0)
+    out = augment_batch(x, np.random.default_rng(0), kind="both")
+    assert len({o.tobytes() for o in out}) == 10
+
+
+def test_bad_arguments_raise_value_error():
+    x = random_digits(2)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="kind"):
+        augment_batch(x, rng, kind="warp")
+    with pytest.raises(ValueError, match="alpha"):
+        augment_batch(x, rng, kind="affine", alpha=3.0)  # elastic parameter on an affine kind
+    with pytest.raises(ValueError, match="shape"):
+        augment_batch(np.zeros((2, 100), dtype=np.float32), rng)
+    with pytest.raises(ValueError, match="scale"):
+        augment_batch(x, rng, scale=1.5)
+    with pytest.raises(ValueError, match="sigma"):
+        augment_batch(x, rng, kind="elastic", sigma=-1)
+
+
+def test_defaults_are_documented_and_read_only():
+    assert set(DEFAULTS) == {"shift", "rotation", "scale", "shear", "alpha", "sigma", "thickness"}
+    assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
+    with pytest.raises(TypeError):
+        DEFAULTS["alpha"] = 1.0  # type: ignore[index]
+    assert augment.KINDS["both"] == ("affine", "elastic")
+
+
+# ---- stroke thickness -------------------------------------------------------------------
+
+
+def test_thickness_dilates_and_erodes_a_bar():
+    bar = horizontal_bar()
+    thick = change_thickness(bar, np.array([1.0])).reshape(28, 28)
+    assert (thick > 0.5).sum() == 4 * 16 + 2 * 2  # 2x16 bar grown by one pixel each way (no corners)
+    thin = change_thickness(bar, np.array([-1.0])).reshape(28, 28)
+    assert thin.max() == 0.0  # every pixel of a 2-pixel bar touches background above or below
+    wide = np.zeros((28, 28), dtype=np.float32)
+    wide[10:15, 6:22] = 1.0  # 5 px high -> 3 px high, 16 -> 14 wide
+    assert (change_thickness(wide.reshape(1, 784), np.array([-1.0])) > 0.5).sum() == 3 * 14
+    half = change_thickness(bar, np.array([0.5])).reshape(28, 28)
+    np.testing.assert_allclose(half[12, 6:22], 0.5)  # the row above the bar is half-inked
+
+
+# ---- real digits ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["affine", "elastic", "both"])
+def test_ink_mass_roughly_preserved_on_real_digits(digits, kind):
+    out = augment_batch(digits, np.random.default_rng(0), kind=kind)
+    ratio = out.sum(axis=1) / digits.sum(axis=1)
+    assert abs(ratio.mean() - 1.0) < 0.06  # area-preserving on average (scale is symmetric)
+    # single digits can gain or lose ink (zoom, local stretching), but not wildly
+    assert np.percentile(ratio, 5) > 0.6 and np.percentile(ratio, 95) < 1.5
+    # the digit stays near the centre: shifts are at most 2 px, rotation/scale about the centre
+    moved = np.linalg.norm(centre_of_mass(out) - centre_of_mass(digits), axis=1)
+    assert np.median(moved) < 2.5
+
+
+def test_thickness_changes_ink_mass_in_the_right_direction(digits):
+    thicker = change_thickness(digits, np.full(len(digits), 0.5))
+    thinner = change_thickness(digits, np.full(len(digits), -0.5))
+    assert (thicker.sum(axis=1) > digits.sum(axis=1)).all()
+    assert (thinner.sum(axis=1) < digits.sum(axis=1)).all()
+    out = augment_batch(digits, np.random.default_rng(0), kind="thickness")
+    assert abs(out.sum() / digits.sum() - 1.0) < 0.05  # dilation and erosion balance out
