@@ -20,8 +20,9 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    Very large images are box-reduced first so memory stays bounded.
 3. **polarity and ink** (`ink_map`): the background level is the median of the border pixels;
    ink is whichever side (darker or lighter) departs from it the most. Ink strength is measured
-   relative to the ink contrast; anything fainter than NOISE_FRACTION of it (paper texture,
-   JPEG ringing, sensor noise) is treated as background. No ink at all -> "no digit found".
+   relative to the ink contrast; anything fainter than NOISE_FRACTION of it, or not clearly
+   above the noise measured on the border (paper texture, dithering, JPEG ringing, sensor noise),
+   is treated as background. No ink at all -> "no digit found".
 4. **crop, scale, centre** (`center_digit`): crop to the ink's bounding box, scale so the longer
    side is 20 px (antialiased: Pillow BOX when shrinking -- an exact area average -- bilinear when
    enlarging), and place it in 28x28 with its centre of mass at (14, 14).
@@ -54,7 +55,8 @@ MAX_FILE_BYTES = 200 * 1024 * 1024  # no legitimate digit drawing is bigger than
 WORK_PIXELS = 1_000_000  # larger images are box-reduced to about this many pixels first
 
 MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale
-NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background
+NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
+MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
@@ -98,8 +100,8 @@ def open_image(path: str | Path) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _err(p, "declared image size is a decompression bomb; refusing to decode it") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _err(p, f"decompression bomb ({exc}); refusing to decode it") from None
         except UnidentifiedImageError:
             raise _err(p, "not an image (Pillow cannot identify the format)") from None
         except (OSError, SyntaxError, ValueError) as exc:
@@ -228,7 +230,10 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     g = grey.astype(np.float32, copy=False)
     ink = (np.float32(bg) - g) if dark else (g - np.float32(bg))
     ink *= np.float32(1.0 / contrast)
-    ink[ink < NOISE_FRACTION] = 0.0
+    # The paper's own texture (dithering, JPEG noise, grain) is measured on the border: anything
+    # not clearly stronger than it is background too (capped, in case the digit touches the edge).
+    paper_noise = float(np.quantile(_border(ink), 0.98))
+    ink[ink < min(max(NOISE_FRACTION, 1.25 * paper_noise), MAX_NOISE_FRACTION)] = 0.0
     np.minimum(ink, 1.0, out=ink)
     return ink
 

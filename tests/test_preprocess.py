@@ -1,0 +1,277 @@
+"""Preprocessing: user images of every kind -> MNIST-style 28x28 digits; bad files -> ImageError."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnist_app.errors import ImageError
+from mnist_app.network import Network, one_hot
+from mnist_app.preprocess import MAX_PIXELS, center_of_mass, image_to_mnist, open_image, prepare
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def draw_digit(size=(300, 240), box=(40, 30, 200, 210), width=14, ink=0, paper=255, mode="L"):
+    """A '4'-like glyph (three strokes) inside ``box`` on a canvas, with Pillow's ImageDraw."""
+    im = Image.new(mode, size, paper)
+    d = ImageDraw.Draw(im)
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    d.line([(x0 + 0.55 * w, y0), (x0, y0 + 0.65 * h), (x1, y0 + 0.65 * h)], fill=ink, width=width)
+    d.line([(x0 + 0.7 * w, y0 + 0.3 * h), (x0 + 0.7 * w, y1)], fill=ink, width=width)
+    return im
+
+
+def features(v: np.ndarray):
+    """(centre of mass, bbox (y0, y1, x0, x1), longer side) of a 784 vector."""
+    a = v.reshape(28, 28)
+    mask = a > 0.1
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    bbox = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    return center_of_mass(a), bbox, max(bbox[1] - bbox[0], bbox[3] - bbox[2])
+
+
+def assert_mnist_like(v: np.ndarray, ref_bbox=None):
+    assert v.shape == (784,) and v.dtype == np.float32
+    assert 0.0 <= v.min() and v.max() <= 1.0 and v.max() == pytest.approx(1.0)
+    (cy, cx), bbox, longer = features(v)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5, (cy, cx)
+    assert 19 <= longer <= 21, longer
+    if ref_bbox is not None:
+        assert all(abs(a - b) <= 1 for a, b in zip(bbox, ref_bbox)), (bbox, ref_bbox)
+    # MNIST-like: background exactly 0 in the corners
+    assert v.reshape(28, 28)[:2, :2].max() == 0.0
+
+
+def _save(im: Image.Image, path: Path, **kw) -> Path:
+    im.save(path, **kw)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference_bbox(tmp_path_factory):
+    path = _save(draw_digit(), tmp_path_factory.mktemp("ref") / "ref.png")
+    return features(image_to_mnist(path))[1]
+
+
+# ------------------------------------------------------------------ geometry: all land centred
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"size": (600, 500), "box": (300, 250, 540, 490), "width": 24},  # bigger, bottom right
+        {"size": (120, 90), "box": (5, 4, 60, 66), "width": 6},  # small, top left
+        {"size": (1200, 300), "box": (900, 20, 1060, 200), "width": 10},  # wide canvas
+        {"ink": 255, "paper": 0},  # light on dark
+        {"ink": 200, "paper": 40},  # low contrast, grey
+        {"size": (60, 50), "box": (10, 8, 30, 30), "width": 3},  # smaller than 20 px: upscaled
+    ],
+)
+def test_drawn_digits_land_centred_with_same_bbox(tmp_path, kwargs, reference_bbox):
+    path = _save(draw_digit(**kwargs), tmp_path / "d.png")
+    assert_mnist_like(image_to_mnist(path), reference_bbox)
+
+
+def _rgb(**kw):
+    return draw_digit(mode="RGB", ink=(20, 30, 120), paper=(255, 255, 255), **kw)
+
+
+def _rgba_transparent(ink=(0, 0, 0)):
+    alpha = draw_digit(ink=255, paper=0)
+    im = Image.new("RGBA", alpha.size, ink + (0,))
+    im.putalpha(alpha)
+    return im
+
+
+def _p_with_transparency():
+    im = draw_digit(ink=1, paper=0).convert("P")
+    im.putpalette([255, 255, 255, 10, 10, 10] + [0] * 762)
+    im.info["transparency"] = 0
+    return im
+
+
+def _i16():
+    a = np.asarray(draw_digit(ink=60000, paper=1000, mode="I"), dtype=np.uint16)
+    im = Image.fromarray(a)
+    assert im.mode.startswith("I;16")
+    return im
+
+
+@pytest.mark.parametrize(
+    "name, make, fmt",
+    [
+        ("rgb.png", _rgb, None),
+        ("rgba_black_ink.png", _rgba_transparent, None),
+        ("rgba_white_ink.png", lambda: _rgba_transparent((255, 255, 255)), None),
+        ("la.png", lambda: _rgba_transparent().convert("LA"), None),
+        ("palette.png", lambda: draw_digit(mode="RGB", ink=(200, 0, 0), paper=(250, 250, 200)).convert("P"), None),
+        ("palette_transparency.png", _p_with_transparency, None),
+        ("onebit.png", lambda: draw_digit(mode="1", ink=0, paper=1), None),
+        ("sixteen.png", _i16, None),
+        ("photo.jpg", lambda: _rgb(), "JPEG"),
+        ("drawing.bmp", lambda: draw_digit(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "BMP"),
+        ("first_frame.gif", lambda: draw_digit(), "GIF"),
+    ],
+)
+def test_every_mode_and_format(tmp_path, name, make, fmt, reference_bbox):
+    im = make()
+    path = tmp_path / name
+    if fmt == "GIF":  # animated: the digit is the first frame, then a blank frame
+        im.save(path, save_all=True, append_images=[Image.new("L", im.size, 255)], duration=100)
+    elif fmt == "JPEG":
+        im.save(path, quality=75)
+    else:
+        im.save(path)
+    assert_mnist_like(image_to_mnist(path), reference_bbox)
+
+
+def test_noise_is_ignored(tmp_path, reference_bbox):
+    rng = np.random.default_rng(0)
+    a = np.asarray(draw_digit(), dtype=np.float64)
+    noisy = np.clip(a * 0.8 + 30 + rng.normal(0, 8, a.shape), 0, 255).astype(np.uint8)  # grey paper + noise
+    path = _save(Image.fromarray(noisy), tmp_path / "noisy.png")
+    assert_mnist_like(image_to_mnist(path), reference_bbox)
+
+
+def test_accepts_pil_image_and_gives_same_result(tmp_path):
+    im = draw_digit()
+    path = _save(im, tmp_path / "d.png")
+    np.testing.assert_array_equal(image_to_mnist(im), image_to_mnist(path))
+
+
+# ------------------------------------------------------------------------------ bad inputs
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose IHDR claims width x height (the pixel data is a few bytes)."""
+    raw = zlib.compress(b"\x00" * 16)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    good = tmp_path / "good.png"
+    draw_digit().save(good)
+    data = good.read_bytes()
+    cases = {
+        "missing": (tmp_path / "missing.png", "no such file"),
+        "directory": (tmp_path / "adir.png", "directory"),
+        "empty": (tmp_path / "empty.png", "empty"),
+        "text": (tmp_path / "notes.png", "not an image"),
+        "truncated": (tmp_path / "truncated.png", "truncated"),
+        "bomb": (tmp_path / "bomb.png", "refusing to decode"),
+        "huge_bomb": (tmp_path / "huge_bomb.png", "refusing to decode"),
+        "blank": (tmp_path / "blank.png", "no digit found"),
+        "blank_rgba": (tmp_path / "blank_rgba.png", "no digit found"),
+    }
+    (tmp_path / "adir.png").mkdir()
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("this is not a picture\n")
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    side = int(np.sqrt(MAX_PIXELS)) + 100  # above our limit, below Pillow's own warning
+    (tmp_path / "bomb.png").write_bytes(_png_declaring(side, side))
+    (tmp_path / "huge_bomb.png").write_bytes(_png_declaring(50_000, 50_000))  # above Pillow's error limit
+    Image.new("L", (200, 150), 255).save(tmp_path / "blank.png")
+    Image.new("RGBA", (200, 150), (0, 0, 0, 0)).save(tmp_path / "blank_rgba.png")
+    return cases
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "directory", "empty", "text", "truncated", "bomb", "huge_bomb", "blank", "blank_rgba"]
+)
+def test_bad_input_gives_one_line_image_error_naming_the_file(tmp_path, case):
+    path, words = _bad_files(tmp_path)[case]
+    with pytest.raises(ImageError) as info:
+        image_to_mnist(path)
+    message = str(info.value)
+    assert str(path) in message and words in message and "\n" not in message
+
+
+def test_bomb_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_declaring(7_000, 7_000))  # 49 M pixels: above our limit
+    with pytest.raises(ImageError, match="declared size 7000x7000"):
+        open_image(path)
+
+
+def test_big_image_is_processed(tmp_path, reference_bbox):
+    path = _save(draw_digit(size=(3000, 2400), box=(400, 300, 2000, 2100), width=140), tmp_path / "big.png")
+    assert_mnist_like(image_to_mnist(path), reference_bbox)
+
+
+# -------------------------------------------------------------------- raw and MNIST format
+
+
+def test_raw_takes_pixels_as_they_are_and_inverts_dark_on_light(tmp_path):
+    rng = np.random.default_rng(1)
+    a = np.zeros((28, 28), np.uint8)
+    a[5:20, 9:13] = rng.integers(100, 256, (15, 4))
+    Image.fromarray(a).save(tmp_path / "light.png")
+    Image.fromarray(255 - a).save(tmp_path / "dark.png")
+    expected = a.astype(np.float32).ravel() / np.float32(255)
+    np.testing.assert_array_equal(image_to_mnist(tmp_path / "light.png", raw=True), expected)
+    np.testing.assert_array_equal(image_to_mnist(tmp_path / "dark.png", raw=True), expected)
+    assert not prepare(tmp_path / "light.png").raw  # off-centre: not MNIST-like, so preprocessed
+
+
+def test_mnist_digits_saved_as_28x28_png_come_back_bit_for_bit(tmp_path, mnist):
+    for i in range(20):
+        x = mnist.test_images[i]
+        byte = np.rint(x * 255).astype(np.uint8).reshape(28, 28)
+        Image.fromarray(byte).save(tmp_path / "m.png")
+        Image.fromarray(255 - byte).save(tmp_path / "inv.png")
+        for name in ("m.png", "inv.png"):
+            got = prepare(tmp_path / name)
+            assert got.raw, f"test image {i} ({name}) was not recognised as MNIST format"
+            np.testing.assert_allclose(got.vector, x, atol=1e-6)
+
+
+def quick_network(mnist) -> Network:
+    """784-30-10 on 10k training images, 2 epochs of mini-batch SGD (a few seconds)."""
+    net = Network((784, 30, 10), init="scaled", rng=0)
+    rng = np.random.default_rng(0)
+    X, Y = mnist.train_images[:10_000], one_hot(mnist.train_labels[:10_000])
+    for _ in range(2):
+        order = rng.permutation(len(X))
+        for k in range(0, len(X), 10):
+            b = order[k : k + 10]
+            net.update_mini_batch(np.ascontiguousarray(X[b]), Y[b], 0.5, cost="cross-entropy")
+    return net
+
+
+def test_mnist_written_as_png_keeps_accuracy(tmp_path, mnist):
+    """Test digits saved as user PNGs (10x upscaled, off-centre, both polarities) and read back
+    classify within 1 percentage point of the raw arrays."""
+    net = quick_network(mnist)
+    n = 500
+    X, y = mnist.test_images[:n], mnist.test_labels[:n]
+    raw_acc = net.accuracy(X, y)
+    assert raw_acc > 0.85
+    rng = np.random.default_rng(2)
+    for invert in (False, True):
+        vectors = []
+        for i, x in enumerate(X):
+            a = np.rint(x * 255).astype(np.uint8).reshape(28, 28)
+            if invert:
+                a = 255 - a
+            big = Image.fromarray(a).resize((280, 280), Image.Resampling.BILINEAR)
+            canvas = Image.new("L", (420, 360), 255 if invert else 0)
+            canvas.paste(big, (int(rng.integers(0, 140)), int(rng.integers(0, 80))))
+            path = tmp_path / f"{i}.png"
+            canvas.save(path)
+            vectors.append(image_to_mnist(path))
+        acc = net.accuracy(np.stack(vectors), y)
+        assert abs(acc - raw_acc) <= 0.01, (invert, acc, raw_acc)
