@@ -146,8 +146,9 @@ class TrainConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # Nielsen chapter 1, network.py: ~95% test.
     "textbook": {},
-    # The two cheap fixes of chapter 3 on the same small net: ~96.5-97%.
-    "improved": {"cost": "cross-entropy", "init": "scaled", "eta": 0.5},
+    # Chapter 3's fixes on the same small net -- cross-entropy, scaled init, L2 -- plus a cosine
+    # learning-rate decay. Measured: 96.73% test after 30 epochs (seed 1).
+    "improved": {"cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0, "schedule": "cosine"},
     # Nielsen chapter 3, network2.py: 784-100-10, cross-entropy, L2 lambda 5.0, eta 0.5,
     # mini-batch 10, 60 epochs: ~98%.
     "network2": {
