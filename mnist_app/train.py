@@ -312,7 +312,9 @@ def train(
     ``config.epochs`` is the *total* number of epochs. With ``resume=True`` the run continues
     from ``model_dir/last.npz``: its weights, momentum buffers, random-generator state and
     history; the hyperparameters are the checkpoint's except ``epochs`` (and ``patience``), which
-    come from ``config``.
+    come from ``config``. Resuming with the same total as the interrupted run reproduces it
+    exactly; a different total continues correctly but, with ``schedule="cosine"`` (whose
+    curve spans ``epochs``), follows a different learning-rate curve from then on.
 
     When ``model_dir`` is given, after every epoch: ``last.npz``, ``best.npz`` (new best
     validation accuracy), ``history.json`` and (``plot=True``) ``accuracy.png``.

@@ -239,7 +239,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     stream = sys.stderr if args.json else sys.stdout
     progress = not args.quiet and sys.stderr.isatty()
-    data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet or not sys.stderr.isatty())
+    data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet)
     reporter = ConsoleReporter(stream, progress=progress)
     try:
         result = train(config, data, model_dir=model_dir, resume=args.resume, reporter=reporter)
