@@ -63,7 +63,9 @@ def sigmoid(z, out=None) -> np.ndarray:
 
     Computed as ``0.5 * tanh(0.5 * z) + 0.5``, which is the same function
     (1/(1+e^-z) = (1 + tanh(z/2)) / 2) but never overflows: tanh saturates at +-1, so
-    z = +-1000 gives exactly 1 and 0 without RuntimeWarnings.  Integer input is
+    z = +-1000 gives exactly 1 and 0 without RuntimeWarnings.  The price: tiny outputs
+    (z < -20) are accurate in absolute terms (~1e-17 in float64), not relative ones,
+    which no gradient can notice.  Integer input is
     computed in float64; ``out`` may be ``z`` itself (in place).
     """
     z = np.asarray(z)
