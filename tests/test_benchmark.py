@@ -1,0 +1,34 @@
+"""scripts/benchmark.py runs and reports the promised JSON keys (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_synthetic_json():
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--synthetic", "--json", "--repeat", "1",
+         "--per-example-images", "100"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert set(result["epoch_seconds"]) >= {"mnist_app", "per_example"}
+    assert result["speedup"] == result["epoch_seconds"]["per_example"] / result["epoch_seconds"]["mnist_app"]
+    assert result["per_example_extrapolated"] is True and result["per_example_images_timed"] == 100
+    assert result["large_layer"]["gflops"] > 0 and result["large_layer"]["sgemm_gflops"] > 0
+
+
+def test_benchmark_help_has_examples_and_bad_repeat_is_usage_error():
+    script = str(REPO / "scripts" / "benchmark.py")
+    out = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and "examples:" in out.stdout and "--synthetic" in out.stdout
+    bad = subprocess.run([sys.executable, script, "--repeat", "0"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
