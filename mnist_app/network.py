@@ -37,6 +37,14 @@ Two implementations of the same gradient live here:
 
 The tests check that both give the same numbers and that they equal finite
 differences of the cost.
+
+Speed (``python scripts/benchmark.py``, this 2-core machine shared with other jobs):
+a textbook epoch (50,000 images, 784-30-10, batch 10, float32) takes ~0.15 s, ~11x
+the book's per-example code (1.63 s, float64); 784-800-10 at batch 100 runs at ~120
+GFLOP/s, ~90% of numpy's own 2048x2048 sgemm -- *with OPENBLAS_NUM_THREADS=1*.  With
+OpenBLAS's default 2 threads on a busy 2-core machine the large layers drop to ~4
+GFLOP/s (threads wait for a core), so set OPENBLAS_NUM_THREADS=1 before numpy is
+imported; it cannot be changed from here once numpy is loaded.
 """
 
 from __future__ import annotations
