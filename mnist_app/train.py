@@ -156,11 +156,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sizes": (784, 100, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0,
         "schedule": "cosine",
     },
-    # Simard, Steinkraus & Platt (2003) class: 800 hidden, cross-entropy, distortions.
-    # Provisional settings, to be tuned (issue 5).
+    # Simard, Steinkraus & Platt (2003) class: 800 hidden, cross-entropy, distortions redrawn every
+    # epoch. Provisional settings (issue 5 tunes them): in 2-epoch probes without distortions,
+    # mini-batch 20 with momentum 0.5 learned far faster per epoch than mini-batch 100 with
+    # momentum 0.9 (96.8% vs 95.2% test after epoch 2). Full run (seed 1, shared 2-core machine):
+    # 98.47% test after 60 epochs (best validation 98.44% at epoch 54, test 98.61%), 2.7 s per
+    # epoch, 4 min in all -- short of the 98.9% target, so there is room for more epochs.
     "best": {
-        "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.9,
-        "batch_size": 100, "l2": 1.0, "schedule": "cosine", "augment": "both", "epochs": 40,
+        "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.5,
+        "batch_size": 20, "l2": 5.0, "schedule": "cosine", "augment": "both", "epochs": 60,
     },
 }
 
