@@ -27,10 +27,13 @@ Printing is not done here: the loop reports to a :class:`Reporter` (the command 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -303,6 +306,31 @@ def write_history(path: Path, config: TrainConfig, history: Sequence[dict[str, A
         handle.write("\n")
 
 
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold back Ctrl-C (SIGINT) until the block is done, then raise KeyboardInterrupt.
+
+    Used around the end-of-epoch writes so that last.npz, best.npz, history.json and the
+    printed line always describe the same epoch. (Each file is atomic on its own anyway.)
+    Only possible in the main thread; elsewhere the block simply runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def train(
     config: TrainConfig,
     data: Any,
@@ -439,26 +467,27 @@ def train(
         if improved:
             best_epoch, best_val = epoch, val_acc
 
-        if directory is not None:
-            meta = {
-                "cost": config.cost,
-                "init": config.init,
-                "epoch": epoch,
-                "config": config.to_dict(),
-                "rng_state": rng_state(rng),
-                "history": history,
-                "data_checksums": _checksums(data),
-            }
-            # last.npz first: it alone is what --resume needs, and it is replaced atomically.
-            save_checkpoint(directory / LAST, network, meta)
-            if improved:
-                save_checkpoint(directory / BEST, network, meta)
-            write_history(directory / HISTORY, config, history)
-            if plot:
-                from mnist_app.plot import plot_history
+        with _interrupts_deferred():
+            if directory is not None:
+                meta = {
+                    "cost": config.cost,
+                    "init": config.init,
+                    "epoch": epoch,
+                    "config": config.to_dict(),
+                    "rng_state": rng_state(rng),
+                    "history": history,
+                    "data_checksums": _checksums(data),
+                }
+                # last.npz first: it alone is what --resume needs, and it is replaced atomically.
+                save_checkpoint(directory / LAST, network, meta)
+                if improved:
+                    save_checkpoint(directory / BEST, network, meta)
+                write_history(directory / HISTORY, config, history)
+                if plot:
+                    from mnist_app.plot import plot_history
 
-                plot_history({"config": config.to_dict(), "epochs": history}, directory / PLOT)
-        reporter.on_epoch_end(record, config)
+                    plot_history({"config": config.to_dict(), "epochs": history}, directory / PLOT)
+            reporter.on_epoch_end(record, config)
 
     result = TrainResult(
         network=network,

@@ -272,3 +272,24 @@ def test_cli_real_mnist_run_and_resume(mnist_mirror_dir: Path, tmp_path: Path, c
     # Contradicting the checkpoint's settings on --resume is an error, not a silent change.
     assert main([*common, "--resume", "--epochs", "3", "--eta", "3"]) == 1
     assert "--eta" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_epoch_end_writes_is_deferred(tmp_path: Path, monkeypatch) -> None:
+    """A SIGINT arriving while an epoch's files are written is held back until they all are."""
+    import os
+    import signal
+
+    import mnist_app.plot
+
+    def plot_then_sigint(history, path, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the end-of-epoch writes
+
+    monkeypatch.setattr(mnist_app.plot, "plot_history", plot_then_sigint)
+    handler_before = signal.getsignal(signal.SIGINT)
+    reporter = InterruptAt(epoch=99)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(epochs=3), DATA, model_dir=tmp_path, reporter=reporter)
+    assert reporter.ended == [1]  # the epoch-1 line was still reported, then training stopped
+    assert read_meta(tmp_path / "last.npz")["epoch"] == 1
+    assert len(json.loads((tmp_path / "history.json").read_text())["epochs"]) == 1
+    assert signal.getsignal(signal.SIGINT) is handler_before  # our temporary handler is gone

@@ -143,11 +143,9 @@ class ConsoleReporter:
         self.progress = progress
         self.bar = None
         self.total_epochs = 0
-        self.completed = 0
 
     def on_start(self, config, start_epoch: int, batches_per_epoch: int) -> None:
         self.total_epochs = config.epochs
-        self.completed = start_epoch - 1
         if start_epoch > 1:
             print(f"Resuming after epoch {start_epoch - 1} of {config.epochs}", file=self.stream, flush=True)
 
@@ -167,7 +165,6 @@ class ConsoleReporter:
         from mnist_app.train import format_epoch_line
 
         self.close_bar()
-        self.completed = record["epoch"]
         print(format_epoch_line(record, config.epochs), file=self.stream, flush=True)
 
     def on_end(self, result) -> None:
@@ -245,8 +242,12 @@ def _main(argv: Sequence[str] | None) -> int:
         result = train(config, data, model_dir=model_dir, resume=args.resume, reporter=reporter)
     except KeyboardInterrupt:
         reporter.close_bar()
-        if reporter.completed:
-            print(f"{PROG}: interrupted; epoch {reporter.completed} is saved in {model_dir / LAST} "
+        try:
+            saved = read_meta(model_dir / LAST).get("epoch")
+        except MnistAppError:
+            saved = None
+        if saved:
+            print(f"{PROG}: interrupted; epoch {saved} is saved in {model_dir / LAST} "
                   f"(continue with --resume --epochs {config.epochs})", file=sys.stderr)
         raise
     if args.json:
