@@ -1,0 +1,32 @@
+"""mnist_app/fileio.py: atomic writes leave either the old file or the new one, never a partial one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mnist_app.fileio import atomic_write
+
+
+def test_atomic_write_replaces_the_file_with_normal_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.bin"
+    with atomic_write(target) as handle:
+        handle.write(b"hello")
+    assert target.read_bytes() == b"hello"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert list(target.parent.iterdir()) == [target]
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target, "w") as handle:
+            handle.write("half of the new conte")
+            raise RuntimeError("disk on fire")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
