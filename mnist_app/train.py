@@ -50,7 +50,7 @@ COSTS = ("quadratic", "cross-entropy")
 INITS = ("textbook", "scaled")
 DTYPES = ("float32", "float64")
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
-AUGMENTS = ("none", "affine", "elastic", "both")
+AUGMENTS = ("none", "affine", "elastic", "both", "thickness", "affine+thickness", "all")
 
 LAST, BEST, HISTORY, PLOT = "last.npz", "best.npz", "history.json", "accuracy.png"
 
@@ -71,7 +71,7 @@ class TrainConfig:
       accuracy (``None`` = never).
     * ``augment`` -- distort the whole training array once per epoch with
       ``mnist_app.augment.augment_batch(images, rng, kind=augment)``: ``affine``, ``elastic``,
-      or ``both``.
+      ``both`` (affine + elastic), ``thickness`` (pen width), ``affine+thickness`` or ``all``.
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)

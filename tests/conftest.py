@@ -100,3 +100,20 @@ def digits_dev_dir() -> Path:
     if not (directory / "manifest.csv").is_file():
         _missing(f"no digits-dev set at {directory} (set MNIST_TEST_DIGITS_DEV)")
     return directory
+
+
+@pytest.fixture(scope="session")
+def quick_network(mnist):
+    """784-30-10 trained on 10k MNIST images for 2 epochs of mini-batch SGD (about a second).
+
+    Good enough (~90% test) for tests that need a real, trained network."""
+    import numpy as np
+
+    from mnist_app.network import Network, one_hot
+
+    net = Network((784, 30, 10), init="scaled", rng=0)
+    rng = np.random.default_rng(0)
+    X, Y = mnist.train_images[:10_000], one_hot(mnist.train_labels[:10_000])
+    for _ in range(2):
+        net.sgd_epoch(X, Y, 0.5, 10, order=rng.permutation(len(X)), cost="cross-entropy")
+    return net

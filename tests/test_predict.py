@@ -16,7 +16,7 @@ from mnist_app.checkpoint import save_checkpoint
 from mnist_app.cli import evaluate as evaluate_cli
 from mnist_app.cli import predict as predict_cli
 from mnist_app.errors import CheckpointError
-from mnist_app.network import Network, one_hot
+from mnist_app.network import Network
 from mnist_app.predict import (
     SHIPPED_MODEL,
     classify,
@@ -31,17 +31,8 @@ JSON_KEYS = {"file", "digit", "confidence", "probabilities", "error"}
 
 
 @pytest.fixture(scope="module")
-def network(mnist) -> Network:
-    """784-30-10 trained on 10k images for 2 epochs via update_mini_batch (a few seconds)."""
-    net = Network((784, 30, 10), init="scaled", rng=0)
-    rng = np.random.default_rng(0)
-    X, Y = mnist.train_images[:10_000], one_hot(mnist.train_labels[:10_000])
-    for _ in range(2):
-        order = rng.permutation(len(X))
-        for k in range(0, len(X), 10):
-            b = order[k : k + 10]
-            net.update_mini_batch(np.ascontiguousarray(X[b]), Y[b], 0.5, cost="cross-entropy")
-    return net
+def network(quick_network) -> Network:
+    return quick_network
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_app.errors import ImageError
-from mnist_app.network import Network, one_hot
 from mnist_app.preprocess import MAX_PIXELS, center_of_mass, image_to_mnist, open_image, prepare
 
 
@@ -239,23 +238,10 @@ def test_mnist_digits_saved_as_28x28_png_come_back_bit_for_bit(tmp_path, mnist):
             np.testing.assert_allclose(got.vector, x, atol=1e-6)
 
 
-def quick_network(mnist) -> Network:
-    """784-30-10 on 10k training images, 2 epochs of mini-batch SGD (a few seconds)."""
-    net = Network((784, 30, 10), init="scaled", rng=0)
-    rng = np.random.default_rng(0)
-    X, Y = mnist.train_images[:10_000], one_hot(mnist.train_labels[:10_000])
-    for _ in range(2):
-        order = rng.permutation(len(X))
-        for k in range(0, len(X), 10):
-            b = order[k : k + 10]
-            net.update_mini_batch(np.ascontiguousarray(X[b]), Y[b], 0.5, cost="cross-entropy")
-    return net
-
-
-def test_mnist_written_as_png_keeps_accuracy(tmp_path, mnist):
+def test_mnist_written_as_png_keeps_accuracy(tmp_path, mnist, quick_network):
     """Test digits saved as user PNGs (10x upscaled, off-centre, both polarities) and read back
     classify within 1 percentage point of the raw arrays."""
-    net = quick_network(mnist)
+    net = quick_network
     n = 500
     X, y = mnist.test_images[:n], mnist.test_labels[:n]
     raw_acc = net.accuracy(X, y)
