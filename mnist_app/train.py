@@ -395,12 +395,6 @@ def train(
     # Progress is reported every `chunk` mini-batches (about 100 times an epoch), so the
     # Python overhead of the reporter is negligible next to the arithmetic.
     chunk = max(1, n_batches // 100)
-    sgd_epoch = getattr(network, "sgd_epoch", None)
-    x_buf = y_buf = None
-    if sgd_epoch is None:
-        # Fallback for a network without the fused loop: preallocated gather buffers.
-        x_buf = np.empty((m, n_in), dtype=dtype)
-        y_buf = np.empty((m, config.sizes[-1]), dtype=dtype)
     augment_batch = None
     if config.augment != "none":
         from mnist_app.augment import augment_batch
@@ -425,22 +419,12 @@ def train(
         order = rng.permutation(n_train)
         for first in range(0, n_batches, chunk):
             part = order[first * m : (first + chunk) * m]
-            if sgd_epoch is not None:
-                # Network.sgd_epoch gathers each mini-batch with np.take straight into its own
-                # preallocated work buffers and runs the fused update (engineer B's fast path).
-                sgd_epoch(
-                    source, train_y, eta, m, order=part,
-                    cost=config.cost, l2=config.l2, n_train=n_train, momentum=config.momentum,
-                )
-            else:
-                for start in range(0, len(part), m):
-                    index = part[start : start + m]
-                    xb, yb = (x_buf, y_buf) if len(index) == m else (x_buf[: len(index)], y_buf[: len(index)])
-                    np.take(source, index, axis=0, out=xb)
-                    np.take(train_y, index, axis=0, out=yb)
-                    network.update_mini_batch(
-                        xb, yb, eta, cost=config.cost, l2=config.l2, n_train=n_train, momentum=config.momentum
-                    )
+            # Network.sgd_epoch gathers each mini-batch with np.take straight into preallocated
+            # work buffers and runs the vectorised update: no per-example Python loop.
+            network.sgd_epoch(
+                source, train_y, eta, m, order=part,
+                cost=config.cost, l2=config.l2, n_train=n_train, momentum=config.momentum,
+            )
             reporter.on_batches(epoch, min(first + chunk, n_batches), n_batches)
 
         test_pred = network.predict(arrays["test_images"])
