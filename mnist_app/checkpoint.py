@@ -66,11 +66,15 @@ def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-def save_checkpoint(path: str | os.PathLike, network, meta: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, network, meta: dict[str, Any] | None = None, *, momentum: bool = True
+) -> None:
     """Write ``network`` and ``meta`` to ``path`` atomically as an ``.npz`` checkpoint.
 
     ``meta`` must be JSON-serialisable; ``format``, ``format_version``, ``sizes`` and ``dtype``
     are filled in from the network (and override any same-named keys in ``meta``).
+    ``momentum=False`` leaves out the momentum buffers: a model for prediction (``best.npz``,
+    the shipped model) needs only weights and biases, at half the size.
     """
     path = Path(path)
     dtype = np.dtype(network.dtype).name
@@ -86,7 +90,7 @@ def save_checkpoint(path: str | os.PathLike, network, meta: dict[str, Any] | Non
         arrays[f"weights_{index}"] = np.ascontiguousarray(w)
         arrays[f"biases_{index}"] = np.ascontiguousarray(b)
     velocities = getattr(network, "velocities", None)
-    if velocities is not None:
+    if momentum and velocities is not None:
         for index, v in enumerate(velocities):
             arrays[f"velocities_{index}"] = np.ascontiguousarray(v)
     # The file name must end in .npz or np.savez appends it -- but we hand it an open file.

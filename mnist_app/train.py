@@ -465,7 +465,7 @@ def train(
                 # last.npz first: it alone is what --resume needs, and it is replaced atomically.
                 save_checkpoint(directory / LAST, network, meta)
                 if improved:
-                    save_checkpoint(directory / BEST, network, meta)
+                    save_checkpoint(directory / BEST, network, meta, momentum=False)  # a model, not a resume point
                 write_history(directory / HISTORY, config, history)
                 if plot:
                     from mnist_app.plot import plot_history

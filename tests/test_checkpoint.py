@@ -60,6 +60,18 @@ def test_round_trip_with_momentum_velocities(tmp_path: Path) -> None:
         assert np.array_equal(v, w)
 
 
+
+def test_model_without_momentum_buffers_is_smaller_and_predicts_the_same(tmp_path: Path) -> None:
+    network = small_network()
+    y = np.eye(10, dtype=np.float32)[[1, 2]]
+    network.update_mini_batch(np.full((2, 784), 0.5, np.float32), y, 0.5, momentum=0.9)
+    save_checkpoint(tmp_path / "last.npz", network, {})
+    save_checkpoint(tmp_path / "best.npz", network, {}, momentum=False)
+    model, _ = load_checkpoint(tmp_path / "best.npz")
+    assert model.velocities is None
+    assert_same_parameters(network, model)
+    assert (tmp_path / "best.npz").stat().st_size < 0.6 * (tmp_path / "last.npz").stat().st_size
+
 def test_rng_state_survives_json(tmp_path: Path) -> None:
     rng = np.random.default_rng(12345)
     rng.random(7)
