@@ -205,11 +205,13 @@ def load_mnist(
     *,
     quiet: bool = False,
     download: bool = True,
+    use_default_mirrors: bool = True,
 ) -> MNIST:
     """Load MNIST from ``data_dir`` (default: the downloader's), downloading it first if needed.
 
     With ``download=True`` missing files -- and files whose SHA-256 is not the pinned one --
-    are fetched through :func:`mnist_app.download.download_mnist` with ``mirrors`` (a run with
+    are fetched through :func:`mnist_app.download.download_mnist` with ``mirrors`` (and the
+    public mirrors after them unless ``use_default_mirrors=False``; a run with
     every file present and correct makes no network request). With ``download=False`` either
     case is a DataError that says how to get the files.
     """
@@ -221,7 +223,7 @@ def load_mnist(
     if missing:
         if not download:
             raise DataError(f"MNIST not found in {directory}: missing {', '.join(missing)}; {hint}")
-        download_mnist(directory, mirrors, quiet=quiet)
+        download_mnist(directory, mirrors, quiet=quiet, use_default_mirrors=use_default_mirrors)
 
     raw: dict[str, bytes] = {}
     checksums: dict[str, str] = {}
@@ -242,7 +244,7 @@ def load_mnist(
             )
         for name in bad:  # the downloader removes the wrong files and fetches them again
             del raw[name]
-        download_mnist(directory, mirrors, quiet=quiet)
+        download_mnist(directory, mirrors, quiet=quiet, use_default_mirrors=use_default_mirrors)
 
     arrays = {}
     for name, data in raw.items():

@@ -293,3 +293,16 @@ def test_ctrl_c_during_epoch_end_writes_is_deferred(tmp_path: Path, monkeypatch)
     assert read_meta(tmp_path / "last.npz")["epoch"] == 1
     assert len(json.loads((tmp_path / "history.json").read_text())["epochs"]) == 1
     assert signal.getsignal(signal.SIGINT) is handler_before  # our temporary handler is gone
+
+
+def test_cli_offline_with_unreachable_mirror_fails_cleanly(tmp_path: Path) -> None:
+    """--no-default-mirrors: only the given mirror is tried (never the public internet); when it
+    is unreachable the command says so on stderr and exits 1, leaving no data files behind."""
+    from http_fixtures import closed_port_url
+
+    data_dir = tmp_path / "data"
+    done = run_script("--mirror", closed_port_url(), "--no-default-mirrors", "--data-dir", str(data_dir),
+                      "--model-dir", str(tmp_path / "models"), "--quiet")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "127.0.0.1" in done.stderr
+    assert not [p for p in data_dir.glob("*") if p.name.endswith(".gz")]

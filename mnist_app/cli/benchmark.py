@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_app.cli.common import add_data_options, make_parser, run
+from mnist_app.cli.common import add_data_options, load_data, make_parser, run
 
 PROG = "benchmark.py"
 EXAMPLES = """
@@ -109,9 +109,8 @@ def _load(args) -> tuple[np.ndarray, np.ndarray, str]:
     if args.synthetic:
         rng = np.random.default_rng(0)
         return rng.random((EPOCH_IMAGES, 784), dtype=np.float32), rng.integers(0, 10, EPOCH_IMAGES), "synthetic"
-    from mnist_app.data import load_mnist
 
-    data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet or args.json)
+    data = load_data(args, quiet=args.quiet or args.json)
     return data.train_images, data.train_labels, "mnist"
 
 

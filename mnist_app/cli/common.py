@@ -41,7 +41,24 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help="extra MNIST mirror tried first: http(s)://, file:// or a local directory "
         "(repeatable; also $MNIST_MIRROR, comma-separated)",
     )
+    parser.add_argument(
+        "--no-default-mirrors",
+        action="store_true",
+        help="use only --mirror and $MNIST_MIRROR, never the built-in public mirrors (offline use)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def load_data(args: argparse.Namespace, *, quiet: bool | None = None):
+    """MNIST as the data options in ``args`` ask (see add_data_options); downloads if needed."""
+    from mnist_app.data import load_mnist
+
+    return load_mnist(
+        args.data_dir,
+        args.mirror,
+        quiet=args.quiet if quiet is None else quiet,
+        use_default_mirrors=not args.no_default_mirrors,
+    )
 
 
 def error(prog: str, message: str) -> None:

@@ -35,11 +35,6 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = make_parser("download.py", DESCRIPTION, EXAMPLES)
     add_data_options(parser)
     parser.add_argument(
-        "--no-default-mirrors",
-        action="store_true",
-        help="use only --mirror and $MNIST_MIRROR, never the built-in public mirrors (offline use)",
-    )
-    parser.add_argument(
         "--json", action="store_true", help="print a JSON summary on stdout (files, paths, sha256, status)"
     )
     args = parser.parse_args(argv)

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, error, make_parser, run
+from mnist_app.cli.common import EXIT_OK, add_data_options, error, load_data, make_parser, run
 from mnist_app.errors import ImageError
 
 PROG = "evaluate.py"
@@ -149,9 +149,8 @@ def _main(argv: Sequence[str] | None) -> int:
         rep["unreadable"] = [{"file": p.file, "error": p.error} for p in preds if not p.ok]
         dataset = str(args.images)
     else:
-        from mnist_app.data import load_mnist
 
-        data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet or not sys.stderr.isatty())
+        data = load_data(args, quiet=args.quiet or not sys.stderr.isatty())
         predicted = network.predict(np.ascontiguousarray(data.test_images, dtype=network.dtype))
         rep = report(data.test_labels, predicted)
         dataset = "MNIST test (10,000 images)"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, make_parser, run
+from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, run
 
 PROG = "plot.py"
 
@@ -93,9 +93,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 raise CheckpointError(f"{model}: input layer has {network.sizes[0]} units, not 784")
             plot.plot_weights(network, output, count=args.count or 100)
         else:
-            from mnist_app.data import load_mnist
 
-            data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet)
+            data = load_data(args)
             outputs = network.feedforward(data.test_images)
             predictions = outputs.argmax(axis=1)
             if kind == "confusion":

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, make_parser, run
+from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, run
 from mnist_app.errors import CheckpointError, MnistAppError
 
 PROG = "train.py"
@@ -199,7 +199,6 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from mnist_app.checkpoint import read_meta
-    from mnist_app.data import load_mnist
     from mnist_app.train import LAST, TrainConfig, train
 
     model_dir = Path(args.model_dir)
@@ -236,7 +235,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     stream = sys.stderr if args.json else sys.stdout
     progress = not args.quiet and sys.stderr.isatty()
-    data = load_mnist(args.data_dir, args.mirror, quiet=args.quiet)
+    data = load_data(args)
     reporter = ConsoleReporter(stream, progress=progress)
     try:
         result = train(config, data, model_dir=model_dir, resume=args.resume, reporter=reporter)
