@@ -19,6 +19,9 @@ from mnist_app.augment import (
     change_thickness,
     elastic_transform,
     gaussian_matrix,
+    add_handwriting_styles,
+    draw_segments,
+    segment_distance,
     smooth_displacement,
 )
 
@@ -264,7 +267,10 @@ def test_bad_arguments_raise_value_error():
 
 
 def test_defaults_are_documented_and_read_only():
-    assert set(DEFAULTS) == {"shift", "rotation", "scale", "shear", "alpha", "sigma", "thickness"}
+    assert set(DEFAULTS) == {
+        "shift", "rotation", "scale", "shear", "alpha", "sigma", "thickness",
+        "style_probability", "foot_probability",
+    }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
     with pytest.raises(TypeError):
         DEFAULTS["alpha"] = 1.0  # type: ignore[index]
@@ -309,3 +315,170 @@ def test_thickness_changes_ink_mass_in_the_right_direction(digits):
     assert (thinner.sum(axis=1) < digits.sum(axis=1)).all()
     out = augment_batch(digits, np.random.default_rng(0), kind="thickness")
     assert abs(out.sum() / digits.sum() - 1.0) < 0.05  # dilation and erosion balance out
+
+
+# ---- handwriting styles: crossed 7s, flagged 1s -----------------------------------------
+
+
+def synthetic_seven() -> np.ndarray:
+    """A 7: top bar on rows 4-5 (columns 8-20), vertical stem on columns 17-18, rows 4-23."""
+    img = np.zeros((28, 28), dtype=np.float32)
+    img[4:6, 8:21] = 1.0
+    img[4:24, 17:19] = 1.0
+    return img.reshape(784)
+
+
+def synthetic_one() -> np.ndarray:
+    """A 1: vertical stroke on columns 14-15, rows 4-23."""
+    img = np.zeros((28, 28), dtype=np.float32)
+    img[4:24, 14:16] = 1.0
+    return img.reshape(784)
+
+
+def test_segment_distance_and_drawing():
+    d = segment_distance(np.array([5.0]), np.array([10.0]), np.array([15.0]), np.array([10.0]))
+    d = d.reshape(28, 28)
+    assert d[10, 5] == 0 and d[10, 15] == 0 and d[10, 10] == 0
+    assert d[13, 10] == pytest.approx(3.0) and d[10, 2] == pytest.approx(3.0)  # beyond the end
+    assert d[14, 18] == pytest.approx(5.0)  # distance to the end point (15, 10): 3-4-5
+    img = np.zeros((2, 784), dtype=np.float32)
+    draw_segments(img, np.array([1]), [5.0], [10.0], [15.0], [10.0], [2.0])
+    assert img[0].max() == 0  # only image 1 is drawn on
+    row = img[1].reshape(28, 28)
+    np.testing.assert_allclose(row[10, 5:16], 1.0)  # the pen's centre line is full ink
+    np.testing.assert_allclose(row[[9, 11], 8], 0.5)  # the pen's edge (d = width / 2): half ink
+    # ink = clip((width/2 - d) / 1.5 + 1/2, 0, 1): a 3-px pen is grey 1/6 at d = 2
+    wide = np.zeros((1, 784), dtype=np.float32)
+    draw_segments(wide, np.array([0]), [5.0], [10.0], [15.0], [10.0], [3.0])
+    np.testing.assert_allclose(wide.reshape(28, 28)[[8, 12], 8], 1 / 6, rtol=1e-5)
+    assert row[:8].max() == 0 and row[13:].max() == 0
+    assert row.sum() == pytest.approx(2.0 * 10 + np.pi, rel=0.05)  # width x length + two round half-caps
+
+
+def test_crossbar_goes_through_the_stem_of_sevens_only():
+    x = np.stack([synthetic_seven(), synthetic_one(), synthetic_seven(), synthetic_one()])
+    labels = np.array([7, 3, 7, 0])  # the 1-shaped images are labelled 3 and 0: left alone
+    out = add_handwriting_styles(x, labels, np.random.default_rng(0), probability=1.0)
+    np.testing.assert_array_equal(out[[1, 3]], x[[1, 3]])
+    for k in (0, 2):
+        added = (out[k] - x[k]).reshape(28, 28)
+        ys, xs = np.nonzero(added > 0.05)
+        assert ys.size > 10
+        # the digit spans rows 4-23, middle 13.5; the bar is within a few px of it
+        assert 10 <= ys.min() and ys.max() <= 18
+        assert np.average(ys, weights=added[ys, xs]) == pytest.approx(14, abs=1.8)
+        # it crosses the stem (columns 17-18): ink on both sides of it
+        assert xs.min() <= 15 and xs.max() >= 20
+        assert 8 <= xs.max() - xs.min() + 1 <= 14  # 7-11 px long plus the pen's round ends
+        assert (out[k] >= x[k]).all()  # ink is only added
+
+
+def test_flag_goes_up_left_from_the_top_of_ones():
+    x = np.stack([synthetic_one()] * 6)
+    labels = np.full(6, 1)
+    out = add_handwriting_styles(x, labels, np.random.default_rng(3), probability=1.0, foot_probability=0.0)
+    for k in range(6):
+        added = (out[k] - x[k]).reshape(28, 28)
+        ys, xs = np.nonzero(added > 0.05)
+        assert ys.size > 5
+        assert ys.min() >= 4 and ys.max() <= 4 + 1 + 12  # starts at the top (row 4), goes down
+        assert xs.min() <= 14 - 5  # reaches at least 5 px left of the stroke (columns 14-15)
+        assert xs.max() <= 17  # nothing to the right beyond the pen's round cap
+        upper = added[:12].sum()
+        assert upper > 0.8 * added.sum()  # in the upper half of the 1: a flag, not a foot
+        left_top = added[4:18, :14].sum()
+        assert left_top > 0.8 * added.sum()  # down-left of the top
+
+
+def test_feet_are_horizontal_strokes_at_the_bottom():
+    x = np.stack([synthetic_one()] * 4)
+    out = add_handwriting_styles(x, np.ones(4, int), np.random.default_rng(0), probability=1.0, foot_probability=1.0)
+    flag_only = add_handwriting_styles(
+        x, np.ones(4, int), np.random.default_rng(0), probability=1.0, foot_probability=0.0
+    )
+    for k in range(4):
+        foot = (out[k] - flag_only[k]).reshape(28, 28)
+        ys, xs = np.nonzero(foot > 0.05)
+        assert ys.size > 5
+        assert ys.min() >= 20 and ys.max() <= 24  # at the bottom (row 23)
+        assert xs.min() < 14 and xs.max() > 15  # on both sides of the stroke
+
+
+def test_style_probability_zero_is_identity_and_one_changes_every_seven_and_one(digits, mnist):
+    labels = mnist.train_labels[:300]
+    same = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=0.0)
+    np.testing.assert_array_equal(same, digits)
+    out = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=1.0)
+    changed = (out != digits).any(axis=1)
+    targeted = (labels == 7) | (labels == 1)
+    assert targeted.sum() > 40
+    assert changed[targeted].all()
+    assert not changed[~targeted].any()
+    # default: about half of them (binomial, n ~ 60)
+    half = add_handwriting_styles(digits, labels, np.random.default_rng(0))
+    frac = (half != digits).any(axis=1)[targeted].mean()
+    assert 0.3 < frac < 0.7
+
+
+def test_styles_on_real_sevens_add_ink_near_mid_height(digits, mnist):
+    labels = mnist.train_labels[:300]
+    sevens = labels == 7
+    out = add_handwriting_styles(digits, labels, np.random.default_rng(1), probability=1.0)
+    img = digits[sevens].reshape(-1, 28, 28)
+    added = (out[sevens] - digits[sevens]).reshape(-1, 28, 28)
+    rows = np.arange(28)
+    for before, extra in zip(img, added):
+        ink_rows = rows[(before >= 0.3).any(axis=1)]
+        middle = (ink_rows[0] + ink_rows[-1]) / 2
+        weight = extra.sum(axis=1)
+        assert abs((weight * rows).sum() / weight.sum() - middle) < 3.5
+
+
+def test_styles_deterministic_dtype_range_and_input_untouched(digits, mnist):
+    labels = mnist.train_labels[:300]
+    x = digits.copy()
+    a = add_handwriting_styles(x, labels, np.random.default_rng(5), probability=1.0)
+    b = add_handwriting_styles(x, labels, np.random.default_rng(5), probability=1.0)
+    c = add_handwriting_styles(x, labels, np.random.default_rng(6), probability=1.0)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(x, digits)
+    assert a.dtype == np.float32 and a.shape == x.shape
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    x28 = x.reshape(-1, 28, 28).astype(np.float64)
+    as28 = add_handwriting_styles(x28, labels, np.random.default_rng(5), probability=1.0)
+    assert as28.shape == (300, 28, 28) and as28.dtype == np.float32
+    np.testing.assert_allclose(as28.reshape(300, 784), a, atol=1e-6)
+
+
+def test_styles_bad_arguments():
+    x = random_digits(3)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="label"):
+        add_handwriting_styles(x, np.array([1, 7]), rng)
+    with pytest.raises(ValueError, match="style_probability"):
+        add_handwriting_styles(x, np.array([1, 7, 7]), rng, probability=1.5)
+    with pytest.raises(ValueError, match="labels"):
+        augment_batch(x, rng, kind="styles")
+    with pytest.raises(ValueError, match="labels"):
+        augment_batch(x, rng, kind="all+styles")
+    with pytest.raises(ValueError, match="kind"):
+        augment_batch(x, rng, kind="all+affine")  # affine twice
+
+
+def test_augment_batch_styles_kinds(digits, mnist):
+    labels = mnist.train_labels[:300]
+    only = augment_batch(digits, np.random.default_rng(2), kind="styles", labels=labels, style_probability=1.0)
+    direct = add_handwriting_styles(digits, labels, np.random.default_rng(2), probability=1.0)
+    np.testing.assert_array_equal(only, direct)
+    both = augment_batch(digits, np.random.default_rng(2), kind="all+styles", labels=labels)
+    again = augment_batch(digits, np.random.default_rng(2), kind="styles+all", labels=labels)
+    np.testing.assert_array_equal(both, again)  # styles always come first
+    assert both.dtype == np.float32 and 0 <= both.min() and both.max() <= 1
+    # labels are ignored by the other kinds: same result with or without them
+    np.testing.assert_array_equal(
+        augment_batch(digits, np.random.default_rng(2), kind="all", labels=labels),
+        augment_batch(digits, np.random.default_rng(2), kind="all"),
+    )
+    with pytest.raises(ValueError, match="foot_probability"):
+        augment_batch(digits, np.random.default_rng(2), kind="all", foot_probability=0.5)
