@@ -50,7 +50,7 @@ COSTS = ("quadratic", "cross-entropy")
 INITS = ("textbook", "scaled")
 DTYPES = ("float32", "float64")
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
-AUGMENTS = ("none", "affine", "elastic", "both", "thickness", "affine+thickness", "all")
+AUGMENTS = ("none", "affine", "elastic", "both", "thickness", "affine+thickness", "all", "styles", "all+styles")
 
 LAST, BEST, HISTORY, PLOT = "last.npz", "best.npz", "history.json", "accuracy.png"
 
@@ -71,7 +71,8 @@ class TrainConfig:
       accuracy (``None`` = never).
     * ``augment`` -- distort the whole training array once per epoch with
       ``mnist_app.augment.augment_batch(images, rng, kind=augment)``: ``affine``, ``elastic``,
-      ``both`` (affine + elastic), ``thickness`` (pen width), ``affine+thickness`` or ``all``.
+      ``both`` (affine + elastic), ``thickness`` (pen width), ``affine+thickness``, ``all``, or
+      ``styles`` / ``all+styles`` (crossed 7s and flagged 1s, drawn from the labels first).
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)
@@ -415,7 +416,7 @@ def train(
         started = time.perf_counter()
         source = train_x
         if augment_batch is not None:
-            source = np.ascontiguousarray(augment_batch(train_x, rng, kind=config.augment), dtype=dtype)
+            source = np.ascontiguousarray(augment_batch(train_x, rng, kind=config.augment, labels=train_labels), dtype=dtype)
         order = rng.permutation(n_train)
         for first in range(0, n_batches, chunk):
             part = order[first * m : (first + chunk) * m]
