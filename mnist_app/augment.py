@@ -613,7 +613,10 @@ def random_thickness(images: np.ndarray, rng: np.random.Generator, **params: flo
     return augment_batch(images, rng, kind="thickness", **params)
 
 
-def _parse_kind(kind: str) -> tuple[str, ...]:
+def parse_kind(kind: str) -> tuple[str, ...]:
+    """The distortions a kind names, in the order they are applied: ``"both"`` ->
+    ``("affine", "elastic")``; ``"elastic+styles"`` -> ``("elastic", "styles")``. ValueError if
+    the kind is unknown or names a distortion twice."""
     if kind in KINDS:
         return KINDS[kind]
     names = [part.strip() for part in str(kind).split("+")]
@@ -658,7 +661,7 @@ def augment_batch(
     thickness ~0.35 s, styles ~0.1 s -- small next to one training epoch of a
     784-800-10 network.
     """
-    parts = _parse_kind(kind)
+    parts = parse_kind(kind)
     allowed = {name for part in parts for name in _PARAMS_OF[part]}
     unknown = sorted(set(params) - allowed)
     if unknown:

@@ -50,7 +50,9 @@ COSTS = ("quadratic", "cross-entropy")
 INITS = ("textbook", "scaled")
 DTYPES = ("float32", "float64")
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
-AUGMENTS = ("none", "affine", "elastic", "both", "thickness", "affine+thickness", "all", "styles", "all+styles")
+# Common augmentation kinds; any '+'-joined combination of affine, elastic, thickness and styles
+# is accepted too (see mnist_app.augment.parse_kind), e.g. "elastic+styles".
+AUGMENTS = ("none", "affine", "elastic", "both", "thickness", "all", "styles", "all+styles")
 
 LAST, BEST, HISTORY, PLOT = "last.npz", "best.npz", "history.json", "accuracy.png"
 
@@ -115,10 +117,16 @@ class TrainConfig:
             ("init", self.init, INITS),
             ("dtype", self.dtype, DTYPES),
             ("schedule", self.schedule, SCHEDULES),
-            ("augment", self.augment, AUGMENTS),
         ):
             if value not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.augment != "none":
+            from mnist_app.augment import parse_kind
+
+            try:
+                parse_kind(self.augment)
+            except ValueError as exc:
+                problems.append(str(exc))
         if self.patience is not None and self.patience < 1:
             problems.append(f"patience must be >= 1, got {self.patience}")
         if self.step_size < 1 or self.plateau_patience < 1 or not 0 < self.step_gamma <= 1:

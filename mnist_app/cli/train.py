@@ -79,6 +79,18 @@ def _momentum(text: str) -> float:
     return value
 
 
+def _augment_kind(text: str) -> str:
+    if text == "none":
+        return text
+    from mnist_app.augment import parse_kind
+
+    try:
+        parse_kind(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mnist_app.train import AUGMENTS, COSTS, DTYPES, INITS, PRESETS, SCHEDULES
 
@@ -106,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="L2 regularisation lambda, as in the book's network2 (default: 0)")
     sgd.add_argument("--momentum", type=_momentum, metavar="MU", help="momentum coefficient (default: 0 = plain SGD)")
     sgd.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: none)")
-    sgd.add_argument("--augment", choices=AUGMENTS,
-                     help="distort the training images afresh every epoch (default: none)")
+    sgd.add_argument("--augment", type=_augment_kind, metavar="KIND",
+                     help=f"distort the training images afresh every epoch: {', '.join(AUGMENTS)}, or a "
+                     "'+'-joined combination of affine, elastic, thickness, styles (default: none)")
     sgd.add_argument("--patience", type=_positive_int, metavar="K",
                      help="stop early after K epochs without a better validation accuracy")
     sgd.add_argument("--seed", type=int, help="random seed: same seed, same run (default: fresh, recorded)")
