@@ -38,13 +38,13 @@ Two implementations of the same gradient live here:
 The tests check that both give the same numbers and that they equal finite
 differences of the cost.
 
-Speed (``python scripts/benchmark.py``, this 2-core machine shared with other jobs):
-a textbook epoch (50,000 images, 784-30-10, batch 10, float32) takes ~0.15 s, ~11x
-the book's per-example code (1.63 s, float64); 784-800-10 at batch 100 runs at ~120
-GFLOP/s, ~90% of numpy's own 2048x2048 sgemm -- *with OPENBLAS_NUM_THREADS=1*.  With
-OpenBLAS's default 2 threads on a busy 2-core machine the large layers drop to ~4
-GFLOP/s (threads wait for a core), so set OPENBLAS_NUM_THREADS=1 before numpy is
-imported; it cannot be changed from here once numpy is loaded.
+Speed (``python scripts/benchmark.py`` on this 2-core machine, idle): a textbook epoch
+(50,000 images, 784-30-10, batch 10, float32) takes ~0.15 s, ~11x the book's per-example
+code (1.6 s, float64); 784-800-10 at batch 100 runs at ~220 GFLOP/s, ~80% of numpy's own
+2048x2048 sgemm in the same run.  OpenBLAS threads: its default (one per core) is right for
+one training at a time, but two processes that each start 2 threads on 2 cores thrash
+(large layers fall to ~4 GFLOP/s) -- give concurrent runs OPENBLAS_NUM_THREADS=1, which
+must be set before numpy is imported.
 """
 
 from __future__ import annotations
