@@ -184,7 +184,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 @dataclass
 class EpochRecord:
     """One line of history.json. Accuracies are fractions in [0, 1]; ``cost`` is the cost (with
-    its L2 term) on the validation set; ``seconds`` is the epoch's training + evaluation time."""
+    its L2 term) on the validation set; ``seconds`` is the epoch's training + evaluation time,
+    and ``timing`` splits it into ``augment`` (distorting the images), ``sgd`` (the mini-batch
+    updates) and ``evaluate`` (test and validation accuracy and cost) -- where the time goes."""
 
     epoch: int
     test_accuracy: float
@@ -194,6 +196,7 @@ class EpochRecord:
     eta: float
     test_correct: int
     test_total: int
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -223,6 +226,11 @@ class TrainResult:
             ),
             "stopped_early": self.stopped_early,
             "total_seconds": round(sum(e["seconds"] for e in self.history), 3),
+            # Where the time went, summed over the epochs (older histories may lack "timing").
+            "seconds_by_part": {
+                part: round(sum(e.get("timing", {}).get(part, 0.0) for e in self.history), 3)
+                for part in ("augment", "sgd", "evaluate")
+            },
             "model_dir": str(self.model_dir) if self.model_dir else None,
             "config": self.config.to_dict(),
         }
@@ -425,6 +433,7 @@ def train(
         source = train_x
         if augment_batch is not None:
             source = np.ascontiguousarray(augment_batch(train_x, rng, kind=config.augment, labels=train_labels), dtype=dtype)
+        augmented = time.perf_counter()
         order = rng.permutation(n_train)
         for first in range(0, n_batches, chunk):
             part = order[first * m : (first + chunk) * m]
@@ -436,13 +445,16 @@ def train(
             )
             reporter.on_batches(epoch, min(first + chunk, n_batches), n_batches)
 
+        trained = time.perf_counter()
         test_pred = network.predict(arrays["test_images"])
         test_correct = int(np.count_nonzero(test_pred == arrays["test_labels"]))
         val_acc = float(network.accuracy(arrays["validation_images"], arrays["validation_labels"]))
         cost = float(
             network.total_cost(arrays["validation_images"], arrays["validation_labels"], cost=config.cost, l2=config.l2)
         )
-        seconds = time.perf_counter() - started
+        finished = time.perf_counter()
+        seconds = finished - started
+        timing = {"augment": augmented - started, "sgd": trained - augmented, "evaluate": finished - trained}
         record = dataclasses.asdict(
             EpochRecord(
                 epoch=epoch,
@@ -453,6 +465,7 @@ def train(
                 eta=eta,
                 test_correct=test_correct,
                 test_total=len(test_pred),
+                timing={part: round(t, 4) for part, t in timing.items()},
             )
         )
         history.append(record)

@@ -135,6 +135,8 @@ def test_files_written_every_epoch(tmp_path: Path) -> None:
         for key in ("test_accuracy", "validation_accuracy"):
             assert 0.0 <= entry[key] <= 1.0
         assert entry["cost"] > 0 and entry["seconds"] >= 0
+        assert set(entry["timing"]) == {"augment", "sgd", "evaluate"}
+        assert abs(sum(entry["timing"].values()) - entry["seconds"]) < 1e-3
     last, meta = load_checkpoint(tmp_path / "last.npz")
     assert_identical(last, result.network)
     assert meta["epoch"] == 3 and meta["cost"] == "quadratic" and meta["init"] == "scaled"
@@ -173,7 +175,7 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path: Path, changes: dic
     resumed = train(config(epochs=5, **changes), DATA, model_dir=tmp_path, resume=True)
     assert [e["epoch"] for e in resumed.history] == [1, 2, 3, 4, 5]
     assert_identical(resumed.network, whole.network)
-    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    strip = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "timing")} for e in h]  # noqa: E731
     assert strip(resumed.history) == strip(whole.history)
 
 
@@ -268,6 +270,7 @@ def test_cli_real_mnist_run_and_resume(mnist_mirror_dir: Path, tmp_path: Path, c
     summary = json.loads(captured.out)
     assert summary["epochs_completed"] == 2 and summary["config"]["sizes"] == [784, 8, 10]
     assert summary["final_test_accuracy"] > 0.85
+    assert summary["seconds_by_part"]["sgd"] > 0 and summary["seconds_by_part"]["augment"] == 0
     assert "Epoch 2/2: " in captured.err
     # Contradicting the checkpoint's settings on --resume is an error, not a silent change.
     assert main([*common, "--resume", "--epochs", "3", "--eta", "3"]) == 1

@@ -273,6 +273,12 @@ def _main(argv: Sequence[str] | None) -> int:
                 f"saved in {model_dir}/",
                 file=stream,
             )
+        parts = summary["seconds_by_part"]
+        print(
+            f"Time: {parts['sgd']:.1f} s mini-batch SGD, {parts['augment']:.1f} s distorting images, "
+            f"{parts['evaluate']:.1f} s evaluation",
+            file=stream,
+        )
     return EXIT_OK
 
 
