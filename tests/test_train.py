@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_app.checkpoint import load_checkpoint, read_meta
+from mnist_app.data import MNIST
 from mnist_app.errors import CheckpointError
 from mnist_app.train import (
     PRESETS,
@@ -25,21 +26,9 @@ from mnist_app.train import (
 REPO = Path(__file__).resolve().parent.parent
 
 
-@dataclasses.dataclass(frozen=True)
-class TinyMNIST:
-    """MNIST-shaped synthetic data: 10 random 'prototype digits' plus noise (same attributes
-    as mnist_app.data.MNIST, a few hundred images, so a run takes milliseconds)."""
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    validation_images: np.ndarray
-    validation_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    checksums: dict
-
-
-def tiny_mnist(n_train: int = 205, seed: int = 0) -> TinyMNIST:
+def tiny_mnist(n_train: int = 205, seed: int = 0) -> MNIST:
+    """MNIST-shaped synthetic data: 10 random 'prototype digits' plus noise, a few hundred
+    images, so a run takes milliseconds."""
     rng = np.random.default_rng(seed)
     prototypes = (rng.random((10, 784)) < 0.15).astype(float)  # sparse, clearly different "digits"
 
@@ -49,7 +38,7 @@ def tiny_mnist(n_train: int = 205, seed: int = 0) -> TinyMNIST:
         return images, labels
 
     (a, b), (c, d), (e, f) = split(n_train), split(60), split(60)
-    return TinyMNIST(a, b, c, d, e, f, {"train-images-idx3-ubyte.gz": "0" * 64})
+    return MNIST(a, b, c, d, e, f, {"train-images-idx3-ubyte.gz": "0" * 64})
 
 
 DATA = tiny_mnist()  # 205 images: the last mini-batch of 10 is a short one (5 images)
