@@ -75,6 +75,7 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         "rotation": 12.0,  # degrees; angle ~ U(-rotation, rotation)
         "scale": 0.15,  # relative; zoom factor ~ U(1 - scale, 1 + scale)
         "shear": 0.2,  # x moves by shear * (y - centre); factor ~ U(-shear, shear)
+        "stretch": 0.3,  # width only; factor ~ exp(U(-stretch, stretch)), i.e. 0.74 to 1.35
         # Elastic (Simard et al. 2003: sigma = 4, alpha = 34 on MNIST-sized digits).
         "alpha": 34.0,  # pixels per unit of smoothed noise
         "sigma": 4.0,  # standard deviation of the Gaussian smoothing, pixels
@@ -107,7 +108,7 @@ CHUNK_SIZE = 2048
 """Images processed at once: bounds the temporary memory (~1 MB per 100 images)."""
 
 _PARAMS_OF = {
-    "affine": ("shift", "rotation", "scale", "shear"),
+    "affine": ("shift", "rotation", "scale", "shear", "stretch"),
     "elastic": ("alpha", "sigma"),
     "thickness": ("thickness",),
     "styles": ("style_probability", "foot_probability"),
@@ -209,23 +210,25 @@ def _pixel_grid() -> tuple[np.ndarray, np.ndarray]:
 
 
 def affine_matrices(
-    rotation_deg: np.ndarray, scale: np.ndarray, shear: np.ndarray
+    rotation_deg: np.ndarray, scale: np.ndarray, shear: np.ndarray, stretch: np.ndarray | float = 1.0
 ) -> np.ndarray:
-    """Per-image 2x2 matrices A = R(angle) . Shear(k) . scale, shape (N, 2, 2).
+    """Per-image 2x2 matrices A = R(angle) . Shear(k) . scale . diag(stretch, 1), shape (N, 2, 2).
 
     Coordinates are (x, y) = (column, row); rows grow downwards, so a positive angle
     turns the digit anticlockwise as seen on screen.  Shear moves x by k * y (a
-    forward- or backward-slanting pen); scale > 1 enlarges the digit.
+    forward- or backward-slanting pen); scale > 1 enlarges the digit; stretch > 1 widens it
+    (only x), < 1 narrows it -- people's digits differ in width far more than in height.
     """
     theta = np.deg2rad(np.asarray(rotation_deg, dtype=np.float64))
     scale = np.asarray(scale, dtype=np.float64)
     shear = np.asarray(shear, dtype=np.float64)
+    stretch = np.asarray(stretch, dtype=np.float64)
     cos, sin = np.cos(theta), np.sin(theta)
     # R = [[cos, sin], [-sin, cos]] (anticlockwise on screen with y down); S = [[1, k], [0, 1]].
     a = np.empty(theta.shape + (2, 2))
-    a[..., 0, 0] = cos * scale
+    a[..., 0, 0] = cos * scale * stretch
     a[..., 0, 1] = (cos * shear + sin) * scale
-    a[..., 1, 0] = -sin * scale
+    a[..., 1, 0] = -sin * scale * stretch
     a[..., 1, 1] = (-sin * shear + cos) * scale
     return a
 
@@ -581,20 +584,23 @@ def random_affine_parameters(
     rotation: float = DEFAULTS["rotation"],
     scale: float = DEFAULTS["scale"],
     shear: float = DEFAULTS["shear"],
+    stretch: float = DEFAULTS["stretch"],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw n random affine maps: (matrices (n, 2, 2), shifts (n, 2)).
 
     angle ~ U(-rotation, rotation) degrees, zoom ~ U(1 - scale, 1 + scale),
-    shear ~ U(-shear, shear), dx, dy ~ U(-shift, shift) pixels.  All zero -> identity.
+    shear ~ U(-shear, shear), width factor ~ exp(U(-stretch, stretch)),
+    dx, dy ~ U(-shift, shift) pixels.  All zero -> identity.
     """
-    for name, value in (("shift", shift), ("rotation", rotation), ("scale", scale), ("shear", shear)):
+    for name, value in (("shift", shift), ("rotation", rotation), ("scale", scale), ("shear", shear),
+                        ("stretch", stretch)):
         if not value >= 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
     if scale >= 1:
         raise ValueError(f"scale must be < 1 (zoom factor 1 +- scale), got {scale}")
-    u = rng.uniform(-1.0, 1.0, size=(5, n))
-    matrices = affine_matrices(rotation * u[0], 1.0 + scale * u[1], shear * u[2])
-    shifts = shift * u[3:].T
+    u = rng.uniform(-1.0, 1.0, size=(6, n))
+    matrices = affine_matrices(rotation * u[0], 1.0 + scale * u[1], shear * u[2], np.exp(stretch * u[5]))
+    shifts = shift * u[3:5].T
     return matrices, shifts
 
 
@@ -688,7 +694,8 @@ def augment_batch(
     matrices = shifts = amounts = None
     if "affine" in parts:
         matrices, shifts = random_affine_parameters(
-            rng, n, shift=p["shift"], rotation=p["rotation"], scale=p["scale"], shear=p["shear"]
+            rng, n, shift=p["shift"], rotation=p["rotation"], scale=p["scale"], shear=p["shear"],
+            stretch=p["stretch"],
         )
     if "thickness" in parts:
         if not 0 <= p["thickness"] <= 1:

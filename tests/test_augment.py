@@ -62,7 +62,7 @@ def digits(mnist) -> np.ndarray:
 
 def test_affine_with_zero_ranges_is_identity():
     x = random_digits()
-    out = augment_batch(x, np.random.default_rng(1), kind="affine", shift=0, rotation=0, scale=0, shear=0)
+    out = augment_batch(x, np.random.default_rng(1), kind="affine", shift=0, rotation=0, scale=0, shear=0, stretch=0)
     np.testing.assert_array_equal(out, x)
 
 
@@ -75,7 +75,7 @@ def test_elastic_with_alpha_zero_is_identity():
 def test_both_with_zero_parameters_is_identity():
     x = random_digits()
     out = augment_batch(
-        x, np.random.default_rng(1), kind="both", shift=0, rotation=0, scale=0, shear=0, alpha=0
+        x, np.random.default_rng(1), kind="both", shift=0, rotation=0, scale=0, shear=0, stretch=0, alpha=0
     )
     np.testing.assert_array_equal(out, x)
 
@@ -268,7 +268,7 @@ def test_bad_arguments_raise_value_error():
 
 def test_defaults_are_documented_and_read_only():
     assert set(DEFAULTS) == {
-        "shift", "rotation", "scale", "shear", "alpha", "sigma", "thickness",
+        "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
         "style_probability", "foot_probability",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
@@ -301,8 +301,11 @@ def test_ink_mass_roughly_preserved_on_real_digits(digits, kind):
     out = augment_batch(digits, np.random.default_rng(0), kind=kind)
     ratio = out.sum(axis=1) / digits.sum(axis=1)
     assert abs(ratio.mean() - 1.0) < 0.06  # area-preserving on average (scale is symmetric)
-    # single digits can gain or lose ink (zoom, local stretching), but not wildly
-    assert np.percentile(ratio, 5) > 0.6 and np.percentile(ratio, 95) < 1.5
+    # single digits can gain or lose ink (zoom, width stretch, local stretching), but no more
+    # than the area factors the defaults allow: (1 -+ scale)^2 * exp(-+stretch) = 0.53 .. 1.78
+    low = (1 - DEFAULTS["scale"]) ** 2 * np.exp(-DEFAULTS["stretch"])
+    high = (1 + DEFAULTS["scale"]) ** 2 * np.exp(DEFAULTS["stretch"])
+    assert np.percentile(ratio, 5) > low and np.percentile(ratio, 95) < high
     # the digit stays near the centre: shifts are at most 2 px, rotation/scale about the centre
     moved = np.linalg.norm(centre_of_mass(out) - centre_of_mass(digits), axis=1)
     assert np.median(moved) < 2.5
@@ -482,3 +485,14 @@ def test_augment_batch_styles_kinds(digits, mnist):
     )
     with pytest.raises(ValueError, match="foot_probability"):
         augment_batch(digits, np.random.default_rng(2), kind="all", foot_probability=0.5)
+
+
+def test_stretch_changes_width_only():
+    """A vertical bar 2 px wide and 16 px tall: stretch 1.5 widens it, its height stays."""
+    bar = np.zeros((1, 28, 28), np.float32)
+    bar[0, 6:22, 12:16] = 1.0
+    wide = affine_transform(bar, affine_matrices(np.zeros(1), np.ones(1), np.zeros(1), np.full(1, 1.5)),
+                            np.zeros((1, 2)))
+    cols = np.flatnonzero(wide[0].max(axis=0) > 0.5)
+    rows = np.flatnonzero(wide[0].max(axis=1) > 0.5)
+    assert len(cols) == 6 and len(rows) == 16
