@@ -226,3 +226,51 @@ def test_every_digits_dev_image_is_readable(model_path, digits_dev_dir, capsys):
     assert rep["n"] == 814 and rep["errors"] == 0
     assert set(rep["breakdown"]["style"]) == {"own", "dark-on-white", "light-on-dark", "transparent"}
     assert rep["accuracy"] > 0.6  # a 2-epoch toy model; the shipped model's figure is in the README
+
+
+# ---- the shipped model ------------------------------------------------------------------
+SHIPPED_CARD = SHIPPED_MODEL.with_suffix(".json")
+
+
+def test_shipped_model_matches_its_card():
+    import hashlib
+
+    card = json.loads(SHIPPED_CARD.read_text())
+    assert hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest() == card["file_sha256"]
+    assert SHIPPED_MODEL.stat().st_size < 5_000_000  # "a few MB at most"
+    network, meta = load_model(SHIPPED_MODEL)
+    assert list(network.sizes) == card["architecture"]["sizes"] == meta["sizes"]
+    assert meta["config"] == card["training"]["hyperparameters"]
+
+
+def test_predict_works_out_of_the_box_with_the_shipped_model(tmp_path):
+    """No training, no models/best.npz in the current folder: predict.py uses the shipped model."""
+    image = Image.new("L", (200, 240), 255)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(image).line([(60, 40), (150, 40), (90, 200)], fill=0, width=14)  # a 7
+    image.save(tmp_path / "seven.png")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--json", "seven.png"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["digit"] == 7
+
+
+def test_shipped_model_accuracy_on_mnist_test(mnist):
+    card = json.loads(SHIPPED_CARD.read_text())
+    network, _ = load_model(SHIPPED_MODEL)
+    accuracy = network.accuracy(mnist.test_images, mnist.test_labels)
+    assert accuracy >= 0.98
+    assert abs(accuracy - card["results"]["mnist_test_accuracy"]) < 0.001
+
+
+def test_shipped_model_accuracy_on_real_handwriting(digits_dev_dir):
+    """The card's figure on the non-MNIST digits is what evaluate.py measures today."""
+    card = json.loads(SHIPPED_CARD.read_text())
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "evaluate.py"), "--model", str(SHIPPED_MODEL),
+                           "--images", str(digits_dev_dir), "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["n"] == card["results"]["digits_dev_images"] and not result["unreadable"]
+    assert abs(result["accuracy"] - card["results"]["digits_dev_accuracy"]) < 0.002
+    assert result["accuracy"] >= 0.95
