@@ -1,7 +1,7 @@
 """A fully connected sigmoid network trained by backpropagation and mini-batch SGD.
 
 This is the textbook network (Nielsen's ``network.py``, 784-30-10 by default) with
-backpropagation exactly as the seed documents in ``../shared/seeds/`` derive it.
+backpropagation exactly as the project's seed documents (the ``seeds/`` files named below) derive it.
 Every formula below names the seed it comes from:
 
 * seed 000_d2ba5a29ff86e6b8.txt -- the slope of the loss for a bias is the output delta;
