@@ -20,3 +20,7 @@ class CheckpointError(MnistAppError):
 
 class ImageError(MnistAppError):
     """A user's image cannot be read or holds no digit."""
+
+
+class OutputError(MnistAppError):
+    """A result (checkpoint, history, plot) cannot be written where it was asked to go."""

@@ -44,7 +44,7 @@ import numpy as np
 
 from mnist_app.checkpoint import load_checkpoint, rng_from_state, rng_state, save_checkpoint
 from mnist_app.errors import CheckpointError
-from mnist_app.fileio import atomic_write
+from mnist_app.fileio import atomic_write, ensure_directory
 
 COSTS = ("quadratic", "cross-entropy")
 INITS = ("textbook", "scaled")
@@ -430,7 +430,7 @@ def train(
     best_epoch, best_val = _best(history)
     stopped_early = False
     if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
+        ensure_directory(directory)
     reporter.on_start(config, start_epoch, n_batches)
 
     for epoch in range(start_epoch, config.epochs + 1):

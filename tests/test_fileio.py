@@ -30,3 +30,20 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path)
             raise RuntimeError("disk on fire")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_unwritable_targets_are_one_line_errors(tmp_path: Path) -> None:
+    from mnist_app.errors import OutputError
+    from mnist_app.fileio import ensure_directory
+
+    (tmp_path / "a_dir").mkdir()
+    with pytest.raises(OutputError, match="a_dir: is a directory"):
+        with atomic_write(tmp_path / "a_dir") as handle:
+            handle.write(b"x")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(OutputError, match="cannot write here"):
+        with atomic_write(tmp_path / "a_file" / "out.png") as handle:
+            handle.write(b"x")
+    with pytest.raises(OutputError, match="a_file: is a file, not a directory"):
+        ensure_directory(tmp_path / "a_file")
+    assert ensure_directory(tmp_path / "new" / "deeper").is_dir()

@@ -298,3 +298,21 @@ def test_cli_offline_with_unreachable_mirror_fails_cleanly(tmp_path: Path) -> No
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "127.0.0.1" in done.stderr
     assert not [p for p in data_dir.glob("*") if p.name.endswith(".gz")]
+
+
+def test_cli_refuses_to_overwrite_a_previous_run(tmp_path: Path) -> None:
+    """A new run in a folder that holds one is refused (before loading any data), not silently
+    replacing someone's trained model; --resume continues it, --overwrite replaces it."""
+    (tmp_path / "last.npz").write_bytes(b"a previous run")
+    done = run_script("--model-dir", str(tmp_path), "--no-default-mirrors", "--data-dir", str(tmp_path / "none"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "last.npz: a previous run is saved here" in done.stderr and "--overwrite" in done.stderr
+    assert (tmp_path / "last.npz").read_bytes() == b"a previous run"
+
+
+def test_cli_model_dir_that_is_a_file_fails_before_loading_data(tmp_path: Path) -> None:
+    (tmp_path / "models").write_text("not a folder")
+    done = run_script("--model-dir", str(tmp_path / "models"), "--no-default-mirrors",
+                      "--data-dir", str(tmp_path / "none"))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "models: is a file, not a directory" in done.stderr

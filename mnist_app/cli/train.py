@@ -17,6 +17,7 @@ from typing import Any
 
 from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, run
 from mnist_app.errors import CheckpointError, MnistAppError
+from mnist_app.fileio import ensure_directory
 
 PROG = "train.py"
 
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where last.npz, best.npz, history.json and accuracy.png go (default: models/)")
     out.add_argument("--resume", action="store_true",
                      help="continue from DIR/last.npz up to --epochs in total (same hyperparameters)")
+    out.add_argument("--overwrite", action="store_true",
+                     help="start afresh even if DIR already holds a run (its files are replaced)")
     out.add_argument("--json", action="store_true",
                      help="print a JSON summary on stdout at the end (epoch lines then go to stderr)")
     add_data_options(out)
@@ -156,6 +159,7 @@ class ConsoleReporter:
         self.progress = progress
         self.bar = None
         self.total_epochs = 0
+        self.last_saved: int | None = None  # the last epoch this run completed and saved
 
     def on_start(self, config, start_epoch: int, batches_per_epoch: int) -> None:
         self.total_epochs = config.epochs
@@ -178,6 +182,7 @@ class ConsoleReporter:
         from mnist_app.train import format_epoch_line
 
         self.close_bar()
+        self.last_saved = record["epoch"]  # called after the epoch's files are written
         print(format_epoch_line(record, config.epochs), file=self.stream, flush=True)
 
     def on_end(self, result) -> None:
@@ -240,6 +245,11 @@ def _main(argv: Sequence[str] | None) -> int:
                 f"pass --epochs N with N > {meta.get('epoch')} to continue"
             )
     else:
+        if (model_dir / LAST).exists() and not args.overwrite:
+            raise MnistAppError(
+                f"{model_dir / LAST}: a previous run is saved here; continue it with --resume, "
+                "choose another --model-dir, or pass --overwrite to replace it"
+            )
         try:
             config = config_from_args(args)
             config.validate()
@@ -248,16 +258,15 @@ def _main(argv: Sequence[str] | None) -> int:
 
     stream = sys.stderr if args.json else sys.stdout
     progress = not args.quiet and sys.stderr.isatty()
+    ensure_directory(model_dir)  # before any download: a bad --model-dir fails at once
     data = load_data(args)
     reporter = ConsoleReporter(stream, progress=progress)
     try:
         result = train(config, data, model_dir=model_dir, resume=args.resume, reporter=reporter)
     except KeyboardInterrupt:
         reporter.close_bar()
-        try:
-            saved = read_meta(model_dir / LAST).get("epoch")
-        except MnistAppError:
-            saved = None
+        # Name only an epoch of *this* run (or of the run it resumed), never an older run's file.
+        saved = reporter.last_saved or (meta.get("epoch") if args.resume else None)
         if saved:
             print(f"{PROG}: interrupted; epoch {saved} is saved in {model_dir / LAST} "
                   f"(continue with --resume --epochs {config.epochs})", file=sys.stderr)
