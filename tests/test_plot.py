@@ -125,6 +125,14 @@ def test_cli(tmp_path: Path) -> None:
     done = run_plot("--weights", "broken.npz", cwd=tmp_path)
     assert done.returncode == 1 and "broken.npz" in done.stderr and "Traceback" not in done.stderr
     assert run_plot("missing/history.json", cwd=tmp_path).returncode == 1
+    # A model that is not a 784 -> 10 digit classifier, and an output name that is a folder:
+    # one line each, exit 1, before any data is loaded.
+    save_checkpoint(tmp_path / "odd.npz", Network((784, 9, 5), rng=0), {})
+    for args, expected in ((["--confusion", "odd.npz"], "odd.npz: wrong shape"),
+                           (["a/history.json", "-o", "a"], "a: is a directory")):
+        done = run_plot(*args, "--no-default-mirrors", "--data-dir", "nowhere", cwd=tmp_path)
+        assert done.returncode == 1 and expected in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
 def test_cli_confusion_on_real_mnist(mnist_mirror_dir: Path, tmp_path: Path) -> None:

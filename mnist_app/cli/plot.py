@@ -83,17 +83,13 @@ def _main(argv: Sequence[str] | None) -> int:
             for label, h in runs
         ]
     else:
-        from mnist_app.checkpoint import load_checkpoint
+        from mnist_app.predict import load_model
 
-        network, _meta = load_checkpoint(model)
+        # load_model also checks the shape: 784 inputs and 10 outputs, or one CheckpointError line.
+        network, _meta = load_model(model)
         if kind == "weights":
-            if network.sizes[0] != plot.SIDE * plot.SIDE:
-                from mnist_app.errors import CheckpointError
-
-                raise CheckpointError(f"{model}: input layer has {network.sizes[0]} units, not 784")
             plot.plot_weights(network, output, count=args.count or 100)
         else:
-
             data = load_data(args)
             outputs = network.feedforward(data.test_images)
             predictions = outputs.argmax(axis=1)
