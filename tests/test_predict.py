@@ -201,21 +201,38 @@ def test_evaluate_manifest_breakdown_and_unreadable(model_path, digit_dir, tmp_p
     (tmp_path / "junk.png").write_text("not a png")
     rows.append("junk.png,3,b,own")
     (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
-    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path), "--json"]) == 0
+    # An unreadable image counts as wrong and makes the run a failure (exit 1), report still printed.
+    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path), "--json"]) == 1
     rep = json.loads(capsys.readouterr().out)
     assert rep["n"] == 5 and rep["errors"] == 1
     assert rep["breakdown"]["source"]["a"]["n"] == 2 and rep["breakdown"]["source"]["b"]["n"] == 3
     assert rep["unreadable"][0]["file"].endswith("junk.png")
-    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "confusion matrix" in out and "by source:" in out
+    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "confusion matrix" in captured.out and "by source:" in captured.out
+    assert "junk.png" in captured.err
+    (tmp_path / "junk.png").unlink()
+    (tmp_path / "manifest.csv").write_text("\n".join(rows[:-1]) + "\n")
+    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path), "--json"]) == 0
+
+
+@pytest.mark.parametrize("manifest, problem", [
+    (b"file,label\n\xff\xfe,3\n", "not a readable UTF-8 CSV"),
+    (b"file,label\n,3\n", "line 2: no file name"),
+    (b"file,label\nx.png,ten\n", "line 2: label 'ten' is not a digit"),
+])
+def test_evaluate_bad_manifest_is_one_line(model_path, tmp_path, capsys, manifest, problem):
+    (tmp_path / "manifest.csv").write_bytes(manifest)
+    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert problem in err and "manifest.csv" in err and err.count("\n") == 1
 
 
 def test_evaluate_mnist_test(model_path, network, mnist, mnist_data_dir, capsys):
     args = ["--model", str(model_path), "--data-dir", str(mnist_data_dir), "--quiet", "--json"]
     assert evaluate_cli.main(args) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["n"] == 10_000
+    assert rep["n"] == 10_000 and rep["unreadable"] == []
     assert rep["accuracy"] == pytest.approx(network.accuracy(mnist.test_images, mnist.test_labels))
 
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, error, load_data, make_parser, run
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_data_options, error, load_data, make_parser, run
 from mnist_app.errors import ImageError
 
 PROG = "evaluate.py"
@@ -54,19 +54,25 @@ def labelled_images(directory: Path) -> list[dict]:
     manifest = directory / "manifest.csv"
     items: list[dict] = []
     if manifest.is_file():
-        with manifest.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                raise ImageError(f"{manifest}: needs a header with columns 'file' and 'label'")
-            for line, row in enumerate(reader, start=2):
-                label = (row.get("label") or "").strip()
-                if label not in tuple("0123456789"):
-                    raise ImageError(f"{manifest}: line {line}: label {label!r} is not a digit 0-9")
-                item = {"path": directory / row["file"], "label": int(label)}
-                for key in ("source", "style"):
-                    if row.get(key):
-                        item[key] = row[key]
-                items.append(item)
+        try:
+            with manifest.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
+                    raise ImageError(f"{manifest}: needs a header with columns 'file' and 'label'")
+                for line, row in enumerate(reader, start=2):
+                    label = (row.get("label") or "").strip()
+                    if label not in tuple("0123456789"):
+                        raise ImageError(f"{manifest}: line {line}: label {label!r} is not a digit 0-9")
+                    name = (row.get("file") or "").strip()
+                    if not name:
+                        raise ImageError(f"{manifest}: line {line}: no file name")
+                    item = {"path": directory / name, "label": int(label)}
+                    for key in ("source", "style"):
+                        if row.get(key):
+                            item[key] = row[key]
+                    items.append(item)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ImageError(f"{manifest}: not a readable UTF-8 CSV file ({exc})") from None
     else:
         for path in sorted(p for p in directory.rglob("*") if p.is_file() and is_image_file(p)):
             if path.name[:1].isdigit():
@@ -153,13 +159,15 @@ def _main(argv: Sequence[str] | None) -> int:
         data = load_data(args, quiet=args.quiet or not sys.stderr.isatty())
         predicted = network.predict(np.ascontiguousarray(data.test_images, dtype=network.dtype))
         rep = report(data.test_labels, predicted)
-        dataset = "MNIST test (10,000 images)"
+        rep["unreadable"] = []
+        dataset = f"MNIST test ({len(data.test_labels):,} images)"
     rep = {"model": str(model_path), "dataset": dataset, **rep}
     if args.json:
         print(json.dumps(rep))
     else:
         _print_human(rep)
-    return EXIT_OK
+    # Unreadable images count as wrong in the report, and make the run a failure (as in predict.py).
+    return EXIT_FAILURE if rep["unreadable"] else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
