@@ -31,10 +31,10 @@ import numpy as np
 
 from mnist_app.errors import CheckpointError
 from mnist_app.fileio import atomic_write
+from mnist_app.network import DTYPES, Network
 
 FORMAT = "mnist_app-checkpoint"
 FORMAT_VERSION = 1
-DTYPES = ("float32", "float64")
 
 __all__ = [
     "FORMAT",
@@ -189,8 +189,6 @@ def load_checkpoint(path: str | os.PathLike):
     or foreign file, an unsupported format version, or arrays that disagree with the recorded
     layer sizes and dtype.
     """
-    from mnist_app.network import Network  # imported here: the network module is engineer B's
-
     path = Path(path)
     arrays = _read_archive(path)
     meta = _parse_meta(path, arrays)

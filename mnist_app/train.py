@@ -45,10 +45,8 @@ import numpy as np
 from mnist_app.checkpoint import load_checkpoint, rng_from_state, rng_state, save_checkpoint
 from mnist_app.errors import CheckpointError
 from mnist_app.fileio import atomic_write, ensure_directory
+from mnist_app.network import COSTS, DTYPES, INITS, Network, one_hot
 
-COSTS = ("quadratic", "cross-entropy")
-INITS = ("textbook", "scaled")
-DTYPES = ("float32", "float64")
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
 # Common augmentation kinds; any '+'-joined combination of affine, elastic, thickness and styles
 # is accepted too (see mnist_app.augment.parse_kind), e.g. "elastic+styles".
@@ -380,8 +378,6 @@ def train(
     When ``model_dir`` is given, after every epoch: ``last.npz``, ``best.npz`` (new best
     validation accuracy), ``history.json`` and (``plot=True``) ``accuracy.png``.
     """
-    from mnist_app.network import Network, one_hot
-
     reporter = reporter or Reporter()
     directory = Path(model_dir) if model_dir is not None else None
     if resume and directory is None:

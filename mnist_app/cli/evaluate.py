@@ -6,8 +6,8 @@ Two data sets:
 * ``--images DIR``: your own images. Labels come from ``DIR/manifest.csv`` when it exists
   (columns ``file,label`` and optionally ``source``, ``style`` -- then accuracy is also broken
   down by them), else from each file name's leading digit (``7_mine.png`` is a 7). Images are
-  preprocessed exactly as predict.py does; an image that cannot be read counts as wrong and is
-  listed as an error.
+  preprocessed exactly as predict.py does; an image that cannot be read counts as wrong, is
+  listed as an error, and makes the exit status 1 (the report is printed all the same).
 
 Confusion matrix: row = true digit, column = predicted digit (column "err" = unreadable).
 """

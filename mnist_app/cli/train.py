@@ -283,11 +283,9 @@ def _main(argv: Sequence[str] | None) -> int:
                 file=stream,
             )
         parts = summary["seconds_by_part"]
-        print(
-            f"Time: {parts['sgd']:.1f} s mini-batch SGD, {parts['augment']:.1f} s distorting images, "
-            f"{parts['evaluate']:.1f} s evaluation",
-            file=stream,
-        )
+        distorting = f", {parts['augment']:.1f} s distorting images" if config.augment != "none" else ""
+        print(f"Time: {parts['sgd']:.1f} s mini-batch SGD{distorting}, {parts['evaluate']:.1f} s evaluation",
+              file=stream)
     return EXIT_OK
 
 
