@@ -8,7 +8,7 @@ Simard, Steinkraus & Platt, "Best Practices for Convolutional Neural Networks
 Applied to Visual Document Analysis" (ICDAR 2003) report that a plain 784-800-10
 sigmoid network drops from 1.6% test error to 1.1% with affine distortions and to
 0.7% with elastic distortions.  The same distortions also make the model more robust
-to how real people draw (issue 4: shifts, rotations, scale, stroke thickness).
+to how real people draw (shifts, rotations, scale, width, stroke thickness, handwriting styles).
 
 Everything here works on a whole batch at once with numpy array operations; there is
 no Python loop over images.  Images are float32 rows of 784 pixels (28x28, row-major,
@@ -648,7 +648,7 @@ def augment_batch(
 
     images: (N, 784) (or (N, 28, 28)) pixel values in [0, 1]; any real dtype.
     rng:    np.random.Generator -- the only source of randomness.
-    kind:   "affine" (shift, rotation, scale, shear), "elastic" (alpha, sigma),
+    kind:   "affine" (shift, rotation, scale, shear, stretch), "elastic" (alpha, sigma),
             "both" (affine + elastic, one resampling), "thickness", "all",
             "styles" (crossed 7s, flagged 1s: :func:`add_handwriting_styles`), or a
             '+'-joined combination such as "affine+thickness" or "all+styles".

@@ -8,7 +8,8 @@ confidence is its share ``p_digit``.
 
 Models are checkpoints (mnist_app.checkpoint). Which one is used by default:
 ``models/best.npz`` relative to the current directory (the model *you* trained with
-scripts/train.py), else the model shipped with the package, ``<repo>/models/shipped.npz``.
+scripts/train.py), else the model shipped in the repository, ``<repo>/models/shipped.npz``
+(found next to the package, so it needs a checkout or an editable install, ``pip install -e .``).
 
 Importing this module is light on purpose (numpy + Pillow; no matplotlib, requests or tqdm), so
 ``python scripts/predict.py one.png`` starts fast.

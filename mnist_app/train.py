@@ -8,9 +8,9 @@ test images.
 
 What this module adds around that loop:
 
-* **Speed.** No per-example Python work: a mini-batch is gathered with ``np.take`` straight into
-  preallocated, C-contiguous buffers (images and precomputed one-hot labels), so each step is a
-  few matrix products inside ``update_mini_batch``.
+* **Speed.** No per-example Python work: ``Network.sgd_epoch`` gathers each mini-batch with
+  ``np.take`` straight into preallocated, C-contiguous buffers (images and precomputed one-hot
+  labels) and runs the vectorised update, a few matrix products per mini-batch.
 * **Exact reproducibility.** One ``np.random.Generator`` drives everything random in a run
   (initial weights, shuffling, distortions). Its state is saved in ``last.npz`` after every
   epoch, so ``--resume`` continues with the very same random numbers: an interrupted-then-resumed
@@ -18,8 +18,8 @@ What this module adds around that loop:
 * **Safe files.** After every epoch ``last.npz``, ``best.npz`` (when validation accuracy
   improves), ``history.json`` and ``accuracy.png`` are written atomically. Ctrl-C in the middle of
   an epoch loses only that epoch.
-* **Opt-in improvements** (issue 5; defaults stay the textbook's): momentum, learning-rate
-  schedules, early stopping, elastic/affine distortions, named presets.
+* **Opt-in improvements** (defaults stay the textbook's): momentum, learning-rate schedules,
+  early stopping, distortions of the training images (mnist_app.augment), named presets.
 
 Printing is not done here: the loop reports to a :class:`Reporter` (the command line's prints the
 ``Epoch 3/30: ...`` lines and a tqdm bar), which keeps :func:`train` quiet and testable.
@@ -60,11 +60,11 @@ class TrainConfig:
     """Every hyperparameter of a run. The defaults are the textbook's (Nielsen, chapter 1):
     784-30-10, 30 epochs, mini-batch 10, eta 3.0, quadratic cost, N(0, 1) initialisation.
 
-    Issue-5 options (all off by default):
+    Beyond the textbook (all off by default):
 
     * ``momentum`` -- classical momentum coefficient mu: v <- mu v - eta grad; w <- w + v.
     * ``schedule`` -- learning rate per epoch: ``step`` multiplies eta by ``step_gamma`` every
-      ``step_size`` epochs; ``cosine`` follows eta * (1 + cos(pi * e / epochs)) / 2;
+      ``step_size`` epochs; ``cosine`` follows eta * (1 + cos(pi * (e - 1) / epochs)) / 2 for epoch e;
       ``halve-on-plateau`` halves eta after ``plateau_patience`` epochs without a new best
       validation accuracy.
     * ``patience`` -- early stopping: stop after this many epochs without a new best validation

@@ -178,7 +178,6 @@ def test_resume_in_several_steps(tmp_path: Path) -> None:
 
 
 def test_resume_with_augmentation(tmp_path: Path) -> None:
-    pytest.importorskip("mnist_app.augment")
     whole = train(config(epochs=3, augment="affine"), DATA)
     with pytest.raises(KeyboardInterrupt):
         train(config(epochs=3, augment="affine"), DATA, model_dir=tmp_path, reporter=InterruptAt(2))
