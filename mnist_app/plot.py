@@ -238,9 +238,11 @@ def most_confident_mistakes(outputs: np.ndarray, labels: np.ndarray, count: int 
     Confidence is the winning output's share of the summed outputs (the same normalisation
     the predict command reports).
     """
+    from mnist_app.predict import normalise
+
     outputs = np.asarray(outputs, dtype=np.float64)
     predictions = outputs.argmax(axis=1)
-    confidence = outputs.max(axis=1) / np.maximum(outputs.sum(axis=1), 1e-12)
+    confidence = normalise(outputs).max(axis=1)
     wrong = np.flatnonzero(predictions != np.asarray(labels))
     return wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
 
@@ -254,7 +256,9 @@ def plot_misclassified(
     columns = 6
     rows = max(1, -(-len(chosen) // columns))
     figure = _figure(1.7 * columns, 1.9 * rows + 0.6)
-    confidence = outputs.max(axis=1) / np.maximum(outputs.sum(axis=1), 1e-12)
+    from mnist_app.predict import normalise
+
+    confidence = normalise(outputs).max(axis=1)
     for k in range(rows * columns):
         ax = figure.add_subplot(rows, columns, k + 1)
         ax.set_axis_off()

@@ -218,7 +218,6 @@ class TrainResult:
     best_validation_accuracy: float | None
     stopped_early: bool = False
     model_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready digest (the command line's ``--json``)."""
