@@ -26,3 +26,20 @@ def test_readme_opens_with_two_setup_commands() -> None:
 def test_ci_runs_readmes_exact_test_command() -> None:
     ci_lines = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert _setup_commands()[1] in ci_lines
+
+
+def test_every_option_the_readme_mentions_exists() -> None:
+    """Each `--flag` written in README.md is accepted by at least one script (catches drift)."""
+    import subprocess
+    import sys
+
+    helps = ""
+    for script in ("download", "train", "predict", "evaluate", "plot", "benchmark"):
+        done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / f"{script}.py"), "--help"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        helps += done.stdout
+    known = set(re.findall(r"--[a-z][a-z0-9-]*", helps))
+    mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", (REPO_ROOT / "README.md").read_text(encoding="utf-8")))
+    assert len(mentioned) > 20  # the README does document the options
+    assert mentioned - known == set()
