@@ -315,3 +315,24 @@ def test_cli_model_dir_that_is_a_file_fails_before_loading_data(tmp_path: Path) 
                       "--data-dir", str(tmp_path / "none"))
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "models: is a file, not a directory" in done.stderr
+
+
+def test_cli_ctrl_c_keeps_the_last_epoch_and_says_so(mnist_mirror_dir: Path, tmp_path: Path) -> None:
+    """A real SIGINT during training: exit 130, one message naming the saved epoch, and that epoch
+    really is in last.npz, ready for --resume."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "train.py"), "--mirror", str(mnist_mirror_dir),
+         "--no-default-mirrors", "--data-dir", str(tmp_path / "data"), "--model-dir", str(tmp_path / "m"),
+         "--seed", "1", "--epochs", "200", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first = proc.stdout.readline()  # wait for a completed epoch
+    assert first.startswith("Epoch 1/200: "), first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    saved = read_meta(tmp_path / "m" / "last.npz")["epoch"]
+    assert f"epoch {saved} is saved in" in err and "--resume --epochs 200" in err
+    assert f"Epoch {saved}/200: " in first + out
