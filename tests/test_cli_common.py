@@ -46,3 +46,21 @@ def test_broken_pipe_is_not_a_traceback() -> None:
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == EXIT_FAILURE
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_positive_int_rejects_zero_and_words_as_usage_errors() -> None:
+    import argparse
+
+    import pytest
+
+    from mnist_app.cli.common import positive_int
+
+    assert positive_int("3") == 3
+    for bad in ("0", "-2", "three"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_int(bad)
+    for script, args in (("benchmark", ["--repeat", "0"]), ("plot", ["--count", "0", "h.json"]),
+                         ("train", ["--epochs", "x"])):
+        done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / f"{script}.py"), *args],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_app.cli.common import add_data_options, load_data, make_parser, run
+from mnist_app.cli.common import add_data_options, load_data, make_parser, positive_int, run
 
 PROG = "benchmark.py"
 EXAMPLES = """
@@ -280,16 +280,14 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = make_parser(PROG, __doc__.split("\n\n")[0].strip("`"), EXAMPLES)
     add_data_options(parser)
     parser.add_argument("--synthetic", action="store_true", help="random data of MNIST's shape (no download)")
-    parser.add_argument("--repeat", type=int, default=3, metavar="N", help="best of N timings (default 3)")
-    parser.add_argument("--per-example-images", type=int, default=5000, metavar="N",
+    parser.add_argument("--repeat", type=positive_int, default=3, metavar="N", help="best of N timings (default 3)")
+    parser.add_argument("--per-example-images", type=positive_int, default=5000, metavar="N",
                         help="images the slow per-example code is timed on, then extrapolated (default 5000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--compare-threads", action="store_true",
                         help="run twice in subprocesses: OPENBLAS_NUM_THREADS=1 and 2")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.per_example_images < 1:
-        parser.error("--repeat and --per-example-images must be >= 1")
     if args.compare_threads:
         return _compare_threads(argv, args)
     result = measure(args)

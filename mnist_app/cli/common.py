@@ -61,6 +61,17 @@ def load_data(args: argparse.Namespace, *, quiet: bool | None = None):
     )
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a bad value is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def error(prog: str, message: str) -> None:
     """Print one readable line on stderr."""
     print(f"{prog}: error: {message}", file=sys.stderr)

@@ -138,7 +138,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from mnist_app.predict import classify_files, default_model_path, load_model
 
     model_path = Path(args.model) if args.model else default_model_path()
-    network, _meta = load_model(args.model)
+    network, _meta = load_model(model_path)
     if args.images:
         items = labelled_images(Path(args.images))
         preds = classify_files(network, [it["path"] for it in items], raw=args.no_preprocess)

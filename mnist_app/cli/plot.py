@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, run
+from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, positive_int, run
 
 PROG = "plot.py"
 
@@ -42,7 +42,7 @@ def build_parser():
                       help="gallery of the test digits MODEL gets wrong most confidently")
     kind.add_argument("--weights", metavar="MODEL.npz", help="first hidden layer's weights as 28x28 images")
     parser.add_argument("-o", "--output", metavar="PNG", help="output file (default: <kind>.png in the current folder)")
-    parser.add_argument("--count", type=int, default=None, metavar="N",
+    parser.add_argument("--count", type=positive_int, default=None, metavar="N",
                         help="digits in the gallery (default 36) or neurons drawn (default 100)")
     parser.add_argument("--title", help="figure title")
     parser.add_argument("--json", action="store_true", help="print {\"output\": ..., ...} on stdout")
@@ -60,8 +60,6 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.error("give either history.json files or one of --confusion/--misclassified/--weights, not both")
     if not model and not args.histories:
         parser.error("nothing to plot: give history.json files or --confusion/--misclassified/--weights MODEL.npz")
-    if args.count is not None and args.count < 1:
-        parser.error(f"--count must be >= 1, got {args.count}")
     kind = "confusion" if args.confusion else "misclassified" if args.misclassified else "weights" if args.weights \
         else "history"
     output = Path(args.output or DEFAULT_OUTPUT[kind])

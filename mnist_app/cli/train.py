@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, run
+from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, positive_int, run
 from mnist_app.errors import CheckpointError, MnistAppError
 from mnist_app.fileio import ensure_directory
 
@@ -50,13 +50,6 @@ def _preset_help() -> str:
         settings = ", ".join(f"{k}={'-'.join(map(str, v)) if k == 'sizes' else v}" for k, v in values.items())
         lines.append(f"  {name:<9} {settings or 'the textbook defaults'}")
     return "\n".join(lines)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -104,15 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     # Defaults are None so that we can tell which flags were given (presets and --resume
     # fill in the rest); the textbook values are in TrainConfig and shown in the help.
     net = parser.add_argument_group("network")
-    net.add_argument("--hidden", type=_positive_int, nargs="+", action="append", metavar="N",
+    net.add_argument("--hidden", type=positive_int, nargs="+", action="append", metavar="N",
                      help="hidden layer size(s); several values or a repeated flag give several hidden "
                           "layers (default: 30)")
     net.add_argument("--init", choices=INITS, help="weight initialisation: N(0,1) or N(0,1/n_in) (default: textbook)")
     net.add_argument("--dtype", choices=DTYPES, help="floating point type (default: float32)")
     sgd = parser.add_argument_group("training")
     sgd.add_argument("--preset", choices=tuple(PRESETS), help="start from a named recipe (see below)")
-    sgd.add_argument("--epochs", type=_positive_int, help="total number of epochs (default: 30)")
-    sgd.add_argument("--batch-size", type=_positive_int, metavar="M", help="mini-batch size (default: 10)")
+    sgd.add_argument("--epochs", type=positive_int, help="total number of epochs (default: 30)")
+    sgd.add_argument("--batch-size", type=positive_int, metavar="M", help="mini-batch size (default: 10)")
     sgd.add_argument("--eta", type=_positive_float, help="learning rate (default: 3.0)")
     sgd.add_argument("--cost", choices=COSTS, help="cost function (default: quadratic)")
     sgd.add_argument("--l2", type=_nonnegative_float, metavar="LAMBDA",
@@ -122,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sgd.add_argument("--augment", type=_augment_kind, metavar="KIND",
                      help=f"distort the training images afresh every epoch: {', '.join(AUGMENTS)}, or a "
                      "'+'-joined combination of affine, elastic, thickness, styles (default: none)")
-    sgd.add_argument("--patience", type=_positive_int, metavar="K",
+    sgd.add_argument("--patience", type=positive_int, metavar="K",
                      help="stop early after K epochs without a better validation accuracy")
     sgd.add_argument("--seed", type=int, help="random seed: same seed, same run (default: fresh, recorded)")
     out = parser.add_argument_group("files and output")
@@ -138,14 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sizes(args: argparse.Namespace) -> tuple[int, ...]:
+    """Layer sizes from --hidden, given as `--hidden 100 30` or repeated `--hidden 100 --hidden 30`."""
+    return (784, *(n for group in args.hidden for n in group), 10)
+
+
 def config_from_args(args: argparse.Namespace):
     """TrainConfig from the preset (or textbook defaults) with the explicit flags on top."""
     from mnist_app.train import TrainConfig
 
     overrides: dict[str, Any] = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name) is not None}
     if args.hidden:
-        hidden = [n for group in args.hidden for n in group]
-        overrides["sizes"] = (784, *hidden, 10)
+        overrides["sizes"] = _sizes(args)
     if args.preset:
         return TrainConfig.from_preset(args.preset, **overrides)
     return TrainConfig(**overrides)
@@ -207,7 +204,7 @@ def _explicit_conflicts(args: argparse.Namespace, stored: dict[str, Any]) -> lis
         if stored.get(name) != value:
             conflicts.append(f"--{name.replace('_', '-')} {value} (checkpoint: {stored.get(name)})")
     if args.hidden:
-        sizes = [784, *(n for group in args.hidden for n in group), 10]
+        sizes = list(_sizes(args))
         if stored.get("sizes") != sizes:
             conflicts.append(f"--hidden {' '.join(map(str, sizes[1:-1]))} (checkpoint: {stored.get('sizes')})")
     return conflicts
