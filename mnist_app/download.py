@@ -35,6 +35,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mnist_app import __version__
 from mnist_app.errors import DownloadError
@@ -419,8 +420,24 @@ def fetch_files(
 ) -> list[FileResult]:
     """Make sure every file of ``files`` is in ``data_dir`` and verified; report what happened.
 
-    Same arguments as :func:`download_mnist`; returns one :class:`FileResult` per file, in the
-    order of ``files``, with its checksums and whether it was downloaded or already present.
+    Returns one :class:`FileResult` per file, in the order of ``files``, with its checksums and
+    whether it was downloaded or already present.
+
+    Args:
+        data_dir: where the files go; default :func:`default_data_dir`.
+        mirrors: extra mirrors tried before ``$MNIST_MIRROR`` and :data:`DEFAULT_MIRRORS`.
+        quiet: no progress bars or messages on stderr.
+        use_default_mirrors: False to use only ``mirrors`` and ``$MNIST_MIRROR`` (offline use).
+        use_env: False to ignore ``$MNIST_MIRROR``.
+        files: ``{filename: FileSpec}`` to fetch instead of :data:`MNIST_FILES` -- tests use it
+            to serve small generated files with their own pinned checksums.
+        retries: extra attempts per mirror on transient errors (connection, timeout, 5xx).
+        backoff: first delay in seconds between retries; doubled each time (0 in tests).
+        timeout: requests timeout, seconds, or a (connect, read) pair.
+
+    Raises:
+        DownloadError: the data directory is unwritable (before any download), or some file
+            could not be fetched with correct checksums from any mirror (one line per file).
     """
     specs = dict(MNIST_FILES if files is None else files)
     directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
@@ -499,40 +516,13 @@ def fetch_files(
 
 
 def download_mnist(
-    data_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] = (),
-    *,
-    quiet: bool = False,
-    use_default_mirrors: bool = True,
-    use_env: bool = True,
-    files: Mapping[str, FileSpec] | None = None,
-    retries: int = DEFAULT_RETRIES,
-    backoff: float = DEFAULT_BACKOFF,
-    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    data_dir: str | os.PathLike | None = None, mirrors: Sequence[str] = (), **options: Any
 ) -> dict[str, Path]:
     """Download (if needed) and verify the MNIST files; return ``{filename: path}``.
 
-    Args:
-        data_dir: where the files go; default :func:`default_data_dir`.
-        mirrors: extra mirrors tried before ``$MNIST_MIRROR`` and :data:`DEFAULT_MIRRORS`.
-        quiet: no progress bars or messages on stderr.
-        use_default_mirrors: False to use only ``mirrors`` and ``$MNIST_MIRROR`` (offline use).
-        use_env: False to ignore ``$MNIST_MIRROR``.
-        files: ``{filename: FileSpec}`` to fetch instead of :data:`MNIST_FILES` -- tests use it
-            to serve small generated files with their own pinned checksums.
-        retries: extra attempts per mirror on transient errors (connection, timeout, 5xx).
-        backoff: first delay in seconds between retries; doubled each time (0 in tests).
-        timeout: requests timeout, seconds, or a (connect, read) pair.
-
-    Raises:
-        DownloadError: the data directory is unwritable (before any download), or some file
-            could not be fetched with correct checksums from any mirror (one line per file).
+    Arguments and errors as :func:`fetch_files` (which also reports, per file, what happened).
     """
-    results = fetch_files(
-        data_dir, mirrors, quiet=quiet, use_default_mirrors=use_default_mirrors, use_env=use_env,
-        files=files, retries=retries, backoff=backoff, timeout=timeout,
-    )
-    return {r.name: r.path for r in results}
+    return {r.name: r.path for r in fetch_files(data_dir, mirrors, **options)}
 
 
 __all__ = [
