@@ -52,6 +52,15 @@ def serve_directory(directory: Path, handler: type = QuietHandler) -> Iterator[s
         thread.join()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_environment() -> Iterator[None]:
+    """The user's own $MNIST_MIRROR / $MNIST_DATA_DIR must not change what the tests see
+    (in this process or in the scripts the tests start); tests that need them set them."""
+    saved = {name: os.environ.pop(name) for name in ("MNIST_MIRROR", "MNIST_DATA_DIR") if name in os.environ}
+    yield
+    os.environ.update(saved)
+
+
 def _missing(reason: str) -> None:
     if os.environ.get("MNIST_REQUIRE_MIRROR") == "1":
         pytest.fail(f"{reason} (MNIST_REQUIRE_MIRROR=1, so this is a failure, not a skip)")
