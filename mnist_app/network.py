@@ -499,7 +499,7 @@ class Network:
             packed.attach_velocities(self, None)
         step = self._step_for(m, packed)
         np.copyto(self._work[m].x_rows, X, casting="same_kind")
-        step(Y.T, eta / m, 1.0 - eta * l2 / n_train, momentum, cost == "quadratic")
+        step(Y.T, _step_constants(eta / m, 1.0 - eta * l2 / n_train, momentum, cost, self.dtype))
 
     def sgd_epoch(
         self,
@@ -543,31 +543,45 @@ class Network:
         packed = self._synced()
         if momentum and packed.vel is None:
             packed.attach_velocities(self, None)
-        quadratic = cost == "quadratic"
         decay = 1.0 - eta * l2 / n_train
-        take = np.take
+        # The bound methods X.take / Y.take skip np.take's Python wrapper (~0.5 us a call).
+        take_x, take_y = X.take, Y.take
         n_full = order.shape[0] // batch_size
         if n_full:
             step = self._step_for(batch_size, packed)
             work = self._work[batch_size]
-            x_rows, y_rows, yT, c = work.x_rows, work.y_rows, work.y_rows.T, eta / batch_size
+            x_rows, y_rows, yT = work.x_rows, work.y_rows, work.y_rows.T
+            constants = _step_constants(eta / batch_size, decay, momentum, cost, self.dtype)
             for idx in order[: n_full * batch_size].reshape(n_full, batch_size):
-                take(X, idx, 0, x_rows, "clip")   # indices were checked above
-                take(Y, idx, 0, y_rows, "clip")
-                step(yT, c, decay, momentum, quadratic)
+                take_x(idx, 0, x_rows, "clip")   # indices were checked above
+                take_y(idx, 0, y_rows, "clip")
+                step(yT, constants)
         rest = order[n_full * batch_size :]
         if rest.shape[0]:
             m = rest.shape[0]
             step = self._step_for(m, packed)
             work = self._work[m]
-            take(X, rest, 0, work.x_rows, "clip")
-            take(Y, rest, 0, work.y_rows, "clip")
-            step(work.y_rows.T, eta / m, decay, momentum, quadratic)
+            take_x(rest, 0, work.x_rows, "clip")
+            take_y(rest, 0, work.y_rows, "clip")
+            step(work.y_rows.T, _step_constants(eta / m, decay, momentum, cost, self.dtype))
+
+
+def _step_constants(c: float, decay: float, mu: float, cost: str, dtype: np.dtype) -> tuple:
+    """The scalars of one SGD step, as ``step`` wants them: (c, -c, decay, mu, flags...).
+
+    c = eta/m, decay = 1 - eta*l2/n, mu = momentum.  The numbers become 0-d arrays of the
+    network's dtype: numpy takes ~0.45 us to apply a Python float in a ufunc call but ~0.2 us
+    for a 0-d array, and the step makes a dozen such calls.  The values are the same
+    (numpy casts a Python float to the array's dtype either way), so nothing numerical changes.
+    """
+    as_array = lambda value: np.array(value, dtype=dtype)  # noqa: E731
+    return (as_array(c), as_array(-c), as_array(decay), as_array(mu),
+            cost == "quadratic", decay != 1.0, bool(mu))
 
 
 def _make_step(packed: _Packed, work: _Work):
-    """Build ``step(yT, c, decay, mu, quadratic)``: forward + backward + update for the
-    mini-batch already in ``work.x_rows`` (columns = examples inside).
+    """Build ``step(yT, constants)``: forward + backward + update for the mini-batch already
+    in ``work.x_rows`` (columns = examples inside); ``constants`` from :func:`_step_constants`.
 
     The algebra of :meth:`Network.backprop`, rearranged for speed:
       * z = [W | b] @ [a; 1]: the bias rides along as the last weight column, so the
@@ -580,9 +594,18 @@ def _make_step(packed: _Packed, work: _Work):
         delta_in = (W^T delta) * a_in (1 - a_in) (seed 004_1b3dd8781af032a7.txt: transposed
         weights) is computed before W is updated.
     Every array is bound here once, so a step is ~23 numpy calls (784-30-10) and no
-    attribute or list lookups.  numpy calls pass ``out`` positionally (cheaper).
+    attribute or list lookups.  numpy calls pass ``out`` positionally (cheaper), and
+    scalars are 0-d arrays (see :func:`_step_constants`).
+
+    Where the time goes (textbook epoch, ~30 us a mini-batch): the two 784-wide products
+    (forward W x and gradient delta x^T) take ~15 us however they are laid out -- OpenBLAS
+    repacks the 30x785 weights on every call -- and the ~20 small calls and two gathers
+    the rest.  Grouping several mini-batches into bigger products through their Gram matrix
+    (exact: W after batch j is W_0 minus earlier deltas times inputs) was tried; the extra
+    x_j . x_k products cost more than the calls it saves at these sizes.
     """
     mm, mul, add, sub, tanh = np.matmul, np.multiply, np.add, np.subtract, np.tanh
+    half, one = (np.array(value, dtype=packed.params[0].dtype) for value in (0.5, 1.0))
     L = len(packed.params) - 1
     forward = tuple(zip(packed.params, work.inp, work.act))
     a_out, d_out, t_out = work.act[L], work.delta[L], work.tmp[L]
@@ -593,17 +616,18 @@ def _make_step(packed: _Packed, work: _Work):
         backward.append((work.delta[l], work.grad[l], work.inp_T[l], hidden, packed.params[l], packed.w[l], vel[l]))
     backward = tuple(backward)
 
-    def step(yT, c: float, decay: float, mu: float, quadratic: bool) -> None:
+    def step(yT, constants: tuple) -> None:
+        c, neg_c, decay, mu, quadratic, use_decay, use_momentum = constants
         for p, x, a in forward:       # a = sigmoid([W | b] @ [x; 1])
             mm(p, x, a)
-            mul(a, 0.5, a)
+            mul(a, half, a)
             tanh(a, a)
-            mul(a, 0.5, a)
-            add(a, 0.5, a)
+            mul(a, half, a)
+            add(a, half, a)
         a, d, t = a_out, d_out, t_out
         sub(a, yT, d)                 # a - y  (cost derivative; seed 001 for cross-entropy)
         if quadratic:                 # (a - y) * sigmoid'(z) * eta/m
-            mul(a, -c, t)
+            mul(a, neg_c, t)
             add(t, c, t)              # c (1 - a)
             mul(t, a, t)
             mul(d, t, d)
@@ -614,12 +638,12 @@ def _make_step(packed: _Packed, work: _Work):
             if hidden is not None:
                 w_T, d_in, a_in, t = hidden
                 mm(w_T, d, d_in)      # W^T delta  (seed 004: transposed weights)
-                sub(1.0, a_in, t)
+                sub(one, a_in, t)
                 mul(t, a_in, t)       # sigmoid'(z) = a (1 - a)  (seed 002)
                 mul(d_in, t, d_in)
-            if decay != 1.0:
+            if use_decay:
                 mul(w, decay, w)      # L2 weight decay: weights only, not biases
-            if mu:
+            if use_momentum:
                 mul(v, mu, v)         # v <- mu v - (eta/m) sum(grad)
                 sub(v, g, v)
                 add(p, v, p)          # w <- w + v
