@@ -23,6 +23,8 @@ def test_benchmark_synthetic_json():
     assert set(result["epoch_seconds"]) >= {"mnist_app", "per_example"}
     assert result["speedup"] == result["epoch_seconds"]["per_example"] / result["epoch_seconds"]["mnist_app"]
     assert result["per_example_extrapolated"] is True and result["per_example_images_timed"] == 100
+    floor = result["floor"]
+    assert floor["max_speedup"] == result["epoch_seconds"]["per_example"] / floor["layer_one_products_seconds"]
     assert result["large_layer"]["gflops"] > 0 and result["large_layer"]["sgemm_gflops"] > 0
 
 

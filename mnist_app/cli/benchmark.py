@@ -10,7 +10,11 @@ Measured in one run, on the same data:
    over the mini-batch, float64 as the book did).  It is slow, so by default it is
    timed on the first 5,000 images of the epoch and extrapolated to 50,000 (said so
    in the output).
-3. **large layers** -- 784-800-10 with mini-batch 100 (float32), GFLOP/s counting the
+3. **floor** -- the time of only the two 784-wide matrix products every textbook
+   mini-batch needs (forward [W | b] @ [x; 1] and gradient delta @ [x; 1]^T, 30x785 by 785x10
+   and back, float32, cache-warm), 5,000 times: no code that calls numpy once per product
+   per mini-batch can beat it, so ``per_example / floor`` is the ceiling on the speedup.
+4. **large layers** -- 784-800-10 with mini-batch 100 (float32), GFLOP/s counting the
    forward and backward matrix products, next to numpy's own sgemm GFLOP/s on a
    large square product and on the same shapes, measured in the same process.
 
@@ -158,7 +162,10 @@ def measure(args) -> dict:
     t_book_part = _best(book_epoch, max(1, min(args.repeat, 2)))
     t_book = t_book_part * n / k
 
-    # 3. Large layers vs numpy's own sgemm.
+    # 3. The floor: the two big products alone.
+    t_floor = _best(lambda: _layer_one_products(X[:m], n // m), args.repeat)
+
+    # 4. Large layers vs numpy's own sgemm.
     large = _large_layer(args.repeat, X, Y)
 
     return {
@@ -169,6 +176,7 @@ def measure(args) -> dict:
         "images_per_second": {"mnist_app": n / t_epoch, "mnist_app_update_mini_batch_loop": n / t_umb,
                               "per_example": n / t_book},
         "speedup": t_book / t_epoch,
+        "floor": {"layer_one_products_seconds": t_floor, "max_speedup": t_book / t_floor},
         "per_example_images_timed": k,
         "per_example_extrapolated": k < n,
         "per_example_dtype": "float64",
@@ -178,6 +186,20 @@ def measure(args) -> dict:
         "cpu_count": os.cpu_count(),
         "repeat": args.repeat,
     }
+
+
+def _layer_one_products(x_rows: np.ndarray, batches: int) -> None:
+    """The two 784-wide products of a textbook mini-batch, ``batches`` times, nothing else."""
+    m = x_rows.shape[0]
+    x_aug = np.ones((m, 785), np.float32)
+    x_aug[:, :784] = x_rows
+    weights = np.random.default_rng(0).standard_normal((30, 785)).astype(np.float32)
+    z = np.empty((30, m), np.float32)
+    gradient = np.empty_like(weights)
+    mm, x_T = np.matmul, x_aug.T
+    for _ in range(batches):
+        mm(weights, x_T, z)          # forward: [W | b] @ [x; 1]
+        mm(z, x_aug, gradient)       # gradient: delta @ [x; 1]^T (z stands in for delta)
 
 
 def _large_layer(repeat: int, X: np.ndarray, Y: np.ndarray) -> dict:
@@ -243,6 +265,8 @@ def _report(r: dict) -> str:
         f"  book's per-example backprop (float64)          {e['per_example']:8.3f} s/epoch  "
         f"{ips['per_example']:>10,.0f} images/s{extrap}",
         f"  speedup (per_example / mnist_app)              {r['speedup']:8.1f} x",
+        f"  floor: the two 784-wide products alone         {r['floor']['layer_one_products_seconds']:8.3f} s/epoch  "
+        f"(caps the speedup at {r['floor']['max_speedup']:.1f} x)",
         f"Large layers: {'-'.join(map(str, big['sizes']))}, mini-batch {big['batch_size']}, float32, "
         f"{big['images']:,} images",
         f"  mnist_app forward+backward                     {big['gflops']:8.1f} GFLOP/s  "
