@@ -1,7 +1,7 @@
 """Pictures of training runs and trained networks (PNG files, matplotlib's Agg backend).
 
-* :func:`plot_history` -- ``accuracy.png``: test and validation accuracy per epoch of one run,
-  titled with its hyperparameters (the trainer redraws it after every epoch).
+* :func:`plot_history` / :class:`AccuracyPlot` -- ``accuracy.png``: test and validation accuracy
+  per epoch of one run, titled with its hyperparameters (the trainer redraws it after every epoch).
 * :func:`plot_histories` -- several runs overlaid: accuracy and cost per epoch side by side
   (e.g. textbook vs improved vs best).
 * :func:`plot_confusion` -- the test set's confusion matrix (rows: true digit, columns: predicted).
@@ -92,39 +92,56 @@ def load_history(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- training curves
-def plot_history(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
-    """accuracy.png: test and validation accuracy (%) per epoch of one run."""
-    epochs = history["epochs"]
-    x = [e["epoch"] for e in epochs]
-    figure = _figure(8, 5)
-    ax = figure.add_subplot()
-    ax.plot(x, [100 * e["test_accuracy"] for e in epochs], "o-", ms=3, label="test (10,000 images)")
-    ax.plot(x, [100 * e["validation_accuracy"] for e in epochs], "s--", ms=3, label="validation (10,000 images)")
-    if epochs:
-        best = max(epochs, key=lambda e: e["validation_accuracy"])
+class AccuracyPlot:
+    """accuracy.png of one run: test and validation accuracy (%) per epoch.
+
+    The figure is built once and :meth:`save` redraws it with the epochs so far: the trainer
+    calls it after every epoch, and refreshing an existing figure takes ~18 ms where
+    building one from scratch takes ~50 ms (a quarter of a textbook epoch).
+    """
+
+    def __init__(self, config: dict[str, Any], *, title: str | None = None) -> None:
+        import textwrap
+
+        from matplotlib.ticker import MaxNLocator
+
+        self.planned_epochs = config.get("epochs", 1)
+        self.figure = _figure(8, 5)
+        ax = self.ax = self.figure.add_subplot()
+        (self.test_line,) = ax.plot([], [], "o-", ms=3, label="test (10,000 images)")
+        (self.validation_line,) = ax.plot([], [], "s--", ms=3, label="validation (10,000 images)")
         # A star on the best epoch, explained in the legend (an arrowed note would cross the curves).
-        ax.plot(
-            [best["epoch"]], [100 * best["validation_accuracy"]], "*", ms=13, color="C3",
-            label=f"best validation {100 * best['validation_accuracy']:.2f}% "
-            f"(epoch {best['epoch']}, test {100 * best['test_accuracy']:.2f}%)",
-        )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_xlim(0.5, max(x[-1] if x else 1, history.get("config", {}).get("epochs", 1)) + 0.5)
-    from matplotlib.ticker import MaxNLocator
+        (self.best_marker,) = ax.plot([], [], "*", ms=13, color="C3")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        heading = title or f"MNIST: {describe_config(config)}"
+        ax.set_title(textwrap.fill(heading, 95), fontsize=10)  # long recipes wrap instead of running off
+        # Fixed margins instead of tight_layout(): it would draw the figure twice per save.
+        self.figure.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.92)
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _accuracy_limits(ax, epochs)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
-    import textwrap
+    def save(self, epochs: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
+        """Draw ``epochs`` (the history's list) and write the PNG atomically."""
+        x = [e["epoch"] for e in epochs]
+        self.test_line.set_data(x, [100 * e["test_accuracy"] for e in epochs])
+        self.validation_line.set_data(x, [100 * e["validation_accuracy"] for e in epochs])
+        if epochs:
+            best = max(epochs, key=lambda e: e["validation_accuracy"])
+            self.best_marker.set_data([best["epoch"]], [100 * best["validation_accuracy"]])
+            self.best_marker.set_label(
+                f"best validation {100 * best['validation_accuracy']:.2f}% "
+                f"(epoch {best['epoch']}, test {100 * best['test_accuracy']:.2f}%)"
+            )
+        self.ax.set_xlim(0.5, max(x[-1] if x else 1, self.planned_epochs) + 0.5)
+        _accuracy_limits(self.ax, epochs)
+        self.ax.legend(loc="lower right")  # rebuilt: the best-epoch label changes
+        return _save(self.figure, path)
 
-    heading = title or f"MNIST: {describe_config(history.get('config', {}))}"
-    ax.set_title(textwrap.fill(heading, 95), fontsize=10)  # long recipes wrap instead of running off
-    # Fixed margins instead of tight_layout(): it would draw the figure twice, and the trainer
-    # redraws this plot after every (0.2 s) epoch.
-    figure.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.92)
-    return _save(figure, path)
+
+def plot_history(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """accuracy.png: test and validation accuracy (%) per epoch of one run (see AccuracyPlot)."""
+    return AccuracyPlot(history.get("config", {}), title=title).save(history["epochs"], path)
 
 
 def _accuracy_limits(ax, epochs: Sequence[dict[str, Any]]) -> None:

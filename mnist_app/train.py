@@ -383,6 +383,7 @@ def train(
         raise ValueError("resume needs a model directory")
 
     history: list[dict[str, Any]] = []
+    accuracy_plot = None  # built at the first epoch's end (matplotlib is imported only then)
     if resume:
         network, meta = load_checkpoint(directory / LAST)
         if "config" not in meta or "rng_state" not in meta or "history" not in meta:
@@ -495,9 +496,11 @@ def train(
                     save_checkpoint(directory / BEST, network, meta, momentum=False)  # a model, not a resume point
                 write_history(directory / HISTORY, config, history)
                 if plot:
-                    from mnist_app.plot import plot_history
+                    if accuracy_plot is None:
+                        from mnist_app.plot import AccuracyPlot
 
-                    plot_history({"config": config.to_dict(), "epochs": history}, directory / PLOT)
+                        accuracy_plot = AccuracyPlot(config.to_dict())
+                    accuracy_plot.save(history, directory / PLOT)
             reporter.on_epoch_end(record, config)
 
     result = TrainResult(

@@ -272,10 +272,10 @@ def test_ctrl_c_during_epoch_end_writes_is_deferred(tmp_path: Path, monkeypatch)
 
     import mnist_app.plot
 
-    def plot_then_sigint(history, path, **kwargs):
+    def plot_then_sigint(self, epochs, path):
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the end-of-epoch writes
 
-    monkeypatch.setattr(mnist_app.plot, "plot_history", plot_then_sigint)
+    monkeypatch.setattr(mnist_app.plot.AccuracyPlot, "save", plot_then_sigint)
     handler_before = signal.getsignal(signal.SIGINT)
     reporter = InterruptAt(epoch=99)
     with pytest.raises(KeyboardInterrupt):
