@@ -14,6 +14,7 @@ from mnist_app.checkpoint import save_checkpoint
 from mnist_app.errors import CheckpointError
 from mnist_app.network import Network
 from mnist_app.plot import (
+    AccuracyPlot,
     confusion_matrix,
     describe_config,
     load_history,
@@ -52,6 +53,25 @@ def test_history_plots(tmp_path: Path) -> None:
     runs = [("textbook", fake_history()), ("cross-entropy", fake_history(8, "cross-entropy"))]
     assert is_png(plot_histories(runs, tmp_path / "overlay.png", title="two runs"))
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+def test_accuracy_plot_redraws_the_same_figure_with_the_epochs_so_far(tmp_path: Path) -> None:
+    """The trainer's per-epoch plot: each save shows exactly the epochs given, best one starred."""
+    history = fake_history(6)
+    history["epochs"][2]["validation_accuracy"] = 0.99  # epoch 3 is the best one
+    plot = AccuracyPlot(history["config"])
+    path = tmp_path / "accuracy.png"
+    plot.save(history["epochs"][:1], path)
+    first = path.read_bytes()
+    assert list(plot.test_line.get_xdata()) == [1] and list(plot.best_marker.get_xdata()) == [1]
+    plot.save(history["epochs"][:4], path)
+    assert list(plot.test_line.get_xdata()) == [1, 2, 3, 4]
+    assert list(plot.validation_line.get_ydata()) == pytest.approx([91.0, 92.0, 99.0, 94.0])
+    assert list(plot.best_marker.get_xdata()) == [3]
+    legend = [text.get_text() for text in plot.ax.get_legend().get_texts()]
+    assert len(legend) == 3 and legend[2].startswith("best validation 99.00% (epoch 3")
+    assert plot.ax.get_xlim() == (0.5, 6.5)  # room for all planned epochs from the start
+    assert is_png(path) and path.read_bytes() != first
 
 
 def test_describe_config() -> None:
