@@ -407,15 +407,20 @@ class Network:
         from z as y softplus(-z) + (1-y) softplus(z) so that saturated outputs give a large
         finite cost instead of log(0) warnings.  L2 adds 1/2 (l2/N) sum ||w||^2.
         """
+        return self.evaluate(X, labels, cost, l2)[1]
+
+    def evaluate(self, X, labels, cost: str = "quadratic", l2: float = 0.0) -> tuple[float, float]:
+        """(accuracy, total_cost) of X from one forward pass (the trainer's per-epoch check)."""
         if cost not in COSTS:
             raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
         labels = np.asarray(labels)
         X = np.asarray(X)
         n = X.shape[0] if X.ndim == 2 else 1
         if n == 0:
-            return 0.0
-        total = 0.0
+            return 0.0, 0.0
+        total, correct = 0.0, 0
         for start, stop, a, z in self._layers_forward(X, keep_z=True):
+            correct += int(np.count_nonzero(np.argmax(a, axis=1) == labels[start:stop]))
             y = one_hot(labels[start:stop], self.sizes[-1], dtype=np.float64)
             if cost == "quadratic":
                 total += 0.5 * float(np.sum((a.astype(np.float64) - y) ** 2))
@@ -425,7 +430,7 @@ class Network:
         total /= n
         if l2:
             total += 0.5 * (l2 / n) * sum(float(np.sum(np.square(w, dtype=np.float64))) for w in self.weights)
-        return total
+        return correct / n, total
 
     # ------------------------------------------------------------------ backprop (readable)
     def backprop(self, X, Y, cost: str = "quadratic") -> tuple[list, list]:

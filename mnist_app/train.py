@@ -454,9 +454,8 @@ def train(
         trained = time.perf_counter()
         test_pred = network.predict(arrays["test_images"])
         test_correct = int(np.count_nonzero(test_pred == arrays["test_labels"]))
-        val_acc = float(network.accuracy(arrays["validation_images"], arrays["validation_labels"]))
-        cost = float(
-            network.total_cost(arrays["validation_images"], arrays["validation_labels"], cost=config.cost, l2=config.l2)
+        val_acc, cost = network.evaluate(
+            arrays["validation_images"], arrays["validation_labels"], cost=config.cost, l2=config.l2
         )
         finished = time.perf_counter()
         seconds = finished - started

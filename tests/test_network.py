@@ -351,6 +351,19 @@ def test_total_cost():
         assert np.isfinite(net.total_cost(X, labels, cost="cross-entropy"))
 
 
+def test_evaluate_is_accuracy_and_cost_in_one_pass(monkeypatch):
+    net = Network(SMALL, dtype="float64", rng=5)
+    X, Y = _batch(SMALL, 50, seed=3)
+    labels = np.argmax(Y, axis=1)
+    monkeypatch.setattr(nw, "FEEDFORWARD_CHUNK", 7)  # several chunks must add up
+    for cost in COSTS:
+        accuracy, total = net.evaluate(X, labels, cost=cost, l2=2.0)
+        assert accuracy == net.accuracy(X, labels) and 0.0 < accuracy < 1.0
+        assert total == pytest.approx(_summed_cost(net, X, Y, cost) / 50
+                                      + 0.5 * (2.0 / 50) * sum(float(np.sum(w**2)) for w in net.weights), rel=1e-10)
+    assert net.evaluate(X[:0], labels[:0]) == (0.0, 0.0)
+
+
 # --------------------------------------------------------------------------- real data
 def test_short_real_mnist_training_beats_85_percent(mnist):
     """The textbook network and hyperparameters (784-30-10, quadratic, eta 3.0, batch 10) on
