@@ -39,7 +39,7 @@ The tests check that both give the same numbers and that they equal finite
 differences of the cost.
 
 Speed (``python scripts/benchmark.py`` on this 2-core machine, idle): a textbook epoch
-(50,000 images, 784-30-10, batch 10, float32) takes ~0.15 s, ~11x the book's per-example
+(50,000 images, 784-30-10, batch 10, float32) takes ~0.135 s, ~12x the book's per-example
 code (1.6 s, float64); 784-800-10 at batch 100 runs at ~220 GFLOP/s, ~80% of numpy's own
 2048x2048 sgemm in the same run.  OpenBLAS threads: its default (one per core) is right for
 one training at a time, but two processes that each start 2 threads on 2 cores thrash
@@ -602,10 +602,9 @@ def _make_step(packed: _Packed, work: _Work):
     attribute or list lookups.  numpy calls pass ``out`` positionally (cheaper), and
     scalars are 0-d arrays (see :func:`_step_constants`).
 
-    Where the time goes (textbook epoch, ~30 us a mini-batch): the two 784-wide products
-    (forward W x and gradient delta x^T) take ~15 us however they are laid out -- OpenBLAS
-    repacks the 30x785 weights on every call -- and the ~20 small calls and two gathers
-    the rest.  Grouping several mini-batches into bigger products through their Gram matrix
+    Where the time goes (textbook epoch, ~27 us a mini-batch): the two 784-wide products
+    (forward W x and gradient delta x^T) take ~15 us however they are laid out, mostly a
+    fixed cost per BLAS call, and the ~20 small calls and two gathers the rest.  Grouping several mini-batches into bigger products through their Gram matrix
     (exact: W after batch j is W_0 minus earlier deltas times inputs) was tried; the extra
     x_j . x_k products cost more than the calls it saves at these sizes.
     """
