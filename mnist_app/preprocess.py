@@ -18,16 +18,19 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    RGBA, I;16, I, F, CMYK ...) -> float32 luminance in [0, 1]. Transparency is composited onto a
    background: white, unless the ink itself is light (then black) -- whichever shows the ink.
    Very large images are box-reduced first so memory stays bounded.
-3. **polarity and ink** (`ink_map`): the background level is the median of the border pixels;
+3. **even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
+   other (fitted on the border as a smooth surface) is divided by that surface. Evenly lit images
+   and images under 64 px are left exactly as they are.
+4. **polarity and ink** (`ink_map`): the background level is the median of the border pixels;
    ink is whichever side (darker or lighter) departs from it the most. Ink strength is measured
    relative to the ink contrast; anything fainter than NOISE_FRACTION of it, or not clearly
    above the noise measured on the border (paper texture, dithering, JPEG ringing, sensor noise),
    is treated as background. No ink at all -> "no digit found".
-4. **crop, scale, centre** (`center_digit`): crop to the ink's bounding box, scale so the longer
+5. **crop, scale, centre** (`center_digit`): crop to the ink's bounding box, scale so the longer
    side is 20 px (antialiased: Pillow BOX when shrinking -- an exact area average -- bilinear when
    enlarging), and place it in 28x28 with its centre of mass at (14, 14).
 
-``raw=True`` (`--no-preprocess`) skips 3-4 for images already in MNIST format: pixels are taken
+``raw=True`` (`--no-preprocess`) skips 3-5 for images already in MNIST format: pixels are taken
 as they are (only inverted if the image is dark-on-light, and resized to 28x28 if it is not).
 The same raw path is chosen automatically for a 28x28 image that already looks like an MNIST
 digit (ink box 19-21 px, centre of mass within 1 px of (14, 14)), so MNIST digits saved as PNG
@@ -54,6 +57,9 @@ MAX_PIXELS = 40_000_000  # refuse images whose header declares more (a 40 MP pho
 MAX_FILE_BYTES = 200 * 1024 * 1024  # no legitimate digit drawing is bigger than this on disk
 WORK_PIXELS = 1_000_000  # larger images are box-reduced to about this many pixels first
 
+LIGHTING_MIN_SIDE = 64  # smaller images are never photos with a lighting gradient ...
+UNEVEN_LIGHT = 0.15  # ... larger ones are evened out if the paper's brightness varies by more than
+MIN_LIGHT_RANGE = 0.03  # 15% of its median level and by more than 3% of full scale
 MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale
 NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
 MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
@@ -197,10 +203,56 @@ def to_grey(image: Image.Image) -> tuple[np.ndarray, float]:
     return (arr - lo), max(hi - lo, 1e-12)
 
 
-def _border(a: np.ndarray) -> np.ndarray:
-    h, w = a.shape
+def _border_mask(shape: tuple[int, int]) -> np.ndarray:
+    """True on a frame 2% of the shorter side wide (at least 1 px): where the paper shows."""
+    h, w = shape
     b = max(1, round(0.02 * min(h, w)))
-    return np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[b:-b, :b].ravel(), a[b:-b, -b:].ravel()])
+    mask = np.ones(shape, dtype=bool)
+    mask[b:-b, b:-b] = False
+    return mask
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    return a[_border_mask(a.shape)]
+
+
+def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
+    """Even out uneven lighting (a phone photo of paper): divide by the paper's own brightness.
+
+    A photo's paper is often much brighter on one side than the other; with one background level
+    for the whole image the dim side would count as ink and swamp the digit. The paper's
+    brightness is modelled as a smooth surface, a quadratic in x and y, fitted to the border (the
+    frame is paper almost everywhere; pixels where the digit touches it are dropped as outliers
+    over three robust refits). Each pixel is then divided by the surface and multiplied by the
+    paper's median level: the light falling on a spot multiplies whatever it lights, paper and
+    ink (or blackboard and chalk) alike.
+
+    Images smaller than LIGHTING_MIN_SIDE px (scans, drawings, MNIST-sized files) and images whose
+    surface varies by less than UNEVEN_LIGHT of its median level (or MIN_LIGHT_RANGE of full
+    scale) are returned as they are: evenly lit paper is left exactly alone.
+    """
+    h, w = grey.shape
+    if min(h, w) < LIGHTING_MIN_SIDE:
+        return grey
+    mask = _border_mask((h, w))
+    ys, xs = np.nonzero(mask)
+    values = grey[mask].astype(np.float64)
+    u, t = xs * (2.0 / (w - 1)) - 1.0, ys * (2.0 / (h - 1)) - 1.0
+    terms = np.stack([np.ones_like(u), u, t, u * u, u * t, t * t], axis=1)
+    keep = np.ones(values.shape, dtype=bool)
+    for _ in range(3):
+        coef = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0]
+        residual = values - terms @ coef
+        spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-3 * full
+        keep = np.abs(residual) <= 3.0 * spread
+    U = np.linspace(-1.0, 1.0, w)[None, :]
+    T = np.linspace(-1.0, 1.0, h)[:, None]
+    surface = coef[0] + coef[1] * U + coef[2] * T + coef[3] * U * U + coef[4] * U * T + coef[5] * T * T
+    level = float(np.median(values[keep]))
+    if float(surface.max() - surface.min()) < max(UNEVEN_LIGHT * level, MIN_LIGHT_RANGE * full):
+        return grey
+    flat = grey * (level / np.maximum(surface, 0.02 * full))
+    return np.clip(flat, 0.0, full).astype(np.float32)
 
 
 def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:
@@ -224,6 +276,7 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     NOISE_FRACTION of the ink contrast become 0; the rest are divided by the contrast.
     Raises ImageError "no digit found" when there is no ink to speak of.
     """
+    grey = flatten_lighting(grey, full)
     dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full:
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_app.errors import ImageError
-from mnist_app.preprocess import MAX_PIXELS, center_of_mass, image_to_mnist, open_image, prepare
+import mnist_app.preprocess as preprocess
+from mnist_app.preprocess import MAX_PIXELS, center_of_mass, flatten_lighting, image_to_mnist, open_image, prepare
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -139,6 +140,57 @@ def test_noise_is_ignored(tmp_path, reference_bbox):
     noisy = np.clip(a * 0.8 + 30 + rng.normal(0, 8, a.shape), 0, 255).astype(np.uint8)  # grey paper + noise
     path = _save(Image.fromarray(noisy), tmp_path / "noisy.png")
     assert_mnist_like(image_to_mnist(path), reference_bbox)
+
+
+def _photo(chalk: bool = False, darkest: float = 0.3) -> Image.Image:
+    """draw_digit photographed: light falls from 0.95 at the top left to ``darkest`` at the bottom
+    right and multiplies the reflectance (paper 1.0 and ink 0.2, or board 0.1 and chalk 0.85)."""
+    paper = np.asarray(draw_digit(), dtype=np.float64) / 255  # 1 paper, 0 ink
+    reflectance = (1 - paper) * 0.75 + 0.1 if chalk else paper * 0.8 + 0.2
+    h, w = reflectance.shape
+    light = 0.95 - (0.95 - darkest) * (np.arange(w)[None, :] / (w - 1) + np.arange(h)[:, None] / (h - 1)) / 2
+    photo = reflectance * light + np.random.default_rng(1).normal(0, 0.01, reflectance.shape)
+    return Image.fromarray(np.clip(photo * 255, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+@pytest.mark.parametrize("chalk", [False, True], ids=["ink-on-paper", "chalk-on-board"])
+def test_uneven_lighting_is_evened_out(tmp_path, monkeypatch, reference_bbox, chalk):
+    path = _save(_photo(chalk), tmp_path / "photo.jpg", quality=85)
+    evenly_lit = image_to_mnist(draw_digit())
+    similarity = lambda v: float(np.corrcoef(v, evenly_lit)[0, 1])  # noqa: E731
+    corrected = image_to_mnist(path)
+    assert_mnist_like(corrected, reference_bbox)
+    assert similarity(corrected) > 0.98
+    # Without the correction the dim paper counts as ink (or the dim chalk as background).
+    monkeypatch.setattr(preprocess, "flatten_lighting", lambda grey, full: grey)
+    assert similarity(image_to_mnist(path)) < 0.9
+
+
+def test_evenly_lit_and_small_images_are_not_touched():
+    even = np.asarray(draw_digit(), dtype=np.uint8)
+    assert flatten_lighting(even, 255.0) is even
+    grainy = np.clip(even * 0.8 + 30 + np.random.default_rng(0).normal(0, 8, even.shape), 0, 255)
+    assert flatten_lighting(grainy, 255.0) is grainy
+    dim_corner = np.asarray(_photo().convert("L"))[-40:, -40:]  # a gradient, but too small to be a photo
+    assert flatten_lighting(dim_corner, 255.0) is dim_corner
+    lit = np.asarray(_photo().convert("L"))
+    assert flatten_lighting(lit, 255.0) is not lit
+
+
+def test_flattening_divides_by_the_fitted_paper_brightness():
+    """Quadratic lighting on paper with a stroke away from the border: the paper comes back flat
+    at the border's median level and the stroke keeps its reflectance ratio to the paper."""
+    h, w = 120, 160
+    u = np.linspace(-1, 1, w)[None, :]
+    t = np.linspace(-1, 1, h)[:, None]
+    light = 200 - 60 * u + 30 * t - 40 * u * u + np.zeros((h, w))
+    stroke = np.zeros((h, w), dtype=bool)
+    stroke[50:70, 60:100] = True
+    lit = np.where(stroke, 0.1 * light, light)
+    flat = flatten_lighting(lit, 255.0)
+    level = float(np.median(light[preprocess._border_mask((h, w))]))
+    np.testing.assert_allclose(flat[~stroke], level, rtol=1e-4)
+    np.testing.assert_allclose(flat[stroke], 0.1 * level, rtol=1e-4)
 
 
 def test_accepts_pil_image_and_gives_same_result(tmp_path):
