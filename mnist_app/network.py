@@ -604,9 +604,10 @@ def _make_step(packed: _Packed, work: _Work):
 
     Where the time goes (textbook epoch, ~27 us a mini-batch): the two 784-wide products
     (forward W x and gradient delta x^T) take ~15 us however they are laid out, mostly a
-    fixed cost per BLAS call, and the ~20 small calls and two gathers the rest.  Grouping several mini-batches into bigger products through their Gram matrix
-    (exact: W after batch j is W_0 minus earlier deltas times inputs) was tried; the extra
-    x_j . x_k products cost more than the calls it saves at these sizes.
+    fixed cost per BLAS call, and the ~20 small calls and two gathers the rest.  Grouping
+    several mini-batches into bigger products through their Gram matrix (exact: W after
+    batch j is W_0 minus earlier deltas times inputs) was tried; the extra x_j . x_k
+    products cost more than the calls it saves at these sizes.
     """
     mm, mul, add, sub, tanh = np.matmul, np.multiply, np.add, np.subtract, np.tanh
     half, one = (np.array(value, dtype=packed.params[0].dtype) for value in (0.5, 1.0))
