@@ -14,6 +14,7 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
 1. **open** (`open_image`): every way a file can be bad becomes an ImageError naming the file --
    missing, a directory, empty, not an image, truncated, or a decompression bomb (refused from the
    size declared in the header, before any pixel is decoded). GIFs/animations: first frame.
+   Photos are turned upright as their EXIF Orientation tag says (phones store portraits sideways).
 2. **greyscale** (`to_grey`): any Pillow mode (1, L, LA, P with or without transparency, RGB,
    RGBA, I;16, I, F, CMYK ...) -> float32 luminance in [0, 1]. Transparency is composited onto a
    background: white, unless the ink itself is light (then black) -- whichever shows the ink.
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnist_app.errors import ImageError
 
@@ -133,7 +134,21 @@ def open_image(path: str | Path) -> Image.Image:
             if "truncated" in message or "broken" in message.lower():
                 raise _err(p, f"truncated or corrupt image ({message})") from None
             raise _err(p, f"corrupt image data ({message})") from None
+    _upright(image)
     return image
+
+
+def _upright(image: Image.Image) -> None:
+    """Turn the pixels the way the EXIF Orientation tag says, in place.
+
+    Phones store a portrait photo's pixels sideways and set the tag, and viewers turn it
+    upright, so a digit the user sees upright would otherwise reach the network lying on its
+    side. A damaged EXIF block is ignored: the pixels are still fine.
+    """
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError):
+        pass
 
 
 # ------------------------------------------------------------------------------------ greyscale

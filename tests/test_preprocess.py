@@ -193,6 +193,22 @@ def test_flattening_divides_by_the_fitted_paper_brightness():
     np.testing.assert_allclose(flat[stroke], 0.1 * level, rtol=1e-4)
 
 
+def test_phone_photo_stored_sideways_is_turned_upright(tmp_path, reference_bbox):
+    """EXIF Orientation 6: the pixels are stored turned 90 degrees counter-clockwise, and viewers
+    turn them back clockwise. The digit must reach the network the way the user sees it."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = draw_digit().convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    path = _save(sideways, tmp_path / "portrait.jpg", quality=95, exif=exif)
+    upright = image_to_mnist(draw_digit())
+    seen = image_to_mnist(path)
+    assert_mnist_like(seen, reference_bbox)
+    assert float(np.corrcoef(seen, upright)[0, 1]) > 0.99
+    assert open_image(path).size == (300, 240)  # width x height as displayed, not as stored
+    plain = _save(sideways, tmp_path / "no-exif.jpg", quality=95)  # no tag: taken as stored
+    assert open_image(plain).size == (240, 300)
+
+
 def test_accepts_pil_image_and_gives_same_result(tmp_path):
     im = draw_digit()
     path = _save(im, tmp_path / "d.png")
