@@ -65,6 +65,7 @@ MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scal
 NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
 MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
 
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
 )
@@ -110,6 +111,9 @@ def open_image(path: str | Path) -> Image.Image:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _err(p, f"decompression bomb ({exc}); refusing to decode it") from None
         except UnidentifiedImageError:
+            if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+                raise _err(p, "a HEIC/HEIF photo (the iPhone's default), which Pillow cannot read: "
+                           "save or export it as JPEG or PNG") from None
             raise _err(p, "not an image (Pillow cannot identify the format)") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise _err(p, f"not a readable image ({exc})") from None

@@ -243,6 +243,7 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "huge_bomb": (tmp_path / "huge_bomb.png", "refusing to decode"),
         "blank": (tmp_path / "blank.png", "no digit found"),
         "blank_rgba": (tmp_path / "blank_rgba.png", "no digit found"),
+        "heic": (tmp_path / "IMG_0001.HEIC", "HEIC/HEIF photo"),
     }
     (tmp_path / "adir.png").mkdir()
     (tmp_path / "empty.png").write_bytes(b"")
@@ -253,11 +254,13 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     (tmp_path / "huge_bomb.png").write_bytes(_png_declaring(50_000, 50_000))  # above Pillow's error limit
     Image.new("L", (200, 150), 255).save(tmp_path / "blank.png")
     Image.new("RGBA", (200, 150), (0, 0, 0, 0)).save(tmp_path / "blank_rgba.png")
+    # An iPhone photo: an ISO-BMFF 'ftyp' box with the heic brand, then (here, zeroed) boxes.
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
     return cases
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "directory", "empty", "text", "truncated", "bomb", "huge_bomb", "blank", "blank_rgba"]
+    "case", ["missing", "directory", "empty", "text", "truncated", "bomb", "huge_bomb", "blank", "blank_rgba", "heic"]
 )
 def test_bad_input_gives_one_line_image_error_naming_the_file(tmp_path, case):
     path, words = _bad_files(tmp_path)[case]
