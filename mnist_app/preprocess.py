@@ -264,7 +264,10 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     keep = np.ones(values.shape, dtype=bool)
     for _ in range(3):
         used = terms[keep]
-        coef = np.linalg.solve(used.T @ used, used.T @ values[keep])  # least squares
+        try:
+            coef = np.linalg.solve(used.T @ used, used.T @ values[keep])  # least squares
+        except np.linalg.LinAlgError:  # too few samples left to fit: leave the image alone
+            return grey
         residual = values - terms @ coef
         spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-3 * full
         keep = np.abs(residual) <= 3.0 * spread
