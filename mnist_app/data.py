@@ -123,13 +123,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 # --------------------------------------------------------------------------- images and labels
 
 
-def _images_from_buffer(data: bytes, path: Path) -> np.ndarray:
+def _parse_unsigned_bytes(data: bytes, path: Path, ndim: int, kind: str, shape: str) -> np.ndarray:
+    """The IDX array in ``data``, or DataError unless it is uint8 with ``ndim`` dimensions."""
     raw = _parse_idx(data, path)
-    if raw.dtype != np.uint8 or raw.ndim != 3:
+    if raw.dtype != np.uint8 or raw.ndim != ndim:
         raise DataError(
-            f"{path}: not an MNIST image file: expected unsigned bytes of shape (N, 28, 28), "
+            f"{path}: not an MNIST {kind} file: expected unsigned bytes of shape {shape}, "
             f"got {raw.dtype} of shape {raw.shape}"
         )
+    return raw
+
+
+def _images_from_buffer(data: bytes, path: Path) -> np.ndarray:
+    raw = _parse_unsigned_bytes(data, path, 3, "image", "(N, 28, 28)")
     if raw.shape[1:] != IMAGE_SHAPE:
         raise DataError(f"{path}: images are {raw.shape[1]}x{raw.shape[2]}, expected 28x28")
     # One vectorised pass: uint8 -> float32 / 255 straight into a C-contiguous result.
@@ -140,12 +146,7 @@ def _images_from_buffer(data: bytes, path: Path) -> np.ndarray:
 
 
 def _labels_from_buffer(data: bytes, path: Path) -> np.ndarray:
-    raw = _parse_idx(data, path)
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise DataError(
-            f"{path}: not an MNIST label file: expected unsigned bytes of shape (N,), "
-            f"got {raw.dtype} of shape {raw.shape}"
-        )
+    raw = _parse_unsigned_bytes(data, path, 1, "label", "(N,)")
     if raw.size and int(raw.max()) >= N_CLASSES:
         bad = int(np.argmax(raw >= N_CLASSES))
         raise DataError(f"{path}: label {int(raw[bad])} at index {bad} is outside 0..9")
