@@ -7,6 +7,8 @@
 * :func:`plot_confusion` -- the test set's confusion matrix (rows: true digit, columns: predicted).
 * :func:`plot_misclassified` -- a gallery of the test digits the network got wrong most confidently.
 * :func:`plot_weights` -- each hidden neuron's 784 incoming weights as a 28x28 image: what it looks for.
+* :func:`plot_predictions` -- predict's ``--show`` figure: per image the original, the 28x28 the
+  network saw and the probability bars.
 
 matplotlib is imported inside the functions, never at module import, and only through its
 object-oriented API with the Agg canvas -- so nothing needs a display and importing
@@ -41,11 +43,11 @@ def _figure(width: float, height: float):
     return figure
 
 
-def _save(figure, path: str | os.PathLike) -> Path:
+def _save(figure, path: str | os.PathLike, *, dpi: float | None = None) -> Path:
     """Write the figure as PNG atomically (a viewer never sees half a file)."""
     path = Path(path)
     with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, format="png")
+        figure.savefig(handle, format="png", dpi=dpi or "figure")
     return path
 
 
@@ -214,12 +216,22 @@ def history_label(path: str | os.PathLike, history: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- model diagnostics
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """counts[true, predicted] as an (n_classes, n_classes) int64 array."""
+    """counts[true, predicted] as an (n_classes, n_classes) int64 array.
+
+    A negative prediction (an image that could not be read) is not counted here; see
+    :func:`unreadable_per_class`.
+    """
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
-    return np.bincount(labels * n_classes + predictions, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
+    answered = predictions >= 0
+    return np.bincount(labels[answered] * n_classes + predictions[answered],
+                       minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def unreadable_per_class(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """How many images of each true class got no answer (negative prediction: unreadable)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return np.bincount(labels[np.asarray(predictions) < 0], minlength=n_classes)
 
 
 def plot_confusion(matrix: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -315,3 +327,60 @@ def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
                     f"(red +, blue -)", fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
+
+
+# --------------------------------------------------------------------------- predict --show
+PREDICTIONS_PER_FIGURE = 8  # rows in one --show figure; more images go into numbered files
+
+
+def prediction_figure_paths(out: str | os.PathLike, count: int, per_figure: int = PREDICTIONS_PER_FIGURE) -> list[Path]:
+    """Where :func:`plot_predictions` writes ``count`` images: ``out`` itself, or, when they
+    need more than one figure, ``OUT-1.png``, ``OUT-2.png``, ... beside it."""
+    out = Path(out)
+    figures = -(-count // per_figure)
+    if figures <= 1:
+        return [out] if count else []
+    return [out.with_name(f"{out.stem}-{n}{out.suffix or '.png'}") for n in range(1, figures + 1)]
+
+
+def _draw_original(ax, file: str) -> None:
+    """The user's file as it is (transparent images keep their alpha)."""
+    from mnist_app.errors import MnistAppError
+    from mnist_app.preprocess import open_image
+
+    try:
+        original = open_image(file)
+        has_alpha = "A" in original.getbands() or "transparency" in original.info
+        ax.imshow(np.asarray(original.convert("RGBA" if has_alpha else "RGB")))
+    except MnistAppError:
+        ax.text(0.5, 0.5, "(unreadable)", ha="center")
+    ax.set_title(Path(file).name, fontsize=9)
+
+
+def plot_predictions(results: Sequence, out: str | os.PathLike, *,
+                     per_figure: int = PREDICTIONS_PER_FIGURE) -> list[Path]:
+    """predict's ``--show``: per classified image (``mnist_app.predict.Prediction``) the original,
+    the 28x28 input the network saw and the probability bars, ``per_figure`` rows per file
+    (names from :func:`prediction_figure_paths`). Returns the paths written."""
+    good = [r for r in results if r.ok]
+    targets = prediction_figure_paths(out, len(good), per_figure)
+    for n, target in enumerate(targets):
+        chunk = good[n * per_figure : (n + 1) * per_figure]
+        figure = _figure(9, 2.6 * len(chunk))
+        axes = figure.subplots(len(chunk), 3, squeeze=False)
+        for row, pred in zip(axes, chunk):
+            _draw_original(row[0], pred.file)
+            row[1].imshow(pred.input.reshape(SIDE, SIDE), cmap="gray", vmin=0, vmax=1)
+            row[1].set_title(f"what the network saw ({SIDE}x{SIDE})", fontsize=9)
+            for ax in row[:2]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            colors = ["tab:blue"] * len(pred.probabilities)
+            colors[pred.digit] = "tab:orange"
+            row[2].bar(range(len(colors)), pred.probabilities, color=colors)
+            row[2].set_xticks(range(len(colors)))
+            row[2].set_ylim(0, 1)
+            row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%})", fontsize=9)
+        figure.tight_layout()
+        _save(figure, target, dpi=80)
+    return targets

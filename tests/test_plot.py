@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mnist_app.checkpoint import save_checkpoint
 from mnist_app.errors import CheckpointError
@@ -164,3 +165,21 @@ def test_cli_confusion_on_real_mnist(mnist_mirror_dir: Path, tmp_path: Path) -> 
     assert np.array(report["confusion_matrix"]).sum() == 10_000 and is_png(tmp_path / "confusion.png")
     done = run_plot("--misclassified", "model.npz", "--count", "12", "-o", "m.png", *common, cwd=tmp_path)
     assert done.returncode == 0 and is_png(tmp_path / "m.png")
+
+
+def test_prediction_figures_are_split_into_numbered_files(tmp_path: Path) -> None:
+    """predict --show lives in plot.py: 8 images per figure, then OUT-1.png, OUT-2.png, ..."""
+    from mnist_app.plot import plot_predictions, prediction_figure_paths
+    from mnist_app.predict import classify_many, failed
+
+    assert prediction_figure_paths(tmp_path / "why.png", 8) == [tmp_path / "why.png"]
+    assert prediction_figure_paths(tmp_path / "why.png", 9) == [tmp_path / "why-1.png", tmp_path / "why-2.png"]
+    assert prediction_figure_paths(tmp_path / "why.png", 0) == []
+    network = Network((784, 12, 10), init="scaled", rng=0)
+    rng = np.random.default_rng(1)
+    image = tmp_path / "digit.png"
+    Image.fromarray((rng.random((40, 30)) * 255).astype(np.uint8)).save(image)
+    results = classify_many(network, rng.random((9, 784)), [str(image)] * 9) + [failed("x.png", "x.png: broken")]
+    written = plot_predictions(results, tmp_path / "why.png")
+    assert written == [tmp_path / "why-1.png", tmp_path / "why-2.png"] and all(is_png(p) for p in written)
+    assert not (tmp_path / "why.png").exists()

@@ -1,6 +1,7 @@
 """``python scripts/evaluate.py``: accuracy, per-digit accuracy and a confusion matrix.
 
-Two data sets:
+The work is in mnist_app.evaluate (labels, report) and mnist_app.plot (confusion matrix). Two
+data sets:
 
 * no ``--images``: the 10,000 MNIST test digits (fetched like every command: --data-dir/--mirror);
 * ``--images DIR``: your own images. Labels come from ``DIR/manifest.csv`` when it exists
@@ -14,14 +15,12 @@ Confusion matrix: row = true digit, column = predicted digit (column "err" = unr
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_data_options, error, load_data, make_parser, run
-from mnist_app.errors import ImageError
 
 PROG = "evaluate.py"
 
@@ -45,76 +44,6 @@ def build_parser():
     return parser
 
 
-def labelled_images(directory: Path) -> list[dict]:
-    """``[{"path", "label", "source"?, "style"?}]`` from manifest.csv, else from file names."""
-    from mnist_app.preprocess import is_image_file
-
-    if not directory.is_dir():
-        raise ImageError(f"{directory}: not a directory")
-    manifest = directory / "manifest.csv"
-    items: list[dict] = []
-    if manifest.is_file():
-        try:
-            with manifest.open(newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                    raise ImageError(f"{manifest}: needs a header with columns 'file' and 'label'")
-                for line, row in enumerate(reader, start=2):
-                    label = (row.get("label") or "").strip()
-                    if label not in tuple("0123456789"):
-                        raise ImageError(f"{manifest}: line {line}: label {label!r} is not a digit 0-9")
-                    name = (row.get("file") or "").strip()
-                    if not name:
-                        raise ImageError(f"{manifest}: line {line}: no file name")
-                    item = {"path": directory / name, "label": int(label)}
-                    for key in ("source", "style"):
-                        if row.get(key):
-                            item[key] = row[key]
-                    items.append(item)
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise ImageError(f"{manifest}: not a readable UTF-8 CSV file ({exc})") from None
-    else:
-        for path in sorted(p for p in directory.rglob("*") if p.is_file() and is_image_file(p)):
-            if path.name[:1].isdigit():
-                items.append({"path": path, "label": int(path.name[0])})
-    if not items:
-        raise ImageError(f"{directory}: no labelled images (need manifest.csv or files named like 7_x.png)")
-    return items
-
-
-def report(labels, predicted, *, groups: dict[str, list] | None = None) -> dict:
-    """Accuracy, per-digit accuracy, confusion matrix; predicted -1 = unreadable image."""
-    import numpy as np
-
-    labels = np.asarray(labels, dtype=np.int64)
-    predicted = np.asarray(predicted, dtype=np.int64)
-    n = int(labels.size)
-    correct = labels == predicted
-    confusion = np.zeros((10, 11), dtype=np.int64)  # last column: errors
-    np.add.at(confusion, (labels, np.where(predicted < 0, 10, predicted)), 1)
-    per_digit = {}
-    for d in range(10):
-        m = labels == d
-        per_digit[str(d)] = {"n": int(m.sum()), "accuracy": float(correct[m].mean()) if m.any() else None}
-    out = {
-        "n": n,
-        "correct": int(correct.sum()),
-        "accuracy": float(correct.mean()) if n else 0.0,
-        "errors": int((predicted < 0).sum()),
-        "per_digit": per_digit,
-        "confusion": confusion[:, :10].tolist(),
-        "unreadable_per_digit": confusion[:, 10].tolist(),
-        "breakdown": {},
-    }
-    for key, values in (groups or {}).items():
-        values = np.asarray(values, dtype=object)
-        out["breakdown"][key] = {
-            str(v): {"n": int((values == v).sum()), "accuracy": float(correct[values == v].mean())}
-            for v in sorted(set(values.tolist()))
-        }
-    return out
-
-
 def _print_human(rep: dict) -> None:
     print(f"model:    {rep['model']}")
     print(f"data:     {rep['dataset']}")
@@ -135,6 +64,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     import numpy as np
 
+    from mnist_app.evaluate import labelled_images, report
     from mnist_app.predict import classify_files, default_model_path, load_model
 
     model_path = Path(args.model) if args.model else default_model_path()

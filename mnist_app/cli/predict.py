@@ -11,8 +11,9 @@ holds no digit) gets a one-line error on stderr (and ``"error"`` in JSON) withou
 others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
 
 ``--show OUT.png`` draws, per image, the original, the 28x28 the network saw and the
-probability bars: up to SHOW_PER_FIGURE images go in one figure (OUT.png); more images are split
-into numbered files OUT-1.png, OUT-2.png, ... . matplotlib is imported only then.
+probability bars (mnist_app.plot.plot_predictions): up to PREDICTIONS_PER_FIGURE images go in one
+figure (OUT.png); more images are split into numbered files OUT-1.png, OUT-2.png, ... .
+matplotlib is imported only then.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, error, make_parser, run
+from mnist_app.plot import PREDICTIONS_PER_FIGURE
 
 PROG = "predict.py"
-SHOW_PER_FIGURE = 8
 
 EXAMPLES = """
   python scripts/predict.py my_digit.png                 # digit, confidence, top-3
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--show",
         metavar="OUT.png",
-        help=f"save original | 28x28 input | probability bars per image (more than {SHOW_PER_FIGURE} "
+        help=f"save original | 28x28 input | probability bars per image (more than {PREDICTIONS_PER_FIGURE} "
         "images: OUT-1.png, OUT-2.png, ...)",
     )
     parser.add_argument("--top", type=_top_k, default=3, metavar="K", help="alternatives listed per image (default 3)")
@@ -100,59 +101,13 @@ def _main(argv: Sequence[str] | None) -> int:
             error(PROG, pred.error)
     sys.stdout.flush()
     if args.show:
-        shown = show(results, Path(args.show))
+        from mnist_app.plot import plot_predictions
+
+        shown = plot_predictions(results, Path(args.show))
         if not args.json:
             for path in shown:
                 print(f"saved {path}", file=sys.stderr)
     return EXIT_OK if all(p.ok for p in results) else EXIT_FAILURE
-
-
-def show(results, out: Path) -> list[Path]:
-    """Save the original | 28x28 input | probability bars figure(s); return the paths written."""
-    from mnist_app.errors import MnistAppError
-    from mnist_app.fileio import atomic_write
-    from mnist_app.preprocess import open_image
-
-    good = [r for r in results if r.ok]
-    if not good:
-        return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    chunks = [good[i : i + SHOW_PER_FIGURE] for i in range(0, len(good), SHOW_PER_FIGURE)]
-    written: list[Path] = []
-    for n, chunk in enumerate(chunks, start=1):
-        target = out if len(chunks) == 1 else out.with_name(f"{out.stem}-{n}{out.suffix or '.png'}")
-        fig, axes = plt.subplots(len(chunk), 3, figsize=(9, 2.6 * len(chunk)), squeeze=False)
-        for row, pred in zip(axes, chunk):
-            try:
-                original = open_image(pred.file)
-                original = original.convert("RGBA") if "A" in original.getbands() or "transparency" in original.info else original.convert("RGB")
-                row[0].imshow(np.asarray(original))
-            except MnistAppError:
-                row[0].text(0.5, 0.5, "(unreadable)", ha="center")
-            row[0].set_title(Path(pred.file).name, fontsize=9)
-            row[1].imshow(pred.input.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-            row[1].set_title("what the network saw (28x28)", fontsize=9)
-            for ax in row[:2]:
-                ax.set_xticks([])
-                ax.set_yticks([])
-            colors = ["tab:blue"] * 10
-            colors[pred.digit] = "tab:orange"
-            row[2].bar(range(10), pred.probabilities, color=colors)
-            row[2].set_xticks(range(10))
-            row[2].set_ylim(0, 1)
-            row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%})", fontsize=9)
-        fig.tight_layout()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(target, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=80)
-        plt.close(fig)
-        written.append(target)
-    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
