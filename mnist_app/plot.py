@@ -358,7 +358,7 @@ def _draw_original(ax, file: str) -> None:
 
 
 def plot_predictions(results: Sequence, out: str | os.PathLike, *,
-                     per_figure: int = PREDICTIONS_PER_FIGURE) -> list[Path]:
+                     per_figure: int = PREDICTIONS_PER_FIGURE, title: str | None = None) -> list[Path]:
     """predict's ``--show``: per classified image (``mnist_app.predict.Prediction``) the original,
     the 28x28 input the network saw and the probability bars, ``per_figure`` rows per file
     (names from :func:`prediction_figure_paths`). Returns the paths written."""
@@ -381,6 +381,8 @@ def plot_predictions(results: Sequence, out: str | os.PathLike, *,
             row[2].set_xticks(range(len(colors)))
             row[2].set_ylim(0, 1)
             row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%})", fontsize=9)
+        if title:  # which model answered
+            figure.suptitle(title, fontsize=10)
         figure.tight_layout()
         _save(figure, target, dpi=80)
     return targets

@@ -6,10 +6,8 @@ they need not sum to 1. To report something readable we *normalise* them,
 rule as ``Network.predict``, seed 001's "the neuron with the highest activation") and the
 confidence is its share ``p_digit``.
 
-Models are checkpoints (mnist_app.checkpoint). Which one is used by default:
-``models/best.npz`` relative to the current directory (the model *you* trained with
-scripts/train.py), else the model shipped in the repository, ``<repo>/models/shipped.npz``
-(found next to the package, so it needs a checkout or an editable install, ``pip install -e .``).
+Which model answers (``--model shipped|best|personal|last|PATH`` and the default) is
+:mod:`mnist_app.models`' concern; :func:`load_model` is its short form.
 
 Importing this module is light on purpose (numpy + Pillow; no matplotlib, requests or tqdm), so
 ``python scripts/predict.py one.png`` starts fast.
@@ -24,43 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_app.errors import CheckpointError, MnistAppError
-from mnist_app.preprocess import SIDE, is_image_file, prepare
-
-N_INPUTS = SIDE * SIDE
-N_CLASSES = 10
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "shipped.npz"
-USER_MODEL = Path("models") / "best.npz"
+from mnist_app.errors import MnistAppError
+from mnist_app.image_format import N_PIXELS
+from mnist_app.preprocess import is_image_file, prepare
 
 
-def default_model_path(cwd: str | os.PathLike | None = None) -> Path:
-    """``models/best.npz`` under ``cwd`` (default: the current directory) if it exists, else the
-    shipped ``<repo>/models/shipped.npz`` (which load_model reports if it is missing too)."""
-    user = Path(cwd if cwd is not None else Path.cwd()) / USER_MODEL
-    return user if user.is_file() else SHIPPED_MODEL
+def load_model(spec: str | os.PathLike | None = None):
+    """``(network, meta)`` of the model ``spec`` names (see mnist_app.models.load, which also
+    gives the ModelInfo that names it). CheckpointError (one line) if missing, corrupt or the
+    wrong shape for MNIST digits."""
+    from mnist_app.models import load
 
-
-def load_model(path: str | os.PathLike | None = None):
-    """Load a classifier checkpoint: a network taking 784 inputs and giving 10 outputs.
-
-    Returns ``(network, meta)``. CheckpointError (one line, naming the file) if it is missing,
-    corrupt, or has the wrong shape for MNIST digits.
-    """
-    from mnist_app.checkpoint import load_checkpoint
-
-    p = Path(path) if path is not None else default_model_path()
-    if path is None and not p.is_file():
-        raise CheckpointError(
-            f"{p}: no model found (no models/best.npz here and no shipped model); "
-            "train one with scripts/train.py or pass --model PATH"
-        )
-    network, meta = load_checkpoint(p)
-    sizes = tuple(network.sizes)
-    if sizes[0] != N_INPUTS or sizes[-1] != N_CLASSES:
-        raise CheckpointError(
-            f"{p}: wrong shape for a digit classifier: layer sizes {list(sizes)} "
-            f"(need {N_INPUTS} inputs and {N_CLASSES} outputs)"
-        )
+    network, meta, _info = load(spec)
     return network, meta
 
 
@@ -127,8 +100,8 @@ def classify_many(network, X, files: Sequence[str] | None = None) -> list[Predic
     X = np.asarray(X, dtype=network.dtype)
     if X.ndim == 1:
         X = X.reshape(1, -1)
-    if X.shape[1] != N_INPUTS:
-        raise ValueError(f"expected rows of {N_INPUTS} values, got shape {X.shape}")
+    if X.shape[1] != N_PIXELS:
+        raise ValueError(f"expected rows of {N_PIXELS} values, got shape {X.shape}")
     if files is None:
         files = [""] * X.shape[0]
     if X.shape[0] == 0:

@@ -177,7 +177,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.5,
         "batch_size": 20, "l2": 1.0, "schedule": "cosine", "augment": "elastic", "epochs": 240,
     },
-    # The model shipped as models/shipped.npz: "best", trained for people's own drawings rather
+    # The model shipped as mnist_app/shipped/shipped.npz: "best", trained for people's own drawings rather
     # than for MNIST alone. Affine distortions with a random width stretch (many people write
     # wider digits than MNIST's), elastic distortions, and "styles" -- crossed 7s and flagged 1s,
     # which European writers use and MNIST almost never shows. Measured (seed 1, best.npz at

@@ -126,3 +126,29 @@ def quick_network(mnist):
     for _ in range(2):
         net.sgd_epoch(X, Y, 0.5, 10, order=rng.permutation(len(X)), cost="cross-entropy")
     return net
+
+
+@pytest.fixture(scope="session")
+def model_path(quick_network, tmp_path_factory) -> Path:
+    """quick_network saved as a checkpoint file (for --model PATH)."""
+    from mnist_app.checkpoint import save_checkpoint
+
+    path = tmp_path_factory.mktemp("model") / "quick.npz"
+    save_checkpoint(path, quick_network, {"note": "test model"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def digit_dir(mnist, tmp_path_factory) -> Path:
+    """12 MNIST test digits saved as user drawings: 10x upscaled, dark on white, off-centre,
+    named '<label>_<i>.png'."""
+    import numpy as np
+    from PIL import Image
+
+    directory = tmp_path_factory.mktemp("digits")
+    for i in range(12):
+        a = 255 - np.rint(mnist.test_images[i] * 255).astype(np.uint8).reshape(28, 28)
+        canvas = Image.new("L", (330, 300), 255)
+        canvas.paste(Image.fromarray(a).resize((280, 280), Image.Resampling.BILINEAR), (i * 4, 10))
+        canvas.convert("RGB").save(directory / f"{mnist.test_labels[i]}_{i:02d}.png")
+    return directory

@@ -1,6 +1,8 @@
 """The ``mnist-app`` command: one subcommand per script in scripts/.
 
     mnist-app download | train | predict | evaluate | plot | benchmark [options]
+    mnist-app --version
+    python -m mnist_app ...   (the same, without the installed script)
 
 Each subcommand lives in its own module (mnist_app/cli/<name>.py) with a ``main(argv)``;
 modules are imported only when their subcommand runs, so start-up stays light.
@@ -22,17 +24,28 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "mnist-app") -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        print("usage: mnist-app COMMAND [options]\n\ncommands:")
+        print(f"usage: {prog} COMMAND [options]\n       {prog} --version\n\ncommands:")
         for name, summary in COMMANDS.items():
             print(f"  {name:<10} {summary}")
-        print("\nRun 'mnist-app COMMAND --help' for the options of one command.")
+        print(f"\nRun '{prog} COMMAND --help' for the options of one command.")
         return 0 if args else 2
+    if args[0] == "--version":
+        from mnist_app import __version__
+
+        print(f"mnist_app {__version__}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"mnist-app: error: unknown command {name!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
+        print(f"{prog}: error: unknown command {name!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"mnist_app.cli.{name}")
-    return module.main(rest)
+    from mnist_app.cli import common
+
+    common.invoked_as(f"{prog} {name}")
+    try:
+        module = importlib.import_module(f"mnist_app.cli.{name}")
+        return module.main(rest)
+    finally:
+        common.invoked_as(None)

@@ -15,11 +15,26 @@ from mnist_app.errors import MnistAppError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+# Set by the ``mnist-app`` dispatcher to "mnist-app train" etc., so usage lines and errors name
+# the command the user typed; None when a script (scripts/train.py) runs the command itself.
+_invoked_as: str | None = None
+
+
+def invoked_as(name: str | None) -> None:
+    """Name the running command as the user typed it (``mnist-app predict``) in usage and errors."""
+    global _invoked_as
+    _invoked_as = name
+
+
+def program_name(prog: str) -> str:
+    """``prog`` (a script's name, e.g. "predict.py") unless the command was started another way."""
+    return _invoked_as or prog
+
 
 def make_parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
     """An ArgumentParser whose --help ends with worked examples."""
     return argparse.ArgumentParser(
-        prog=prog,
+        prog=program_name(prog),
         description=description,
         epilog="examples:\n" + examples.strip("\n"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -61,6 +76,13 @@ def load_data(args: argparse.Namespace, *, quiet: bool | None = None):
     )
 
 
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """--model SPEC, for every command that classifies (names and default: mnist_app.models)."""
+    from mnist_app.models import SPEC_HELP
+
+    parser.add_argument("--model", metavar="NAME|PATH", help=SPEC_HELP)
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (a bad value is a usage error, exit 2)."""
     try:
@@ -74,7 +96,7 @@ def positive_int(text: str) -> int:
 
 def error(prog: str, message: str) -> None:
     """Print one readable line on stderr."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{program_name(prog)}: error: {message}", file=sys.stderr)
 
 
 def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_data_options, error, load_data, make_parser, run
+from mnist_app.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_data_options,
+    add_model_option,
+    error,
+    load_data,
+    make_parser,
+    run,
+)
 
 PROG = "evaluate.py"
 
@@ -28,16 +37,14 @@ EXAMPLES = """
   python scripts/evaluate.py                               # MNIST test set, default model
   python scripts/evaluate.py --images my_digits/           # labels from manifest.csv or 7_name.png
   python scripts/evaluate.py --images my_digits/ --json    # machine-readable report
-  python scripts/evaluate.py --model models/last.npz --data-dir ~/mnist
+  python scripts/evaluate.py --model shipped --data-dir ~/mnist  # the model that comes with mnist_app
 """
 
 
 def build_parser():
     parser = make_parser(PROG, "Evaluate a model on MNIST test or on a folder of labelled digit images.", EXAMPLES)
     parser.add_argument("--images", metavar="DIR", help="folder of images (labels: manifest.csv or leading digit of file name)")
-    parser.add_argument(
-        "--model", metavar="PATH", help="model checkpoint (default: models/best.npz if present, else the shipped model)"
-    )
+    add_model_option(parser)
     parser.add_argument("--no-preprocess", action="store_true", help="images are already MNIST format: take pixels as they are")
     parser.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     add_data_options(parser)
@@ -45,7 +52,7 @@ def build_parser():
 
 
 def _print_human(rep: dict) -> None:
-    print(f"model:    {rep['model']}")
+    print(f"model:    {rep['model']['description']}")
     print(f"data:     {rep['dataset']}")
     print(f"accuracy: {rep['accuracy']:.2%} ({rep['correct']}/{rep['n']})" + (f", {rep['errors']} unreadable" if rep["errors"] else ""))
     print("per digit: " + "  ".join(
@@ -65,10 +72,12 @@ def _main(argv: Sequence[str] | None) -> int:
     import numpy as np
 
     from mnist_app.evaluate import labelled_images, report
-    from mnist_app.predict import classify_files, default_model_path, load_model
+    from mnist_app.models import load
+    from mnist_app.predict import classify_files
 
-    model_path = Path(args.model) if args.model else default_model_path()
-    network, _meta = load_model(model_path)
+    network, _meta, model = load(args.model)
+    if model.advice:  # the report's own "model:" line names the model; this says it is weaker
+        print(model.advice, file=sys.stderr)
     if args.images:
         items = labelled_images(Path(args.images))
         preds = classify_files(network, [it["path"] for it in items], raw=args.no_preprocess)
@@ -91,7 +100,7 @@ def _main(argv: Sequence[str] | None) -> int:
         rep = report(data.test_labels, predicted)
         rep["unreadable"] = []
         dataset = f"MNIST test ({len(data.test_labels):,} images)"
-    rep = {"model": str(model_path), "dataset": dataset, **rep}
+    rep = {"model": model.to_json(), "dataset": dataset, **rep}
     if args.json:
         print(json.dumps(rep))
     else:

@@ -6,8 +6,9 @@ them go through the network in one batch. One line per image on stdout:
     drawing.png  7  98.2%  top-3: 7 98.2%, 1 0.9%, 9 0.4%
 
 or, with ``--json``, one JSON object per line:
-``{"file", "digit", "confidence", "probabilities", "error"}``. A file that cannot be read (or
-holds no digit) gets a one-line error on stderr (and ``"error"`` in JSON) without stopping the
+``{"file", "digit", "confidence", "probabilities", "error", "model"}``. In text mode one
+``model: ...`` line on stderr names the model that answered (see mnist_app.models).
+A file that cannot be read (or holds no digit) gets a one-line error on stderr (and ``"error"`` in JSON) without stopping the
 others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
 
 ``--show OUT.png`` draws, per image, the original, the 28x28 the network saw and the
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, error, make_parser, run
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_model_option, error, make_parser, run
 from mnist_app.plot import PREDICTIONS_PER_FIGURE
 
 PROG = "predict.py"
@@ -35,7 +36,8 @@ EXAMPLES = """
   python scripts/predict.py --json digits/ > out.jsonl   # one JSON object per image
   python scripts/predict.py seven.png --show why.png     # original | 28x28 input | probabilities
   python scripts/predict.py mnist28.png --no-preprocess  # already MNIST format: pixels as they are
-  python scripts/predict.py x.png --model models/last.npz --top 5
+  python scripts/predict.py x.png --model shipped --top 5  # the model that comes with mnist_app
+  python scripts/predict.py x.png --model runs/x/best.npz  # any checkpoint
 """
 
 
@@ -56,11 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         EXAMPLES,
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="image files or directories of them")
-    parser.add_argument(
-        "--model",
-        metavar="PATH",
-        help="model checkpoint (default: models/best.npz if present, else the shipped model)",
-    )
+    add_model_option(parser)
     parser.add_argument(
         "--no-preprocess",
         action="store_true",
@@ -84,26 +82,32 @@ def _human_line(pred, k: int) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from mnist_app.predict import classify_files, expand_paths, failed, load_model
+    from mnist_app.models import announcement, load
+    from mnist_app.predict import classify_files, expand_paths, failed
 
-    network, _meta = load_model(args.model)
+    network, _meta, model = load(args.model)
+    if not args.json:
+        print(announcement(model), file=sys.stderr)
+    elif model.advice:
+        print(model.advice, file=sys.stderr)
     entries = expand_paths(args.images)
     paths = [p for p, problem in entries if problem is None]
     by_path = iter(classify_files(network, paths, raw=args.no_preprocess))
     results = [next(by_path) if problem is None else failed(str(p), problem) for p, problem in entries]
 
+    model_json = model.to_json()
     for pred in results:
-        if pred.ok:
-            print(json.dumps(pred.to_json()) if args.json else _human_line(pred, args.top))
-        else:
-            if args.json:
-                print(json.dumps(pred.to_json()))
+        if args.json:
+            print(json.dumps({**pred.to_json(), "model": model_json}))
+        elif pred.ok:
+            print(_human_line(pred, args.top))
+        if not pred.ok:
             error(PROG, pred.error)
     sys.stdout.flush()
     if args.show:
         from mnist_app.plot import plot_predictions
 
-        shown = plot_predictions(results, Path(args.show))
+        shown = plot_predictions(results, Path(args.show), title=f"model: {model.describe()}")
         if not args.json:
             for path in shown:
                 print(f"saved {path}", file=sys.stderr)
