@@ -8,8 +8,8 @@ them go through the network in one batch. One line per image on stdout:
 or, with ``--json``, one JSON object per line:
 ``{"file", "digit", "confidence", "probabilities", "error", "model"}``. In text mode one
 ``model: ...`` line on stderr names the model that answered (see mnist_app.models).
-A file that cannot be read (or holds no digit) gets a one-line error on stderr (and ``"error"`` in JSON) without stopping the
-others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
+A file that cannot be read (or holds no digit) gets a one-line error on stderr (and ``"error"``
+in JSON) without stopping the others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
 
 ``--show OUT.png`` draws, per image, the original, the 28x28 the network saw and the
 probability bars (mnist_app.plot.plot_predictions): up to PREDICTIONS_PER_FIGURE images go in one
