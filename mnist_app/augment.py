@@ -62,8 +62,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-SIDE = 28
-"""Images are SIDE x SIDE pixels."""
+from mnist_app.image_format import SIDE
 
 CENTRE = (SIDE - 1) / 2.0
 """The centre of the image in pixel coordinates (13.5): rotation and scaling pivot here."""

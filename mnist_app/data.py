@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_app.errors import DataError
+from mnist_app.image_format import N_CLASSES, N_PIXELS, SIDE
 
 #: IDX element type code -> big-endian numpy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -41,9 +42,7 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
-IMAGE_SHAPE = (28, 28)
-PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-N_CLASSES = 10
+IMAGE_SHAPE = (SIDE, SIDE)
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -140,8 +139,8 @@ def _images_from_buffer(data: bytes, path: Path) -> np.ndarray:
         raise DataError(f"{path}: images are {raw.shape[1]}x{raw.shape[2]}, expected 28x28")
     # One vectorised pass: uint8 -> float32 / 255 straight into a C-contiguous result.
     # (Division, not multiplication by 1/255, so 255 maps to exactly 1.0.)
-    images = np.empty((raw.shape[0], PIXELS), dtype=np.float32)
-    np.divide(raw.reshape(raw.shape[0], PIXELS), np.float32(255.0), out=images)
+    images = np.empty((raw.shape[0], N_PIXELS), dtype=np.float32)
+    np.divide(raw.reshape(raw.shape[0], N_PIXELS), np.float32(255.0), out=images)
     return images
 
 

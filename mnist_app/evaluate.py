@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_app.errors import ImageError
+from mnist_app.image_format import N_CLASSES
 from mnist_app.plot import confusion_matrix, unreadable_per_class
 
-N_CLASSES = 10
 
 
 def labelled_images(directory: Path) -> list[dict]:

@@ -28,8 +28,8 @@ import numpy as np
 
 from mnist_app.errors import CheckpointError
 from mnist_app.fileio import atomic_write
+from mnist_app.image_format import SIDE
 
-SIDE = 28  # MNIST images are 28 x 28 = 784 pixels
 
 
 # --------------------------------------------------------------------------- helpers

@@ -49,8 +49,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnist_app.errors import ImageError
+from mnist_app.image_format import SIDE
 
-SIDE = 28  # MNIST field
 BOX = 20  # the longer side of the digit's bounding box after size normalisation
 CENTER = 14.0  # MNIST centre of mass, row/column index coordinates (measured: 14.0 +- 0.29)
 
