@@ -603,21 +603,6 @@ def random_affine_parameters(
     return matrices, shifts
 
 
-def random_affine(images: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
-    """Random affine distortion of every image (parameters as in :func:`random_affine_parameters`)."""
-    return augment_batch(images, rng, kind="affine", **params)
-
-
-def random_elastic(images: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
-    """Random elastic distortion of every image (``alpha``, ``sigma``; Simard et al. 2003)."""
-    return augment_batch(images, rng, kind="elastic", **params)
-
-
-def random_thickness(images: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
-    """Random stroke-thickness change of every image (``thickness``, see :func:`change_thickness`)."""
-    return augment_batch(images, rng, kind="thickness", **params)
-
-
 def parse_kind(kind: str) -> tuple[str, ...]:
     """The distortions a kind names, in the order they are applied: ``"both"`` ->
     ``("affine", "elastic")``; ``"elastic+styles"`` -> ``("elastic", "styles")``. ValueError if

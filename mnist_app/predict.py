@@ -45,7 +45,6 @@ class Prediction:
     digit: int | None
     confidence: float | None
     probabilities: tuple[float, ...] | None  # 10 normalised outputs, summing to 1
-    top3: tuple[tuple[int, float], ...] | None  # (digit, probability), best first
     error: str | None = None
     # the 784 values the network saw (28x28 row-major); not part of the JSON output
     input: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -82,14 +81,12 @@ def normalise(outputs: np.ndarray) -> np.ndarray:
 
 
 def _from_probs(file: str, p: np.ndarray, x: np.ndarray | None) -> Prediction:
-    order = np.argsort(-p, kind="stable")
-    digit = int(order[0])
+    digit = int(np.argmax(p))  # the first of equal maxima, as top() orders them
     return Prediction(
         file=file,
         digit=digit,
         confidence=float(p[digit]),
         probabilities=tuple(float(v) for v in p),
-        top3=tuple((int(d), float(p[d])) for d in order[:3]),
         error=None,
         input=x,
     )
@@ -117,7 +114,7 @@ def classify(network, x, file: str = "") -> Prediction:
 
 def failed(file: str, error: str) -> Prediction:
     """A Prediction for an image that could not be classified."""
-    return Prediction(file=file, digit=None, confidence=None, probabilities=None, top3=None, error=error)
+    return Prediction(file=file, digit=None, confidence=None, probabilities=None, error=error)
 
 
 def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = False) -> list[Prediction]:

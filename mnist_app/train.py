@@ -42,15 +42,16 @@ from typing import Any
 
 import numpy as np
 
+from mnist_app.augment import KINDS as AUGMENT_KINDS
 from mnist_app.checkpoint import load_checkpoint, rng_from_state, rng_state, save_checkpoint
 from mnist_app.errors import CheckpointError
 from mnist_app.fileio import atomic_write, ensure_directory
 from mnist_app.network import COSTS, DTYPES, INITS, Network, one_hot
 
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
-# Common augmentation kinds; any '+'-joined combination of affine, elastic, thickness and styles
+# The named augmentation kinds; any '+'-joined combination of affine, elastic, thickness and styles
 # is accepted too (see mnist_app.augment.parse_kind), e.g. "elastic+styles".
-AUGMENTS = ("none", "affine", "elastic", "both", "thickness", "all", "styles", "all+styles")
+AUGMENTS = ("none", *AUGMENT_KINDS)
 
 LAST, BEST, HISTORY, PLOT = "last.npz", "best.npz", "history.json", "accuracy.png"
 

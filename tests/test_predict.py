@@ -30,13 +30,13 @@ def network(quick_network) -> Network:
 # ------------------------------------------------------------------------------------- API
 
 
-def test_classify_gives_normalised_probabilities_and_top3(network, mnist):
+def test_classify_gives_normalised_probabilities_and_top_k(network, mnist):
     pred = classify(network, mnist.test_images[0], file="x")
     p = np.asarray(pred.probabilities)
     assert p.shape == (10,) and p.sum() == pytest.approx(1.0) and (p >= 0).all()
     assert pred.digit == int(np.argmax(network.feedforward(mnist.test_images[:1])[0]))
     assert pred.confidence == pytest.approx(p[pred.digit])
-    assert [d for d, _ in pred.top3] == list(np.argsort(-p)[:3])
+    assert [d for d, _ in pred.top(3)] == list(np.argsort(-p)[:3])
     assert pred.error is None and pred.ok
 
 
