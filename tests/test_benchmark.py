@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_benchmark_synthetic_json():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     proc = subprocess.run(

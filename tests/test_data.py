@@ -181,6 +181,7 @@ def test_real_mnist_label_counts(mnist: MNIST):
     assert mnist.train_labels[:5].tolist() == [5, 0, 4, 1, 9]
 
 
+@pytest.mark.slow
 def test_load_mnist_downloads_missing_and_replaces_corrupt_files(tmp_path, mnist_mirror_dir, monkeypatch):
     monkeypatch.delenv("MNIST_MIRROR", raising=False)
     labels = "t10k-labels-idx1-ubyte.gz"

@@ -62,6 +62,7 @@ def test_evaluate_mnist_test(model_path, quick_network, mnist, mnist_data_dir, c
     assert rep["accuracy"] == pytest.approx(quick_network.accuracy(mnist.test_images, mnist.test_labels))
 
 
+@pytest.mark.slow
 def test_every_digits_dev_image_is_readable(model_path, digits_dev_dir, capsys):
     """The real, varied dev images (RGB, L, RGBA, 28x28 'own') all preprocess without error."""
     assert evaluate_cli.main(["--model", str(model_path), "--images", str(digits_dev_dir), "--json"]) == 0

@@ -125,6 +125,7 @@ def run_plot(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli(tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -156,6 +157,7 @@ def test_cli(tmp_path: Path) -> None:
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_cli_confusion_on_real_mnist(mnist_mirror_dir: Path, tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "model.npz", Network((784, 5, 10), init="scaled", rng=0), {})
     common = ["--mirror", str(mnist_mirror_dir), "--data-dir", str(tmp_path / "data"), "--quiet", "--json"]

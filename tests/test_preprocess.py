@@ -309,6 +309,7 @@ def test_mnist_digits_saved_as_28x28_png_come_back_bit_for_bit(tmp_path, mnist):
             np.testing.assert_allclose(got.vector, x, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_mnist_written_as_png_keeps_accuracy(tmp_path, mnist, quick_network):
     """Test digits saved as user PNGs (10x upscaled, off-centre, both polarities) and read back
     classify within 1 percentage point of the raw arrays."""

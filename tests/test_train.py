@@ -225,6 +225,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_help_and_usage_errors() -> None:
     done = run_script("--help")
     assert done.returncode == 0 and "examples:" in done.stdout and "--preset" in done.stdout
@@ -244,6 +245,7 @@ def test_cli_bad_checkpoint_exits_1(tmp_path: Path) -> None:
     assert done.returncode == 1 and "no such checkpoint" in done.stderr
 
 
+@pytest.mark.slow
 def test_cli_real_mnist_run_and_resume(mnist_mirror_dir: Path, tmp_path: Path, capsys) -> None:
     from mnist_app.cli.train import main
 
@@ -317,6 +319,7 @@ def test_cli_model_dir_that_is_a_file_fails_before_loading_data(tmp_path: Path) 
     assert "models: is a file, not a directory" in done.stderr
 
 
+@pytest.mark.slow
 def test_cli_ctrl_c_keeps_the_last_epoch_and_says_so(mnist_mirror_dir: Path, tmp_path: Path) -> None:
     """A real SIGINT during training: exit 130, one message naming the saved epoch, and that epoch
     really is in last.npz, ready for --resume."""
