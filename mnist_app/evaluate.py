@@ -1,16 +1,25 @@
 """Accuracy of a model on labelled data: the MNIST test set or a folder of the user's images.
 
 * :func:`labelled_images` -- a folder's images and their labels: from ``manifest.csv`` when it
-  exists (columns ``file,label`` and optionally ``source``, ``style``), else from each file
-  name's leading digit (``7_mine.png`` is a 7).
+  exists (columns ``file,label`` and optionally ``source``, ``style``; Excel's "CSV UTF-8" with
+  a byte-order mark is fine), else from each file name's leading digit (``7_mine.png`` is a 7).
+* :func:`evaluate_images` / :func:`evaluate_mnist` -- the whole report for one data set.
 * :func:`report` -- accuracy, per-digit accuracy, the confusion matrix (mnist_app.plot) and a
   breakdown by the manifest's optional columns; an unreadable image (prediction -1) counts as
   wrong and is counted in its own column.
+* :func:`mistakes` -- the misclassified items, most confident first.
+
+Report keys (also the ``--json`` output): ``n``, ``correct``, ``accuracy``, ``n_unreadable``
+(images that could not be read), ``per_digit``, ``confusion`` (rows: true digit, columns:
+predicted), ``unreadable_per_digit``, ``breakdown``, ``misclassified`` (``file`` or ``index``,
+``label``, ``answer``, ``confidence``), ``unreadable`` (``file``, ``error``) and
+``unreadable_folders`` (``folder``, ``error``).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +30,29 @@ from mnist_app.plot import confusion_matrix, unreadable_per_class
 
 
 
-def labelled_images(directory: Path) -> list[dict]:
-    """``[{"path", "label", "source"?, "style"?}]`` from manifest.csv, else from file names."""
+def labelled_images(directory: Path) -> tuple[list[dict], list[tuple[Path, str]]]:
+    """``([{"path", "label", "source"?, "style"?}], [(folder, problem)])`` from manifest.csv,
+    else from file names (then folders the walk could not enter are the problems)."""
+    from mnist_app.imagefiles import path_problem, walk_images
     from mnist_app.preprocess import is_image_file
 
+    directory = Path(directory)
+    problem = path_problem(directory)
+    if problem:
+        raise ImageError(problem)
     if not directory.is_dir():
         raise ImageError(f"{directory}: not a directory")
     manifest = directory / "manifest.csv"
     items: list[dict] = []
-    if manifest.is_file():
+    problems: list[tuple[Path, str]] = []
+    if os.path.isfile(manifest):
         try:
-            with manifest.open(newline="", encoding="utf-8") as fh:
+            # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not part of 'file'
+            with manifest.open(newline="", encoding="utf-8-sig") as fh:
                 reader = csv.DictReader(fh)
-                if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
+                if not reader.fieldnames or not {"file", "label"} <= {f.strip() for f in reader.fieldnames}:
                     raise ImageError(f"{manifest}: needs a header with columns 'file' and 'label'")
+                reader.fieldnames = [f.strip() for f in reader.fieldnames]
                 for line, row in enumerate(reader, start=2):
                     label = (row.get("label") or "").strip()
                     if label not in tuple("0123456789"):
@@ -49,13 +67,15 @@ def labelled_images(directory: Path) -> list[dict]:
                     items.append(item)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ImageError(f"{manifest}: not a readable UTF-8 CSV file ({exc})") from None
+        except OSError as exc:
+            raise ImageError(f"{manifest}: cannot read ({exc.strerror or exc})") from None
     else:
-        for path in sorted(p for p in directory.rglob("*") if p.is_file() and is_image_file(p)):
-            if path.name[:1].isdigit():
-                items.append({"path": path, "label": int(path.name[0])})
+        found, problems = walk_images(directory, is_image_file)
+        items = [{"path": path, "label": int(path.name[0])} for path in found if path.name[:1].isdigit()]
     if not items:
-        raise ImageError(f"{directory}: no labelled images (need manifest.csv or files named like 7_x.png)")
-    return items
+        extra = f" ({problems[0][1]})" if problems else ""
+        raise ImageError(f"{directory}: no labelled images (need manifest.csv or files named like 7_x.png){extra}")
+    return items, problems
 
 
 def report(labels, predicted, *, groups: dict[str, list] | None = None) -> dict:
@@ -72,7 +92,7 @@ def report(labels, predicted, *, groups: dict[str, list] | None = None) -> dict:
         "n": n,
         "correct": int(correct.sum()),
         "accuracy": float(correct.mean()) if n else 0.0,
-        "errors": int((predicted < 0).sum()),
+        "n_unreadable": int((predicted < 0).sum()),
         "per_digit": per_digit,
         "confusion": confusion_matrix(labels, predicted, N_CLASSES).tolist(),
         "unreadable_per_digit": unreadable_per_class(labels, predicted, N_CLASSES).tolist(),
@@ -85,3 +105,44 @@ def report(labels, predicted, *, groups: dict[str, list] | None = None) -> dict:
             for v in sorted(set(values.tolist()))
         }
     return out
+
+
+def mistakes(labels, answers, confidences, names=None) -> list[dict]:
+    """``[{"file"|"index", "label", "answer", "confidence"}]`` for every answered item whose
+    answer is wrong, most confident first (the worst mistakes lead)."""
+    labels, answers = np.asarray(labels), np.asarray(answers)
+    confidences = np.asarray(confidences, dtype=np.float64)
+    wrong = np.flatnonzero((answers >= 0) & (answers != labels))
+    wrong = wrong[np.argsort(-confidences[wrong], kind="stable")]
+    key = "index" if names is None else "file"
+    return [{key: int(i) if names is None else str(names[i]), "label": int(labels[i]), "answer": int(answers[i]),
+             "confidence": float(confidences[i])} for i in wrong]
+
+
+def evaluate_images(network, directory: Path, *, raw: bool = False) -> dict:
+    """The report for a folder of labelled images (see the module docstring for its keys)."""
+    from mnist_app.predict import classify_files
+
+    items, folder_problems = labelled_images(directory)
+    preds = classify_files(network, [it["path"] for it in items], raw=raw)
+    labels = [it["label"] for it in items]
+    answers = [p.digit if p.ok else -1 for p in preds]
+    groups = {key: [it.get(key, "") for it in items] for key in ("source", "style") if any(key in it for it in items)}
+    rep = report(labels, answers, groups=groups)
+    rep["misclassified"] = mistakes(labels, answers, [p.confidence or 0.0 for p in preds], [p.file for p in preds])
+    rep["unreadable"] = [{"file": p.file, "error": p.error} for p in preds if not p.ok]
+    rep["unreadable_folders"] = [{"folder": str(folder), "error": problem} for folder, problem in folder_problems]
+    return rep
+
+
+def evaluate_mnist(network, images, labels) -> dict:
+    """The report for MNIST test images (misclassified items are named by their index)."""
+    from mnist_app.predict import normalise
+
+    outputs = network.feedforward(np.ascontiguousarray(images, dtype=network.dtype))
+    answers = np.argmax(outputs, axis=1)  # Network.predict's rule
+    rep = report(labels, answers)
+    rep["misclassified"] = mistakes(labels, answers, normalise(outputs).max(axis=1))
+    rep["unreadable"] = []
+    rep["unreadable_folders"] = []
+    return rep

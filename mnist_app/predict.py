@@ -16,6 +16,7 @@ Importing this module is light on purpose (numpy + Pillow; no matplotlib, reques
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,11 +132,13 @@ def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = F
         name = str(path)
         names.append(name)
         try:
-            vectors.append(prepare(path, raw=raw).vector)
+            with warnings.catch_warnings():  # a quirky file's numpy/Pillow warnings: not extra stderr lines
+                warnings.simplefilter("ignore")
+                vectors.append(prepare(path, raw=raw).vector)
         except MnistAppError as exc:
             results.append(failed(name, str(exc)))
             continue
-        except (OSError, ValueError, MemoryError) as exc:  # Pillow surprises: still one file's problem
+        except Exception as exc:  # noqa: BLE001 - any decoder surprise is still one file's problem
             results.append(failed(name, f"{name}: cannot process image ({type(exc).__name__}: {exc})"))
             continue
         good_idx.append(len(results))
@@ -154,14 +157,18 @@ def expand_paths(args: Iterable[str | os.PathLike]) -> list[tuple[Path, str | No
     one entry with a problem. Files are passed through even if missing, so the error is
     reported for that file alone when it is opened.
     """
+    from mnist_app.imagefiles import path_problem, walk_images
+
     out: list[tuple[Path, str | None]] = []
     for arg in args:
         p = Path(arg)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f))
-            if not found:
+        problem = path_problem(p)  # e.g. inside a folder the user cannot search
+        if problem is None and p.is_dir():
+            found, problems = walk_images(p, is_image_file)  # a locked subfolder is a problem line
+            if not found and not problems:
                 out.append((p, f"{p}: directory contains no image files"))
             out.extend((f, None) for f in found)
+            out.extend(problems)
         else:
-            out.append((p, None))
+            out.append((p, problem))
     return out

@@ -41,6 +41,7 @@ come back bit-for-bit.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,10 @@ MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scal
 NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
 MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
 
+# The only formats Image.open may pick: Pillow would also hand an EPS or PDF (whatever its file
+# name) to Ghostscript, an outside program; such files are "not an image" here. (JPEG includes
+# the MPO variant some cameras write; PPM is also PGM/PBM.)
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "AVIF", "PPM")
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
@@ -104,19 +109,25 @@ def open_image(path: str | Path) -> Image.Image:
     except OSError as exc:
         raise _err(p, f"cannot read ({exc.strerror or exc})") from None
 
+    # Register just the allowed plugins Pillow does not preload (else it imports all ~40 of them).
+    from PIL import AvifImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _err(p, f"decompression bomb ({exc}); refusing to decode it") from None
+            declared = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's own limit is not ours
+            size = f"declared size {int(declared.group(1))} pixels" if declared else "declared size"
+            raise _err(p, f"{size} exceeds the limit of {MAX_PIXELS} (decompression bomb?); "
+                       "refusing to decode it") from None
         except UnidentifiedImageError:
             if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
                 raise _err(p, "a HEIC/HEIF photo (the iPhone's default), which Pillow cannot read: "
                            "save or export it as JPEG or PNG") from None
-            raise _err(p, "not an image (Pillow cannot identify the format)") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise _err(p, f"not a readable image ({exc})") from None
+            raise _err(p, f"not an image (not one of {', '.join(ALLOWED_FORMATS)})") from None
+        except Exception as exc:  # noqa: BLE001 - any decoder surprise is this one file's problem
+            raise _err(p, f"not a readable image ({type(exc).__name__}: {exc})") from None
         width, height = image.size
         if width <= 0 or height <= 0:
             raise _err(p, f"image has no pixels (declared size {width}x{height})")
@@ -133,8 +144,8 @@ def open_image(path: str | Path) -> Image.Image:
             raise _err(p, "image is a decompression bomb; refusing to decode it") from None
         except EOFError:
             raise _err(p, "truncated image (unexpected end of file)") from None
-        except (OSError, SyntaxError, ValueError, IndexError, MemoryError) as exc:
-            message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. RuntimeError from a corrupt AVIF: this file only
+            message = str(exc) or type(exc).__name__
             if "truncated" in message or "broken" in message.lower():
                 raise _err(p, f"truncated or corrupt image ({message})") from None
             raise _err(p, f"corrupt image data ({message})") from None

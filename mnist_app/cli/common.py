@@ -95,8 +95,10 @@ def positive_int(text: str) -> int:
 
 
 def error(prog: str, message: str) -> None:
-    """Print one readable line on stderr."""
-    print(f"{program_name(prog)}: error: {message}", file=sys.stderr)
+    """Print one readable line on stderr (a file name with a newline or escapes stays one line)."""
+    from mnist_app.imagefiles import printable
+
+    print(f"{program_name(prog)}: error: {printable(message)}", file=sys.stderr)
 
 
 def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
@@ -114,4 +116,12 @@ def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[s
         # Point stdout at /dev/null so the interpreter's final flush does not complain again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+    except OSError as exc:
+        # A path the user cannot reach, wherever it is first touched (Python 3.11's
+        # Path.exists()/is_file()/is_dir() raise PermissionError inside a folder without search
+        # permission, e.g. for --model, --data-dir, --model-dir): one line naming it.
+        if exc.filename is None:
+            raise
+        error(prog, f"{exc.filename}: {exc.strerror or exc}")
         return EXIT_FAILURE

@@ -8,7 +8,9 @@ data sets:
   (columns ``file,label`` and optionally ``source``, ``style`` -- then accuracy is also broken
   down by them), else from each file name's leading digit (``7_mine.png`` is a 7). Images are
   preprocessed exactly as predict.py does; an image that cannot be read counts as wrong, is
-  listed as an error, and makes the exit status 1 (the report is printed all the same).
+  listed as an error, and makes the exit status 1 (the report is printed all the same); so does
+  a subfolder that cannot be searched. The misclassified images are listed, most confident
+  first: the worst WORST_SHOWN in text, all of them in ``--json`` (keys: mnist_app.evaluate).
 
 Confusion matrix: row = true digit, column = predicted digit (column "err" = unreadable).
 """
@@ -51,10 +53,16 @@ def build_parser():
     return parser
 
 
+WORST_SHOWN = 10  # misclassified images listed in the text report (--json lists all)
+
+
 def _print_human(rep: dict) -> None:
-    print(f"model:    {rep['model']['description']}")
-    print(f"data:     {rep['dataset']}")
-    print(f"accuracy: {rep['accuracy']:.2%} ({rep['correct']}/{rep['n']})" + (f", {rep['errors']} unreadable" if rep["errors"] else ""))
+    from mnist_app.imagefiles import printable
+
+    print(f"model:    {printable(rep['model']['description'])}")
+    print(f"data:     {printable(rep['dataset'])}")
+    print(f"accuracy: {rep['accuracy']:.2%} ({rep['correct']}/{rep['n']})"
+          + (f", {rep['n_unreadable']} unreadable" if rep["n_unreadable"] else ""))
     print("per digit: " + "  ".join(
         f"{d}:{v['accuracy']:.1%}" if v["accuracy"] is not None else f"{d}:-" for d, v in rep["per_digit"].items()
     ))
@@ -65,40 +73,31 @@ def _print_human(rep: dict) -> None:
     print("      " + "".join(f"{d:>6}" for d in range(10)) + ("   err" if err_col else ""))
     for d, row in enumerate(rep["confusion"]):
         print(f"{d:>6}" + "".join(f"{v:>6}" for v in row) + (f"{rep['unreadable_per_digit'][d]:>6}" if err_col else ""))
+    wrong = rep["misclassified"]
+    if wrong:
+        print(f"most confident mistakes ({min(len(wrong), WORST_SHOWN)} of {len(wrong)}; --json lists all):")
+        for m in wrong[:WORST_SHOWN]:
+            name = printable(m["file"]) if "file" in m else f"test image #{m['index']}"
+            print(f"  {name}  is {m['label']}, answered {m['answer']} ({m['confidence']:.1%})")
 
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    import numpy as np
-
-    from mnist_app.evaluate import labelled_images, report
+    from mnist_app.evaluate import evaluate_images, evaluate_mnist
     from mnist_app.models import load
-    from mnist_app.predict import classify_files
 
     network, _meta, model = load(args.model)
     if model.advice:  # the report's own "model:" line names the model; this says it is weaker
         print(model.advice, file=sys.stderr)
     if args.images:
-        items = labelled_images(Path(args.images))
-        preds = classify_files(network, [it["path"] for it in items], raw=args.no_preprocess)
-        predicted = []
-        for pred in preds:
-            if pred.ok:
-                predicted.append(pred.digit)
-            else:
-                predicted.append(-1)
-                if not args.json:
-                    error(PROG, pred.error)
-        groups = {key: [it.get(key, "") for it in items] for key in ("source", "style") if any(key in it for it in items)}
-        rep = report([it["label"] for it in items], predicted, groups=groups)
-        rep["unreadable"] = [{"file": p.file, "error": p.error} for p in preds if not p.ok]
+        rep = evaluate_images(network, Path(args.images), raw=args.no_preprocess)
         dataset = str(args.images)
+        if not args.json:
+            for problem in [u["error"] for u in rep["unreadable"]] + [f["error"] for f in rep["unreadable_folders"]]:
+                error(PROG, problem)
     else:
-
         data = load_data(args, quiet=args.quiet or not sys.stderr.isatty())
-        predicted = network.predict(np.ascontiguousarray(data.test_images, dtype=network.dtype))
-        rep = report(data.test_labels, predicted)
-        rep["unreadable"] = []
+        rep = evaluate_mnist(network, data.test_images, data.test_labels)
         dataset = f"MNIST test ({len(data.test_labels):,} images)"
     rep = {"model": model.to_json(), "dataset": dataset, **rep}
     if args.json:
@@ -106,7 +105,7 @@ def _main(argv: Sequence[str] | None) -> int:
     else:
         _print_human(rep)
     # Unreadable images count as wrong in the report, and make the run a failure (as in predict.py).
-    return EXIT_FAILURE if rep["unreadable"] else EXIT_OK
+    return EXIT_FAILURE if rep["unreadable"] or rep["unreadable_folders"] else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

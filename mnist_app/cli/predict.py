@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _human_line(pred, k: int) -> str:
     alts = ", ".join(f"{d} {p:.1%}" for d, p in pred.top(k))
-    return f"{pred.file}  {pred.digit}  {pred.confidence:.1%}  top-{k}: {alts}"
+    from mnist_app.imagefiles import printable
+
+    return f"{printable(pred.file)}  {pred.digit}  {pred.confidence:.1%}  top-{k}: {alts}"
 
 
 def _main(argv: Sequence[str] | None) -> int:
