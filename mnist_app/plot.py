@@ -380,7 +380,9 @@ def plot_predictions(results: Sequence, out: str | os.PathLike, *,
             row[2].bar(range(len(colors)), pred.probabilities, color=colors)
             row[2].set_xticks(range(len(colors)))
             row[2].set_ylim(0, 1)
-            row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%})", fontsize=9)
+            unsure = f" -- unsure: {pred.unsure_reason}" if pred.unsure else ""
+            row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%}){unsure}", fontsize=9,
+                             color="tab:red" if pred.unsure else "black")
         if title:  # which model answered
             figure.suptitle(title, fontsize=10)
         figure.tight_layout()

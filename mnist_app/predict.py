@@ -26,6 +26,7 @@ import numpy as np
 from mnist_app.errors import MnistAppError
 from mnist_app.image_format import N_PIXELS
 from mnist_app.preprocess import is_image_file, prepare
+from mnist_app.unsure import unsure_reason
 
 
 def load_model(spec: str | os.PathLike | None = None):
@@ -47,6 +48,10 @@ class Prediction:
     confidence: float | None
     probabilities: tuple[float, ...] | None  # 10 normalised outputs, summing to 1
     error: str | None = None
+    # True when the answer should not be trusted (mnist_app.unsure): low confidence, or ink that
+    # does not look like a digit; the reason is a short phrase for people
+    unsure: bool = False
+    unsure_reason: str | None = None
     # the 784 values the network saw (28x28 row-major); not part of the JSON output
     input: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -62,12 +67,15 @@ class Prediction:
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def to_json(self) -> dict:
-        """``{"file", "digit", "confidence", "probabilities", "error"}`` (JSON-ready)."""
+        """``{"file", "digit", "confidence", "probabilities", "unsure", "unsure_reason", "error"}``
+        (JSON-ready)."""
         return {
             "file": self.file,
             "digit": self.digit,
             "confidence": self.confidence,
             "probabilities": list(self.probabilities) if self.probabilities is not None else None,
+            "unsure": self.unsure,
+            "unsure_reason": self.unsure_reason,
             "error": self.error,
         }
 
@@ -81,14 +89,17 @@ def normalise(outputs: np.ndarray) -> np.ndarray:
     return p
 
 
-def _from_probs(file: str, p: np.ndarray, x: np.ndarray | None) -> Prediction:
+def _from_outputs(file: str, outputs: np.ndarray, p: np.ndarray, x: np.ndarray) -> Prediction:
     digit = int(np.argmax(p))  # the first of equal maxima, as top() orders them
+    reason = unsure_reason(outputs, x)
     return Prediction(
         file=file,
         digit=digit,
         confidence=float(p[digit]),
         probabilities=tuple(float(v) for v in p),
         error=None,
+        unsure=reason is not None,
+        unsure_reason=reason,
         input=x,
     )
 
@@ -104,8 +115,9 @@ def classify_many(network, X, files: Sequence[str] | None = None) -> list[Predic
         files = [""] * X.shape[0]
     if X.shape[0] == 0:
         return []
-    probs = normalise(network.feedforward(np.ascontiguousarray(X)))
-    return [_from_probs(str(f), p, x) for f, p, x in zip(files, probs, X)]
+    outputs = network.feedforward(np.ascontiguousarray(X))
+    probs = normalise(outputs)
+    return [_from_outputs(str(f), a, p, x) for f, a, p, x in zip(files, outputs, probs, X)]
 
 
 def classify(network, x, file: str = "") -> Prediction:

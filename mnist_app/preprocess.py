@@ -32,7 +32,8 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    enlarging), and place it in 28x28 with its centre of mass at (14, 14).
 
 ``raw=True`` (`--no-preprocess`) skips 3-5 for images already in MNIST format: pixels are taken
-as they are (only inverted if the image is dark-on-light, and resized to 28x28 if it is not).
+as they are (only inverted if the image is dark-on-light). An image that is not 28x28 is refused:
+silently squeezing a 400x400 drawing into 28x28 gave a confident wrong answer.
 The same raw path is chosen automatically for a 28x28 image that already looks like an MNIST
 digit (ink box 19-21 px, centre of mass within 1 px of (14, 14)), so MNIST digits saved as PNG
 come back bit-for-bit.
@@ -399,7 +400,7 @@ def center_digit(ink: np.ndarray, *, name: str | Path = "image") -> np.ndarray:
 
 
 def _raw(grey: np.ndarray, full: float) -> np.ndarray:
-    """Pixels as they are, on MNIST's scale: inverted if dark-on-light, resized to 28x28."""
+    """Pixels of a 28x28 image as they are, on MNIST's scale: inverted if dark-on-light."""
     dark, _, _ = _dark_on_light(grey, full)
     if np.issubdtype(grey.dtype, np.integer):
         a = (int(full) - grey.astype(np.int64)) if dark else grey
@@ -408,9 +409,6 @@ def _raw(grey: np.ndarray, full: float) -> np.ndarray:
         arr = grey.astype(np.float32) / np.float32(full)
         if dark:
             arr = np.float32(1.0) - arr
-    if arr.shape != (SIDE, SIDE):
-        resample = Image.Resampling.BOX if min(arr.shape) > SIDE else Image.Resampling.BILINEAR
-        arr = np.asarray(Image.fromarray(arr, "F").resize((SIDE, SIDE), resample), dtype=np.float32)
     return np.clip(arr, 0.0, 1.0)
 
 
@@ -453,6 +451,10 @@ def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Pr
     else:
         name = image_or_path
         image = open_image(image_or_path)
+    if raw and image.size != (SIDE, SIDE):
+        w, h = image.size
+        raise _err(name, f"is {w}x{h}, not {SIDE}x{SIDE}: raw pixels (--no-preprocess) need an image "
+                   "already in MNIST format; leave the option out to have it preprocessed")
     try:
         grey, full = to_grey(image)
     except (OSError, ValueError) as exc:  # exotic modes Pillow cannot convert

@@ -21,6 +21,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "mnist"
 DIGITS_DEV = REPO_ROOT.parent / "shared" / "digits-dev"
+NON_DIGITS_DEV = REPO_ROOT.parent / "shared" / "non-digits-dev"
 MNIST_FILENAMES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -151,4 +152,13 @@ def digit_dir(mnist, tmp_path_factory) -> Path:
         canvas = Image.new("L", (330, 300), 255)
         canvas.paste(Image.fromarray(a).resize((280, 280), Image.Resampling.BILINEAR), (i * 4, 10))
         canvas.convert("RGB").save(directory / f"{mnist.test_labels[i]}_{i:02d}.png")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def non_digits_dev_dir() -> Path:
+    """../shared/non-digits-dev: handwritten letters (not digits), manifest.csv with file,letter,digit_like."""
+    directory = Path(os.environ.get("MNIST_TEST_NON_DIGITS_DEV", NON_DIGITS_DEV))
+    if not (directory / "manifest.csv").is_file():
+        _missing(f"no non-digits-dev set at {directory} (set MNIST_TEST_NON_DIGITS_DEV)")
     return directory

@@ -4,9 +4,13 @@ Each image is preprocessed into an MNIST-style 28x28 digit (mnist_app.preprocess
 them go through the network in one batch. One line per image on stdout:
 
     drawing.png  7  98.2%  top-3: 7 98.2%, 1 0.9%, 9 0.4%
+    letter_h.png  4  61.0%  unsure (low confidence)  top-3: 4 61.0%, 1 20.3%, 7 9.9%
+
+(an answer not to be trusted -- low confidence, or ink that does not look like a digit -- is
+marked unsure with the reason; mnist_app.unsure states the rule)
 
 or, with ``--json``, one JSON object per line:
-``{"file", "digit", "confidence", "probabilities", "error", "model"}``. In text mode one
+``{"file", "digit", "confidence", "probabilities", "unsure", "unsure_reason", "error", "model"}``. In text mode one
 ``model: ...`` line on stderr names the model that answered (see mnist_app.models).
 A file that cannot be read (or holds no digit) gets a one-line error on stderr (and ``"error"``
 in JSON) without stopping the others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
@@ -79,7 +83,8 @@ def _human_line(pred, k: int) -> str:
     alts = ", ".join(f"{d} {p:.1%}" for d, p in pred.top(k))
     from mnist_app.imagefiles import printable
 
-    return f"{printable(pred.file)}  {pred.digit}  {pred.confidence:.1%}  top-{k}: {alts}"
+    unsure = f"  unsure ({pred.unsure_reason})" if pred.unsure else ""
+    return f"{printable(pred.file)}  {pred.digit}  {pred.confidence:.1%}{unsure}  top-{k}: {alts}"
 
 
 def _main(argv: Sequence[str] | None) -> int:
