@@ -109,7 +109,17 @@ def open_image(path: str | Path) -> Image.Image:
         data = p.read_bytes()
     except OSError as exc:
         raise _err(p, f"cannot read ({exc.strerror or exc})") from None
+    return decode_image(data, p)
 
+
+def decode_image(data: bytes, p: str | Path) -> Image.Image:
+    """Decode an image held in memory (first frame, upright), or raise ImageError naming ``p``.
+
+    The checks of `open_image` after reading the file: header first, pixel count before decoding.
+    The web page's uploads come here without touching the disk.
+    """
+    if not data:
+        raise _err(p, "empty file (0 bytes), not an image")
     # Register just the allowed plugins Pillow does not preload (else it imports all ~40 of them).
     from PIL import AvifImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
 
@@ -151,6 +161,7 @@ def open_image(path: str | Path) -> Image.Image:
                 raise _err(p, f"truncated or corrupt image ({message})") from None
             raise _err(p, f"corrupt image data ({message})") from None
     _upright(image)
+    image.filename = str(p)  # so later steps (prepare's "no digit found") name it too
     return image
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": "accuracy and confusion matrix on MNIST test or a folder of images",
     "plot": "plot training histories and model diagnostics",
     "benchmark": "time one textbook epoch against a per-example implementation",
+    "serve": "draw, upload and teach digits in the web browser",
 }
 
 
