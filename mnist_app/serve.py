@@ -32,7 +32,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -40,9 +39,10 @@ import numpy as np
 
 from mnist_app.errors import ImageError, MnistAppError, OutputError
 from mnist_app.fileio import atomic_write, ensure_directory
+from mnist_app.image_format import SIDE
 from mnist_app.network import sigmoid
 from mnist_app.predict import classify
-from mnist_app.preprocess import IMAGE_SUFFIXES, SIDE, decode_image, prepare
+from mnist_app.preprocess import IMAGE_SUFFIXES, decode_image, prepare
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo is 2-8 MB; nothing legitimate is bigger
 TOP_UNITS = 8  # hidden units whose incoming weights the page draws
@@ -69,56 +69,7 @@ SECURITY_HEADERS = {
 }
 
 
-# ---------------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the page and the start-up line say about the model that answers."""
-
-    path: str
-    sizes: tuple[int, ...]
-    test_accuracy: float | None  # MNIST test accuracy, from the model card or the training history
-    accuracy_from: str | None  # where that figure comes from
-
-    @property
-    def architecture(self) -> str:
-        return "-".join(str(s) for s in self.sizes)
-
-    def line(self) -> str:
-        acc = f", MNIST test accuracy {self.test_accuracy:.2%} ({self.accuracy_from})" if self.test_accuracy else ""
-        return f"{self.path} ({self.architecture} sigmoid network{acc})"
-
-    def to_json(self) -> dict:
-        return {
-            "path": self.path,
-            "sizes": list(self.sizes),
-            "architecture": self.architecture,
-            "test_accuracy": self.test_accuracy,
-            "accuracy_from": self.accuracy_from,
-            "description": self.line(),
-        }
-
-
-def model_info(path: str | Path, network, meta: dict) -> ModelInfo:
-    """The model's test accuracy from its card (``NAME.json`` beside ``NAME.npz``, as the shipped
-    model has) or else from the history saved in the checkpoint at its selected epoch."""
-    import json
-
-    path = Path(path)
-    card = path.with_suffix(".json")
-    accuracy, source = None, None
-    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
-        accuracy = float(json.loads(card.read_text(encoding="utf-8"))["results"]["mnist_test_accuracy"])
-        source = f"model card {card.name}"
-    if accuracy is None:
-        history = meta.get("history") or []
-        epoch = meta.get("epoch")
-        rows = [h for h in history if isinstance(h, dict) and h.get("test_accuracy") is not None]
-        chosen = [h for h in rows if h.get("epoch") == epoch] or rows[-1:]
-        if chosen:
-            accuracy, source = float(chosen[0]["test_accuracy"]), f"training history, epoch {chosen[0].get('epoch')}"
-    return ModelInfo(str(path), tuple(int(s) for s in network.sizes), accuracy, source)
+# ------------------------------------------------------------------------------- the answer
 
 
 def hidden_activations(network, x: np.ndarray) -> np.ndarray:
@@ -224,7 +175,7 @@ class Collection:
         if not manifest.is_file():
             return list(MANIFEST_FIELDS), []
         try:
-            with manifest.open(newline="", encoding="utf-8") as fh:
+            with manifest.open(newline="", encoding="utf-8-sig") as fh:  # as evaluate reads it
                 reader = csv.DictReader(fh)
                 fields = list(reader.fieldnames or [])
                 rows = list(reader)
@@ -293,14 +244,15 @@ def allowed_hosts(bind_host: str) -> list[str]:
 
 def create_app(
     network,
-    info: ModelInfo,
+    info,
     collection: Collection,
     *,
     token: str | None = None,
     hosts: Sequence[str] = LOCAL_HOSTS,
     max_body_bytes: int = MAX_BODY_BYTES,
 ):
-    """The ASGI application. ``token`` (default: a fresh random one) must accompany sample saves."""
+    """The ASGI application answering with ``network``; ``info`` (mnist_app.models.ModelInfo) is what
+    GET /api/model tells. ``token`` (default: a fresh random one) must accompany sample saves."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException

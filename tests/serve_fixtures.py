@@ -38,9 +38,9 @@ class Server:
 
 
 def shipped_model() -> Path:
-    from mnist_app.predict import SHIPPED_MODEL
+    from mnist_app.models import shipped_path
 
-    return SHIPPED_MODEL
+    return shipped_path()
 
 
 @contextlib.contextmanager
@@ -48,7 +48,7 @@ def running_server(collect_dir: Path, cwd: Path, *extra: str) -> Iterator[Server
     """Start scripts/serve.py --port 0, wait for its URL line, stop it with SIGINT afterwards."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, str(SERVE_SCRIPT), "--port", "0", "--collect", str(collect_dir),
-           "--model", str(shipped_model()), *extra]
+           "--model", "shipped", *extra]
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, stdin=subprocess.DEVNULL)
     server = Server()

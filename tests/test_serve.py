@@ -93,9 +93,9 @@ def test_page_is_self_contained_small_and_carries_a_token(server):
 
 def test_model_and_health(server):
     model = requests.get(server.url + "api/model", timeout=10).json()
-    assert model["sizes"] == [784, 800, 10] and model["architecture"] == "784-800-10"
+    assert model["sizes"] == [784, 800, 10]
     assert model["path"] == str(shipped_model())
-    assert model["test_accuracy"] == json.loads(shipped_model().with_suffix(".json").read_text())["results"][
+    assert model["mnist_test_accuracy"] == json.loads(shipped_model().with_suffix(".json").read_text())["results"][
         "mnist_test_accuracy"
     ]
     assert requests.get(server.url + "healthz", timeout=10).json() == {"ok": True}
@@ -264,7 +264,7 @@ def test_evaluate_scores_the_collection(server, workdir, dev_items):
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["n"] == len(manifest_rows(folder)) and report["errors"] == 0
+    assert report["n"] == len(manifest_rows(folder)) and report["n_unreadable"] == 0
     assert report["breakdown"]["source"]
 
 

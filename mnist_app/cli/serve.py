@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mnist_app.cli.common import EXIT_OK, make_parser, run
 from mnist_app.errors import MnistAppError
+from mnist_app.models import SPEC_HELP
 
 PROG = "serve.py"
 DEFAULT_HOST = "127.0.0.1"
@@ -22,7 +23,7 @@ DEFAULT_PORT = 8000
 EXAMPLES = """
   python scripts/serve.py                          # http://127.0.0.1:8000/ with the default model
   python scripts/serve.py --open                   # ... and open it in the web browser
-  python scripts/serve.py --model models/last.npz --port 8080
+  python scripts/serve.py --model personal --port 8080   # your fine-tuned model
   python scripts/serve.py --collect ~/digits       # where "this is a 7" saves images (default my_digits/)
   python scripts/serve.py --host 0.0.0.0           # reachable from a phone on the same network
   python scripts/evaluate.py --images my_digits/   # then: score the model on what you collected
@@ -37,9 +38,7 @@ def build_parser():
         help=f"interface to listen on (default {DEFAULT_HOST}: this computer only; 0.0.0.0: every network)",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
-    parser.add_argument(
-        "--model", metavar="PATH", help="model checkpoint (default: models/best.npz if present, else the shipped model)"
-    )
+    parser.add_argument("--model", metavar="SPEC", help=SPEC_HELP)
     parser.add_argument(
         "--collect",
         metavar="DIR",
@@ -75,13 +74,11 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     import uvicorn
 
-    from mnist_app.predict import default_model_path, load_model
-    from mnist_app.serve import Collection, allowed_hosts, create_app, model_info
+    from mnist_app.models import announcement, load
+    from mnist_app.serve import Collection, allowed_hosts, create_app
 
-    model_path = Path(args.model) if args.model else default_model_path()
-    network, meta = load_model(model_path)
-    info = model_info(model_path, network, meta)
-    collection = Collection(args.collect)
+    network, _meta, info = load(args.model)
+    collection = Collection(Path(args.collect).resolve())
     app = create_app(network, info, collection, hosts=allowed_hosts(args.host))
 
     sock = listen(args.host, args.port)
@@ -89,8 +86,8 @@ def _main(argv: Sequence[str] | None) -> int:
     shown = "127.0.0.1" if args.host == DEFAULT_HOST else ("localhost" if host in ("0.0.0.0", "::") else host)
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     print(f"serving on {url}  (Ctrl-C stops)")
-    print(f"model: {info.line()}")
-    print(f"samples go to: {collection.directory.resolve()}")
+    print(announcement(info))
+    print(f"samples go to: {collection.directory}")
     if args.host != DEFAULT_HOST:
         print(
             f"{PROG}: warning: listening on {args.host}: anyone who can reach this computer on the "
