@@ -24,3 +24,11 @@ class ImageError(MnistAppError):
 
 class OutputError(MnistAppError):
     """A result (checkpoint, history, plot) cannot be written where it was asked to go."""
+
+
+class BusyError(MnistAppError):
+    """A folder is in use by another process (e.g. two trainings into one model directory)."""
+
+
+class TrainingError(MnistAppError):
+    """Training cannot go on (it diverged) or has nothing to do."""

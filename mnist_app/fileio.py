@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from mnist_app.errors import OutputError
+from mnist_app.errors import BusyError, OutputError
 
 
 def _cannot_write(path: Path, exc: OSError) -> OutputError:
@@ -48,7 +50,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         raise OutputError(f"{target}: is a directory; give a file name")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")  # see temporary_name_pattern
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     tmp = Path(tmp_name)
@@ -67,3 +69,106 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         if isinstance(exc, OSError):
             raise _cannot_write(target, exc) from exc
         raise
+
+
+def temporary_name_pattern(name: str) -> str:
+    """The glob matching :func:`atomic_write`'s temporaries for a file called ``name``."""
+    return f".{name}.*.tmp"
+
+
+def remove_stale_temporaries(directory: str | os.PathLike, names: Iterable[str]) -> list[Path]:
+    """Delete temporaries that :func:`atomic_write` left for ``names`` in ``directory``.
+
+    Only a process killed outright (kill -9, power loss) leaves one behind. The caller must hold
+    the folder's lock (:func:`lock_directory`), so no live writer can own them. Returns what was removed.
+    """
+    removed = []
+    for name in names:
+        for stale in Path(directory).glob(temporary_name_pattern(name)):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                removed.append(stale)
+    return removed
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def lock_directory(
+    directory: str | os.PathLike, *, wait: bool = False, name: str = LOCK_NAME
+) -> Iterator[Path]:
+    """Hold an exclusive lock on ``directory`` (an advisory ``flock`` on ``directory/name``).
+
+    Without ``wait``, a folder another process holds raises :class:`BusyError` at once, naming that
+    process. The operating system releases the lock when the holder exits, however it exits
+    (kill -9 included), so a stale lock never needs cleaning up; the lock file itself stays (deleting
+    it would let a third process lock a fresh file while a second still waits on the old one).
+    Where ``fcntl`` does not exist (Windows), ``msvcrt.locking`` does the same job.
+    """
+    directory = Path(directory)
+    path = directory / name
+    try:
+        handle = open(path, "a+")
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    with handle:
+        try:
+            _lock(handle, wait)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(32).strip()
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise BusyError(f"{directory}: in use by another process{who}") from None
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+        # Who holds it, for the message above (informative only: the lock is the flock).
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
+            _unlock(handle)
+
+
+try:
+    import fcntl
+
+    def _lock(handle: IO, wait: bool) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+
+    def _unlock(handle: IO) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+except ImportError:  # Windows
+    import msvcrt
+
+    def _lock(handle: IO, wait: bool) -> None:
+        handle.seek(0)
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                return
+            except OSError:
+                if not wait:
+                    raise BlockingIOError from None
+                time.sleep(0.1)
+
+    def _unlock(handle: IO) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def copy_atomically(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` is always either the old or the new file."""
+    try:
+        with open(source, "rb") as reader, atomic_write(target, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
+    except OSError as exc:
+        raise OutputError(f"{source}: cannot read ({exc.strerror or exc})") from None

@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import numbers
 import os
 import signal
 import threading
@@ -42,24 +43,72 @@ from typing import Any
 
 import numpy as np
 
-from mnist_app.augment import KINDS as AUGMENT_KINDS
-from mnist_app.checkpoint import load_checkpoint, rng_from_state, rng_state, save_checkpoint
-from mnist_app.errors import CheckpointError
-from mnist_app.fileio import atomic_write, ensure_directory
+from mnist_app import constraints
+from mnist_app.augment import KINDS, parse_kind
+from mnist_app.checkpoint import load_checkpoint, read_meta, rng_from_state, rng_state, save_checkpoint
+from mnist_app.constraints import Check, Constraint, Interval, Literal, Options, Sizes
+from mnist_app.errors import BusyError, CheckpointError, MnistAppError, OutputError, TrainingError
+from mnist_app.fileio import (
+    LOCK_NAME,
+    atomic_write,
+    copy_atomically,
+    ensure_directory,
+    lock_directory,
+    remove_stale_temporaries,
+)
 from mnist_app.network import COSTS, DTYPES, INITS, Network, one_hot
 
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
-# The named augmentation kinds; any '+'-joined combination of affine, elastic, thickness and styles
-# is accepted too (see mnist_app.augment.parse_kind), e.g. "elastic+styles".
-AUGMENTS = ("none", *AUGMENT_KINDS)
 
 LAST, BEST, HISTORY, PLOT = "last.npz", "best.npz", "history.json", "accuracy.png"
+RUN_FILES = (LAST, BEST, HISTORY, PLOT)
+#: What a completed run copies into its home folder (``models/``), so ``models/best.npz`` (the model
+#: predict.py uses by default), ``models/last.npz`` and ``models/history.json`` are the latest
+#: completed run's. The last one is written last: an interrupted copy keeps the previous model.
+PUBLISHED = (PLOT, HISTORY, LAST, BEST)
+#: Runs of a home folder live in ``HOME/runs/001``, ``HOME/runs/002``, ...
+RUNS = "runs"
+
+
+def _check_augment(kind: Any) -> None:
+    if kind != "none":
+        parse_kind(kind)
+
+
+AUGMENT_KINDS = (
+    f"none, {', '.join(KINDS)}, or a '+'-joined combination of those and affine, elastic, thickness, styles"
+)
+
+#: What each TrainConfig field may be: the one place settings are checked. TrainConfig.validate and
+#: the command line's flag parsing (mnist_app.cli.train) both read it. ``None`` in a list allows None.
+PARAMETER_CONSTRAINTS: dict[str, list[Constraint | None]] = {
+    "sizes": [Sizes(min_layers=2)],
+    "epochs": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 1, None)],
+    "eta": [Interval(float, 0, None, closed="neither")],
+    "cost": [Options(COSTS)],
+    "init": [Options(INITS)],
+    "l2": [Interval(float, 0, None, closed="left")],
+    "dtype": [Options(DTYPES)],
+    # np.random.default_rng takes any integer >= 0; None (the command line's "random") draws one.
+    "seed": [Interval(int, 0, None), Literal("random", None)],
+    "momentum": [Interval(float, 0, 1, closed="left")],
+    "schedule": [Options(SCHEDULES)],
+    "step_size": [Interval(int, 1, None)],
+    "step_gamma": [Interval(float, 0, 1, closed="right")],
+    "plateau_patience": [Interval(int, 1, None)],
+    "patience": [Interval(int, 1, None), None],
+    "augment": [Check(_check_augment, AUGMENT_KINDS)],
+}
 
 
 @dataclass
 class TrainConfig:
     """Every hyperparameter of a run. The defaults are the textbook's (Nielsen, chapter 1):
-    784-30-10, 30 epochs, mini-batch 10, eta 3.0, quadratic cost, N(0, 1) initialisation.
+    784-30-10, 30 epochs, mini-batch 10, eta 3.0, quadratic cost, N(0, 1) initialisation -- and a
+    fixed seed (1, as PyTorch's MNIST example), so the same command gives the same run; ``seed=None``
+    draws a fresh one (recorded in the history, so that run can be repeated too). What each field may
+    be is in :data:`PARAMETER_CONSTRAINTS`.
 
     Beyond the textbook (all off by default):
 
@@ -71,9 +120,8 @@ class TrainConfig:
     * ``patience`` -- early stopping: stop after this many epochs without a new best validation
       accuracy (``None`` = never).
     * ``augment`` -- distort the whole training array once per epoch with
-      ``mnist_app.augment.augment_batch(images, rng, kind=augment)``: ``affine``, ``elastic``,
-      ``both`` (affine + elastic), ``thickness`` (pen width), ``affine+thickness``, ``all``, or
-      ``styles`` / ``all+styles`` (crossed 7s and flagged 1s, drawn from the labels first).
+      ``mnist_app.augment.augment_batch(images, rng, kind=augment)``: a kind of
+      ``mnist_app.augment.KINDS`` or a '+'-joined combination (``"affine+elastic+styles"``).
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)
@@ -84,7 +132,7 @@ class TrainConfig:
     init: str = "textbook"
     l2: float = 0.0
     dtype: str = "float32"
-    seed: int | None = None
+    seed: int | None = 1
     momentum: float = 0.0
     schedule: str = "none"
     step_size: int = 10
@@ -94,44 +142,12 @@ class TrainConfig:
     augment: str = "none"
 
     def __post_init__(self) -> None:
-        self.sizes = tuple(int(s) for s in self.sizes)
+        self.sizes = tuple(int(n) if isinstance(n, numbers.Integral) else n for n in self.sizes)
 
     def validate(self) -> None:
-        """Raise ValueError (one line) for an impossible configuration."""
-        problems = []
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            problems.append(f"layer sizes must be >= 1 and at least two layers, got {self.sizes}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"batch size must be >= 1, got {self.batch_size}")
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            problems.append(f"eta must be a positive number, got {self.eta}")
-        if not (self.l2 >= 0 and math.isfinite(self.l2)):
-            problems.append(f"l2 must be >= 0, got {self.l2}")
-        if not 0 <= self.momentum < 1:
-            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
-        for name, value, allowed in (
-            ("cost", self.cost, COSTS),
-            ("init", self.init, INITS),
-            ("dtype", self.dtype, DTYPES),
-            ("schedule", self.schedule, SCHEDULES),
-        ):
-            if value not in allowed:
-                problems.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if self.augment != "none":
-            from mnist_app.augment import parse_kind
-
-            try:
-                parse_kind(self.augment)
-            except ValueError as exc:
-                problems.append(str(exc))
-        if self.patience is not None and self.patience < 1:
-            problems.append(f"patience must be >= 1, got {self.patience}")
-        if self.step_size < 1 or self.plateau_patience < 1 or not 0 < self.step_gamma <= 1:
-            problems.append("step_size and plateau_patience must be >= 1 and step_gamma in (0, 1]")
-        if problems:
-            raise ValueError("; ".join(problems))
+        """Raise ValueError (one line naming every bad setting) for an impossible configuration."""
+        constraints.validate({f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                             PARAMETER_CONSTRAINTS)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (sizes as a list)."""
@@ -153,36 +169,31 @@ class TrainConfig:
         return cls(**{**PRESETS[name], **overrides})
 
 
-# Named recipes. Each lists only what differs from the textbook defaults.
+# Named recipes. Each lists only what differs from the textbook defaults. Their measured accuracies,
+# and the probes that chose them, are in docs/results-train.md.
 PRESETS: dict[str, dict[str, Any]] = {
-    # Nielsen chapter 1, network.py: ~95% test.
+    # Nielsen chapter 1, network.py.
     "textbook": {},
     # Chapter 3's fixes on the same small net -- cross-entropy, scaled init, L2 -- plus a cosine
-    # learning-rate decay. Measured: 96.73% test after 30 epochs (seed 1).
+    # learning-rate decay.
     "improved": {"cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0, "schedule": "cosine"},
     # Nielsen chapter 3, network2.py's 784-100-10 run (cross-entropy, L2 lambda 5.0, eta 0.5,
-    # mini-batch 10) with a cosine learning-rate decay over 30 epochs. Measured (seed 1): 98.03%
-    # test after 30 epochs; the book's constant eta for 60 epochs gave 97.56% (best 97.81%).
+    # mini-batch 10) with a cosine learning-rate decay over 30 epochs.
     "network2": {
         "sizes": (784, 100, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "l2": 5.0,
         "schedule": "cosine",
     },
     # Simard, Steinkraus & Platt (2003) class: 800 hidden, cross-entropy, elastic distortions
     # (alpha 34, sigma 4) redrawn every epoch, 240 epochs of mini-batch 20 with momentum 0.5 and
-    # a cosine-decayed eta. Measured (seed 1, 2-core machine shared with a second training run,
-    # OPENBLAS_NUM_THREADS=1): 99.12% test after 240 epochs (best validation 99.09% at epoch 220,
-    # test 99.07%), 3.3 s per epoch, 13.6 min in all. Tuning probes (60 epochs, seed 1, final
-    # test): affine+elastic with L2 5.0 98.47%, elastic with L2 5.0 98.59%, affine+elastic with L2 1.0
-    # 98.61%, elastic with L2 1.0 98.75% (eta 1.0: 98.78%, worse validation) -> this recipe.
+    # a cosine-decayed eta.
     "best": {
         "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.5,
         "batch_size": 20, "l2": 1.0, "schedule": "cosine", "augment": "elastic", "epochs": 240,
     },
-    # The model shipped as mnist_app/shipped/shipped.npz: "best", trained for people's own drawings rather
-    # than for MNIST alone. Affine distortions with a random width stretch (many people write
+    # The model shipped as mnist_app/shipped/shipped.npz: "best", trained for people's own drawings
+    # rather than for MNIST alone. Affine distortions with a random width stretch (many people write
     # wider digits than MNIST's), elastic distortions, and "styles" -- crossed 7s and flagged 1s,
-    # which European writers use and MNIST almost never shows. Measured (seed 1, best.npz at
-    # epoch 120 by validation): 98.80% MNIST test, 95.21% on 814 non-MNIST handwritten digits.
+    # which European writers use and MNIST almost never shows.
     "shipped": {
         "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.5,
         "batch_size": 20, "l2": 1.0, "schedule": "cosine", "augment": "affine+elastic+styles", "epochs": 150,
@@ -210,7 +221,7 @@ class EpochRecord:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns."""
+    """What :func:`train` returns (and what :class:`TrainingInterrupted` carries)."""
 
     network: Any
     config: TrainConfig
@@ -219,6 +230,11 @@ class TrainResult:
     best_validation_accuracy: float | None
     stopped_early: bool = False
     model_dir: Path | None = None
+    #: The home folder (``models/``) this completed run's files were copied to (:func:`publish`).
+    published_to: Path | None = None
+    interrupted: bool = False
+    #: Files that --resume rewrote from last.npz because a crash had left them behind it.
+    repaired: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready digest (the command line's ``--json``)."""
@@ -233,6 +249,7 @@ class TrainResult:
                 self.history[self.best_epoch - 1]["test_accuracy"] if self.best_epoch else None
             ),
             "stopped_early": self.stopped_early,
+            "interrupted": self.interrupted,
             "total_seconds": round(sum(e["seconds"] for e in self.history), 3),
             # Where the time went, summed over the epochs (older histories may lack "timing").
             "seconds_by_part": {
@@ -240,8 +257,19 @@ class TrainResult:
                 for part in ("augment", "sgd", "evaluate")
             },
             "model_dir": str(self.model_dir) if self.model_dir else None,
+            "best_model": str(self.model_dir / BEST) if self.model_dir and self.best_epoch else None,
+            "published_to": str(self.published_to) if self.published_to else None,
             "config": self.config.to_dict(),
         }
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a reporter hook raising KeyboardInterrupt) stopped :func:`train`; ``result`` holds
+    the epochs completed before it (their files are saved) with ``interrupted=True``."""
+
+    def __init__(self, result: TrainResult) -> None:
+        super().__init__("interrupted")
+        self.result = result
 
 
 class Reporter:
@@ -356,50 +384,249 @@ def _interrupts_deferred():
         raise KeyboardInterrupt
 
 
+def new_run_directory(home: str | os.PathLike) -> Path:
+    """Reserve the next numbered run folder ``HOME/runs/NNN`` (001, 002, ...) and return it.
+
+    ``mkdir`` either creates a folder or fails because it exists, so two trainings started at once
+    get different numbers.
+    """
+    runs = ensure_directory(Path(home) / RUNS)
+    try:
+        numbered = [p for p in runs.iterdir() if p.name.isdigit()]
+        for run in numbered:
+            _sweep(run)
+        number = max((int(p.name) for p in numbered), default=0) + 1
+        while True:
+            candidate = runs / f"{number:03d}"
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                number += 1
+    except OSError as exc:
+        raise OutputError(f"{runs}: cannot create a run folder here ({exc.strerror or exc})") from None
+
+
+def _sweep(run: Path) -> None:
+    """Remove the temporaries a killed run left in ``run`` -- unless a live run holds it."""
+    with contextlib.suppress(MnistAppError, OSError), lock_directory(run):
+        remove_stale_temporaries(run, RUN_FILES)
+
+
+def latest_run_directory(home: str | os.PathLike) -> Path | None:
+    """The highest-numbered run folder under ``HOME/runs`` that holds a resumable ``last.npz``."""
+    runs = Path(home) / RUNS
+    try:
+        numbered = [p for p in runs.iterdir() if p.name.isdigit() and (p / LAST).is_file()]
+    except OSError:  # no runs folder yet (or one we cannot list: then there is nothing to resume either)
+        return None
+    return max(numbered, key=lambda p: int(p.name), default=None)
+
+
+def _home_of(directory: Path, home: str | os.PathLike | None) -> Path | None:
+    """``home`` if ``directory`` is one of its numbered runs (so the run publishes there), else None."""
+    if home is None:
+        return None
+    try:
+        return Path(home) if directory.resolve().parent == (Path(home) / RUNS).resolve() else None
+    except OSError:
+        return None
+
+
+def publish(run_directory: Path, home: Path) -> None:
+    """Copy a completed run's files (:data:`PUBLISHED`) into ``home`` (``models/``), so
+    ``models/best.npz`` is always the best model of the latest completed run. Two runs finishing at
+    once take turns (a lock held only while copying); each copy is atomic on its own."""
+    with lock_directory(home, wait=True, name=".publish.lock"):
+        remove_stale_temporaries(home, PUBLISHED)
+        for name in PUBLISHED:
+            if (run_directory / name).is_file():
+                copy_atomically(run_directory / name, home / name)
+            else:  # (a run without a plot): do not leave the previous run's beside this one's files
+                with contextlib.suppress(OSError):
+                    (home / name).unlink()
+
+
+def _remove_if_unused(directory: Path) -> None:
+    """Remove a reserved run folder in which nothing was saved (the run failed or was interrupted
+    before its first epoch ended), so run numbers are not wasted on empty folders."""
+    with contextlib.suppress(OSError):
+        if all(p.name == LOCK_NAME for p in directory.iterdir()):
+            (directory / LOCK_NAME).unlink(missing_ok=True)
+            directory.rmdir()
+
+
+def _resumed_config(stored: TrainConfig, requested: TrainConfig | dict[str, Any], path: Path) -> TrainConfig:
+    """The checkpoint's configuration with ``epochs`` and ``patience`` from ``requested``.
+
+    A TrainConfig contributes only those two fields. A dict holds just the settings the user chose;
+    any other setting in it must agree with the checkpoint (a resumed run never silently changes
+    its recipe).
+    """
+    if isinstance(requested, TrainConfig):
+        return dataclasses.replace(stored, epochs=requested.epochs, patience=requested.patience)
+    changes = dict(requested)
+    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(unknown)}")
+    conflicts = [
+        f"{name} {_show(value)} (checkpoint: {_show(getattr(stored, name))})"
+        for name, value in changes.items()
+        if name not in ("epochs", "patience") and value != getattr(stored, name)
+    ]
+    if conflicts:
+        raise TrainingError(
+            f"{path}: --resume continues with the checkpoint's settings, but "
+            f"{'; '.join(conflicts)} differ (drop those flags or start a new --model-dir)"
+        )
+    return dataclasses.replace(stored, **{k: changes[k] for k in ("epochs", "patience") if k in changes})
+
+
+def _show(value: Any) -> str:
+    return "-".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _repair(directory: Path, network: Any, meta: dict[str, Any], config: TrainConfig, plot: bool) -> list[str]:
+    """Bring history.json, accuracy.png and best.npz up to ``last.npz`` (the commit point of every
+    epoch, written last). A crash between an epoch's writes -- or a run by an older version, which
+    wrote last.npz first -- can leave them one epoch behind it; returns the names rewritten."""
+    history = meta["history"]
+    repaired = []
+    try:
+        on_disk = json.loads((directory / HISTORY).read_text())["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        on_disk = None
+    if on_disk != history:
+        write_history(directory / HISTORY, config, history)
+        repaired.append(HISTORY)
+        if plot and history:
+            from mnist_app.plot import AccuracyPlot
+
+            AccuracyPlot(config.to_dict()).save(history, directory / PLOT)
+            repaired.append(PLOT)
+    best_epoch, _ = _best(history)
+    if best_epoch is not None and best_epoch == meta.get("epoch"):  # else its weights are not in last.npz
+        try:
+            best_on_disk = read_meta(directory / BEST).get("epoch")
+        except CheckpointError:
+            best_on_disk = None
+        if best_on_disk != best_epoch:
+            save_checkpoint(directory / BEST, network, meta, momentum=False)
+            repaired.append(BEST)
+    return repaired
+
+
+def _all_finite(network: Any) -> bool:
+    arrays = [*network.weights, *network.biases, *(network.velocities or [])]
+    return all(np.isfinite(a).all() for a in arrays)
+
+
 def train(
-    config: TrainConfig,
+    config: TrainConfig | dict[str, Any],
     data: Any,
     *,
     model_dir: str | os.PathLike | None = None,
+    home: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     reporter: Reporter | None = None,
     plot: bool = True,
 ) -> TrainResult:
-    """Train a network on ``data`` (an :class:`mnist_app.data.MNIST` or anything with the same
-    ``{train,validation,test}_{images,labels}`` attributes) and return a :class:`TrainResult`.
+    """Train a network on ``data`` and return a :class:`TrainResult`.
 
-    ``config.epochs`` is the *total* number of epochs. With ``resume=True`` the run continues
-    from ``model_dir/last.npz``: its weights, momentum buffers, random-generator state and
-    history; the hyperparameters are the checkpoint's except ``epochs`` (and ``patience``), which
-    come from ``config``. Resuming with the same total as the interrupted run reproduces it
-    exactly; a different total continues correctly but, with ``schedule="cosine"`` (whose
-    curve spans ``epochs``), follows a different learning-rate curve from then on.
+    ``data`` is an :class:`mnist_app.data.MNIST` (or anything with the same
+    ``{train,validation,test}_{images,labels}`` attributes), or a function returning one: it is then
+    called only once the model folder is checked and locked, so a refused run downloads nothing.
 
-    When ``model_dir`` is given, after every epoch: ``last.npz``, ``best.npz`` (new best
-    validation accuracy), ``history.json`` and (``plot=True``) ``accuracy.png``.
+    Where files go. With ``model_dir``, after every epoch: ``history.json``, ``best.npz`` (new best
+    validation accuracy), ``accuracy.png`` (``plot=True``) and last ``last.npz``. With ``home`` and no
+    ``model_dir``, the run gets the next numbered folder ``HOME/runs/NNN``; a run in such a folder
+    (also one named with ``model_dir``) that completes copies its files into ``home`` (:func:`publish`). A model folder is locked while a run uses it: a
+    second run into it raises :class:`BusyError`. A folder that already holds a run is refused
+    unless ``resume`` or ``overwrite``.
+
+    Resuming. ``config.epochs`` is the *total* number of epochs. With ``resume=True`` the run
+    continues from ``model_dir/last.npz`` (with ``home`` and no ``model_dir``: the latest run's):
+    its weights, momentum buffers, random-generator state and history; the hyperparameters are the
+    checkpoint's except ``epochs`` and ``patience``, which come from ``config`` -- a TrainConfig, or a
+    dict of only the settings the user chose, any other of which must agree with the checkpoint.
+    Resuming with the same total as the interrupted run reproduces it exactly; a different total
+    continues correctly but, with ``schedule="cosine"`` (whose curve spans ``epochs``), follows a
+    different learning-rate curve from then on. Files a crash left behind ``last.npz`` are repaired
+    from it first (``result.repaired``).
+
+    Failures. Ctrl-C raises :class:`TrainingInterrupted` carrying the partial result (completed
+    epochs are saved); a run whose weights or cost stop being finite numbers raises
+    :class:`TrainingError` and keeps the last finite epoch's files.
     """
     reporter = reporter or Reporter()
-    directory = Path(model_dir) if model_dir is not None else None
-    if resume and directory is None:
+    if model_dir is None and home is not None:
+        if resume:
+            model_dir = latest_run_directory(home)
+            if model_dir is None:
+                raise TrainingError(f"{Path(home) / RUNS}: no run to resume here (start one without --resume)")
+        else:
+            reserved = new_run_directory(home)
+            try:
+                return train(config, data, model_dir=reserved, home=home, reporter=reporter, plot=plot)
+            finally:
+                _remove_if_unused(reserved)
+    if resume and model_dir is None:
         raise ValueError("resume needs a model directory")
+    directory = Path(model_dir) if model_dir is not None else None
+    with contextlib.ExitStack() as stack:
+        if directory is not None:
+            ensure_directory(directory)
+            try:
+                stack.enter_context(lock_directory(directory))
+            except BusyError as exc:
+                raise BusyError(f"{exc}, another training is writing its files there; wait for it to "
+                                "finish or choose another --model-dir") from None
+            remove_stale_temporaries(directory, RUN_FILES)
+        return _train(config, data, directory, _home_of(directory, home) if directory else None,
+                      resume, overwrite, reporter, plot)
 
+
+def _train(
+    config: TrainConfig | dict[str, Any],
+    data: Any,
+    directory: Path | None,
+    home: Path | None,
+    resume: bool,
+    overwrite: bool,
+    reporter: Reporter,
+    plot: bool,
+) -> TrainResult:
+    """:func:`train` once the model folder (if any) is locked."""
     history: list[dict[str, Any]] = []
-    accuracy_plot = None  # built at the first epoch's end (matplotlib is imported only then)
+    repaired: list[str] = []
     if resume:
         network, meta = load_checkpoint(directory / LAST)
         if "config" not in meta or "rng_state" not in meta or "history" not in meta:
             raise CheckpointError(f"{directory / LAST}: a model file without training state; cannot resume from it")
-        stored = TrainConfig.from_dict(meta["config"])
-        config = dataclasses.replace(stored, epochs=config.epochs, patience=config.patience)
         try:
+            stored = TrainConfig.from_dict(meta["config"])
+            stored.validate()
             rng = rng_from_state(meta["rng_state"])
-        except ValueError as exc:
-            raise CheckpointError(f"{directory / LAST}: {exc}") from None
-        history = list(meta["history"])
-        if _checksums(data) and meta.get("data_checksums") and meta["data_checksums"] != _checksums(data):
-            raise CheckpointError(f"{directory / LAST}: was trained on different MNIST files (checksums differ)")
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{directory / LAST}: bad training state: {exc}") from None
+        config = _resumed_config(stored, config, directory / LAST)
         config.validate()
+        history = list(meta["history"])
+        repaired = _repair(directory, network, meta, config, plot)
+        if len(history) >= config.epochs and not repaired:
+            raise TrainingError(
+                f"{directory / LAST}: already trained for {len(history)} epochs; "
+                f"pass --epochs N with N > {len(history)} to continue"
+            )
     else:
+        if isinstance(config, dict):
+            config = TrainConfig(**config)
+        if directory is not None and (directory / LAST).exists() and not overwrite:
+            raise TrainingError(
+                f"{directory / LAST}: a previous run is saved here; continue it with --resume, "
+                "choose another --model-dir, or pass --overwrite to replace it"
+            )
         config.validate()
         if config.seed is None:
             # Record the seed actually used, so even an unseeded run can be repeated.
@@ -407,6 +634,44 @@ def train(
         rng = np.random.default_rng(config.seed)
         network = Network(config.sizes, init=config.init, dtype=config.dtype, rng=rng)
 
+    best_epoch, best_val = _best(history)
+    stopped_early = False
+
+    def result(**extra: Any) -> TrainResult:
+        return TrainResult(
+            network=network, config=config, history=history, best_epoch=best_epoch,
+            best_validation_accuracy=best_val, stopped_early=stopped_early, model_dir=directory,
+            repaired=repaired, **extra,
+        )
+
+    try:
+        if callable(data):
+            data = data()
+        if resume and _checksums(data) and meta.get("data_checksums") and meta["data_checksums"] != _checksums(data):
+            raise CheckpointError(f"{directory / LAST}: was trained on different MNIST files (checksums differ)")
+        stopped_early = _epochs(config, data, network, rng, history, directory, reporter, plot)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(result(interrupted=True)) from None
+    best_epoch, best_val = _best(history)
+    if home is not None:
+        publish(directory, home)
+    done = result(published_to=home)
+    reporter.on_end(done)
+    return done
+
+
+def _epochs(
+    config: TrainConfig,
+    data: Any,
+    network: Any,
+    rng: np.random.Generator,
+    history: list[dict[str, Any]],
+    directory: Path | None,
+    reporter: Reporter,
+    plot: bool,
+) -> bool:
+    """The epoch loop: trains ``network`` from ``len(history) + 1`` up to ``config.epochs``, appending to
+    ``history`` and writing the files after every epoch. Returns whether it stopped early."""
     dtype = np.dtype(config.dtype)
     arrays = _data_arrays(data, dtype)
     train_x, train_labels = arrays["train_images"], arrays["train_labels"]
@@ -423,42 +688,53 @@ def train(
     if config.augment != "none":
         from mnist_app.augment import augment_batch
 
+    accuracy_plot = None  # built at the first epoch's end (matplotlib is imported only then)
     start_epoch = len(history) + 1
     best_epoch, best_val = _best(history)
-    stopped_early = False
-    if directory is not None:
-        ensure_directory(directory)
     reporter.on_start(config, start_epoch, n_batches)
 
     for epoch in range(start_epoch, config.epochs + 1):
         if config.patience is not None and best_epoch is not None and epoch - 1 - best_epoch >= config.patience:
-            stopped_early = True
-            break
+            return True
         reporter.on_epoch_start(epoch)
         eta = learning_rate(config, epoch, history)
         started = time.perf_counter()
-        source = train_x
-        if augment_batch is not None:
-            source = np.ascontiguousarray(augment_batch(train_x, rng, kind=config.augment, labels=train_labels), dtype=dtype)
-        augmented = time.perf_counter()
-        order = rng.permutation(n_train)
-        for first in range(0, n_batches, chunk):
-            part = order[first * m : (first + chunk) * m]
-            # Network.sgd_epoch gathers each mini-batch with np.take straight into preallocated
-            # work buffers and runs the vectorised update: no per-example Python loop.
-            network.sgd_epoch(
-                source, train_y, eta, m, order=part,
-                cost=config.cost, l2=config.l2, n_train=n_train, momentum=config.momentum,
-            )
-            reporter.on_batches(epoch, min(first + chunk, n_batches), n_batches)
+        # A diverging run overflows; it is caught below by checking the numbers, so numpy's
+        # RuntimeWarnings (several lines each on stderr) would only add noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            source = train_x
+            if augment_batch is not None:
+                source = np.ascontiguousarray(
+                    augment_batch(train_x, rng, kind=config.augment, labels=train_labels), dtype=dtype
+                )
+            augmented = time.perf_counter()
+            order = rng.permutation(n_train)
+            for first in range(0, n_batches, chunk):
+                part = order[first * m : (first + chunk) * m]
+                # Network.sgd_epoch gathers each mini-batch with np.take straight into preallocated
+                # work buffers and runs the vectorised update: no per-example Python loop.
+                network.sgd_epoch(
+                    source, train_y, eta, m, order=part,
+                    cost=config.cost, l2=config.l2, n_train=n_train, momentum=config.momentum,
+                )
+                reporter.on_batches(epoch, min(first + chunk, n_batches), n_batches)
 
-        trained = time.perf_counter()
-        test_pred = network.predict(arrays["test_images"])
-        test_correct = int(np.count_nonzero(test_pred == arrays["test_labels"]))
-        val_acc, cost = network.evaluate(
-            arrays["validation_images"], arrays["validation_labels"], cost=config.cost, l2=config.l2
-        )
+            trained = time.perf_counter()
+            test_pred = network.predict(arrays["test_images"])
+            test_correct = int(np.count_nonzero(test_pred == arrays["test_labels"]))
+            val_acc, cost = network.evaluate(
+                arrays["validation_images"], arrays["validation_labels"], cost=config.cost, l2=config.l2
+            )
         finished = time.perf_counter()
+        if not (math.isfinite(cost) and _all_finite(network)):
+            kept = (
+                f"epoch {epoch - 1} is kept in {directory / LAST}" if directory is not None and history
+                else "nothing was saved"
+            )
+            raise TrainingError(
+                f"training diverged in epoch {epoch}: the weights or the cost are no longer finite numbers "
+                f"(eta {eta:g} is too large for this network and cost; try a smaller --eta); {kept}"
+            )
         seconds = finished - started
         timing = {"augment": augmented - started, "sgd": trained - augmented, "evaluate": finished - trained}
         record = dataclasses.asdict(
@@ -490,27 +766,17 @@ def train(
                     "history": history,
                     "data_checksums": _checksums(data),
                 }
-                # last.npz first: it alone is what --resume needs, and it is replaced atomically.
-                save_checkpoint(directory / LAST, network, meta)
+                write_history(directory / HISTORY, config, history)
                 if improved:
                     save_checkpoint(directory / BEST, network, meta, momentum=False)  # a model, not a resume point
-                write_history(directory / HISTORY, config, history)
                 if plot:
                     if accuracy_plot is None:
                         from mnist_app.plot import AccuracyPlot
 
                         accuracy_plot = AccuracyPlot(config.to_dict())
                     accuracy_plot.save(history, directory / PLOT)
+                # last.npz last: it is the commit point --resume starts from. A crash before it only
+                # repeats this epoch (bit-identically) and never leaves best.npz or history.json behind.
+                save_checkpoint(directory / LAST, network, meta)
             reporter.on_epoch_end(record, config)
-
-    result = TrainResult(
-        network=network,
-        config=config,
-        history=history,
-        best_epoch=best_epoch,
-        best_validation_accuracy=best_val,
-        stopped_early=stopped_early,
-        model_dir=directory,
-    )
-    reporter.on_end(result)
-    return result
+    return False

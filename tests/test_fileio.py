@@ -47,3 +47,26 @@ def test_unwritable_targets_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="a_file: is a file, not a directory"):
         ensure_directory(tmp_path / "a_file")
     assert ensure_directory(tmp_path / "new" / "deeper").is_dir()
+
+
+def test_lock_directory_refuses_a_second_holder_and_frees_on_exit(tmp_path: Path) -> None:
+    from mnist_app.errors import BusyError
+    from mnist_app.fileio import lock_directory
+
+    with lock_directory(tmp_path):
+        with pytest.raises(BusyError, match=f"in use by another process \\(process {os.getpid()}\\)"):
+            with lock_directory(tmp_path):
+                pass
+    with lock_directory(tmp_path):  # released
+        pass
+
+
+def test_stale_temporaries_of_named_files_only_are_removed(tmp_path: Path) -> None:
+    from mnist_app.fileio import remove_stale_temporaries
+
+    ours = [tmp_path / ".accuracy.png.abc.tmp", tmp_path / ".last.npz.x1.tmp"]
+    theirs = [tmp_path / ".other.png.abc.tmp", tmp_path / "accuracy.png", tmp_path / ".accuracy.png"]
+    for path in ours + theirs:
+        path.write_bytes(b"")
+    assert sorted(remove_stale_temporaries(tmp_path, ["accuracy.png", "last.npz"])) == sorted(ours)
+    assert sorted(tmp_path.iterdir()) == sorted(theirs)

@@ -8,38 +8,59 @@ quadratic cost. Every epoch prints one line; ``--model-dir`` receives ``last.npz
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
+import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, positive_int, run
-from mnist_app.errors import CheckpointError, MnistAppError
-from mnist_app.fileio import ensure_directory
+from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, program_name, run
 
 PROG = "train.py"
 
 EXAMPLES = """
   python scripts/train.py                                  # the textbook run: 784-30-10, 30 epochs, ~95%
-  python scripts/train.py --seed 1 --epochs 5 --quiet      # short, repeatable run
+  python scripts/train.py --epochs 5 --quiet               # short run (seed 1 unless --seed: repeatable)
+  python scripts/train.py --seed random                    # a fresh random draw (recorded in history.json)
   python scripts/train.py --init scaled --cost cross-entropy --eta 0.5   # the book's improvements
   python scripts/train.py --hidden 100 --cost cross-entropy --l2 5 --eta 0.5 --epochs 60  # network2.py
   python scripts/train.py --hidden 100 30                  # two hidden layers: 784-100-30-10
-  python scripts/train.py --preset best --model-dir models/best-run        # 800 hidden + distortions
-  python scripts/train.py --epochs 40 --resume             # continue models/last.npz up to 40 epochs
-  python scripts/train.py --seed 1 --json > summary.json   # machine-readable summary on stdout
+  python scripts/train.py --preset best --model-dir runs/best        # 800 hidden + distortions
+  python scripts/train.py --resume --epochs 40             # continue the latest run up to 40 epochs
+  python scripts/train.py --resume --model-dir runs/best   # continue the run in runs/best
+  python scripts/train.py --json > summary.json            # machine-readable summary on stdout
+
+Without --model-dir every run gets its own folder, models/runs/001, 002, ..., and when it
+completes its files are copied to models/ (models/best.npz is what predict.py and evaluate.py
+use by default).
 
 presets (explicit flags override them):
 {presets}
 """
 
-# Flags that map one-to-one onto TrainConfig fields (dest -> field).
-CONFIG_FLAGS = (
-    "epochs", "batch_size", "eta", "cost", "l2", "init", "seed", "dtype",
-    "momentum", "schedule", "augment", "patience",
+#: Home of the numbered runs; a completed run's best model is copied to HOME/best.npz.
+HOME = "models"
+
+# Flags that set one TrainConfig field each: (field, metavar, help). The flag's type, its choices and
+# the "(default: ...)" come from TrainConfig and its constraint table, never typed here.
+NETWORK_FLAGS = (
+    ("init", None, "weight initialisation: N(0,1) or N(0,1/n_in)"),
+    ("dtype", None, "floating point type"),
 )
+TRAINING_FLAGS = (
+    ("epochs", "N", "total number of epochs"),
+    ("batch_size", "M", "mini-batch size"),
+    ("eta", "ETA", "learning rate"),
+    ("cost", None, "cost function"),
+    ("l2", "LAMBDA", "L2 regularisation lambda, as in the book's network2"),
+    ("momentum", "MU", "momentum coefficient (0 = plain SGD)"),
+    ("schedule", None, "learning-rate schedule"),
+    ("augment", "KIND", "distort the training images afresh every epoch: {augment_kinds}"),
+    ("patience", "K", "stop early after K epochs without a better validation accuracy"),
+    ("seed", "S", "random seed (same seed, same run); 'random' draws a fresh one, recorded in history.json"),
+)
+#: How a default of None reads in --help.
+NONE_MEANS = {"patience": "never"}
 
 
 def _preset_help() -> str:
@@ -52,41 +73,38 @@ def _preset_help() -> str:
     return "\n".join(lines)
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+def _flag_type(constraints: list) -> Any:
+    """argparse type: the value the text spells under ``constraints`` (a usage error, exit 2, if none)."""
+    from mnist_app.constraints import parse
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text, constraints)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
-def _nonnegative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+def _add_config_flags(group: argparse._ArgumentGroup, flags: tuple) -> None:
+    from mnist_app.constraints import Options
+    from mnist_app.train import AUGMENT_KINDS, PARAMETER_CONSTRAINTS, TrainConfig
 
-
-def _momentum(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def _augment_kind(text: str) -> str:
-    if text == "none":
-        return text
-    from mnist_app.augment import parse_kind
-
-    try:
-        parse_kind(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    defaults = TrainConfig()
+    for name, metavar, text in flags:
+        constraints = PARAMETER_CONSTRAINTS[name]
+        default = getattr(defaults, name)
+        shown = NONE_MEANS.get(name, "None") if default is None else default
+        options = [c for c in constraints if isinstance(c, Options)]
+        kind = {"choices": options[0].options} if options else {"type": _flag_type(constraints), "metavar": metavar}
+        # A flag not given leaves no attribute (SUPPRESS), so we can tell which flags were given (presets
+        # and --resume fill in the rest); the real defaults are TrainConfig's and only shown here.
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name, default=argparse.SUPPRESS,
+                           help=f"{text.format(augment_kinds=AUGMENT_KINDS)} (default: {shown})", **kind)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mnist_app.train import AUGMENTS, COSTS, DTYPES, INITS, PRESETS, SCHEDULES
+    from mnist_app.train import PARAMETER_CONSTRAINTS, PRESETS, TrainConfig
 
     parser = make_parser(
         PROG,
@@ -94,81 +112,83 @@ def build_parser() -> argparse.ArgumentParser:
         "validation accuracy after every epoch and saving checkpoints, history.json and accuracy.png.",
         EXAMPLES.format(presets=_preset_help()),
     )
-    # Defaults are None so that we can tell which flags were given (presets and --resume
-    # fill in the rest); the textbook values are in TrainConfig and shown in the help.
+    hidden_default = " ".join(map(str, TrainConfig().sizes[1:-1]))
     net = parser.add_argument_group("network")
-    net.add_argument("--hidden", type=positive_int, nargs="+", action="append", metavar="N",
-                     help="hidden layer size(s); several values or a repeated flag give several hidden "
-                          "layers (default: 30)")
-    net.add_argument("--init", choices=INITS, help="weight initialisation: N(0,1) or N(0,1/n_in) (default: textbook)")
-    net.add_argument("--dtype", choices=DTYPES, help="floating point type (default: float32)")
+    net.add_argument("--hidden", type=_flag_type([PARAMETER_CONSTRAINTS["sizes"][0].layer]), nargs="+", action="append",
+                     metavar="N", help="hidden layer size(s); several values or a repeated flag give several "
+                     f"hidden layers (default: {hidden_default})")
+    _add_config_flags(net, NETWORK_FLAGS)
     sgd = parser.add_argument_group("training")
     sgd.add_argument("--preset", choices=tuple(PRESETS), help="start from a named recipe (see below)")
-    sgd.add_argument("--epochs", type=positive_int, help="total number of epochs (default: 30)")
-    sgd.add_argument("--batch-size", type=positive_int, metavar="M", help="mini-batch size (default: 10)")
-    sgd.add_argument("--eta", type=_positive_float, help="learning rate (default: 3.0)")
-    sgd.add_argument("--cost", choices=COSTS, help="cost function (default: quadratic)")
-    sgd.add_argument("--l2", type=_nonnegative_float, metavar="LAMBDA",
-                     help="L2 regularisation lambda, as in the book's network2 (default: 0)")
-    sgd.add_argument("--momentum", type=_momentum, metavar="MU", help="momentum coefficient (default: 0 = plain SGD)")
-    sgd.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: none)")
-    sgd.add_argument("--augment", type=_augment_kind, metavar="KIND",
-                     help=f"distort the training images afresh every epoch: {', '.join(AUGMENTS)}, or a "
-                     "'+'-joined combination of affine, elastic, thickness, styles (default: none)")
-    sgd.add_argument("--patience", type=positive_int, metavar="K",
-                     help="stop early after K epochs without a better validation accuracy")
-    sgd.add_argument("--seed", type=int, help="random seed: same seed, same run (default: fresh, recorded)")
+    _add_config_flags(sgd, TRAINING_FLAGS)
     out = parser.add_argument_group("files and output")
-    out.add_argument("--model-dir", default="models", metavar="DIR",
-                     help="where last.npz, best.npz, history.json and accuracy.png go (default: models/)")
+    out.add_argument("--model-dir", metavar="DIR",
+                     help="where last.npz, best.npz, history.json and accuracy.png go (default: a new "
+                     f"numbered folder {HOME}/runs/NNN; its best model is copied to {HOME}/best.npz when done)")
     out.add_argument("--resume", action="store_true",
-                     help="continue from DIR/last.npz up to --epochs in total (same hyperparameters)")
+                     help="continue from DIR/last.npz (default: the latest run in "
+                     f"{HOME}/runs) up to --epochs in total, with the checkpoint's settings")
     out.add_argument("--overwrite", action="store_true",
-                     help="start afresh even if DIR already holds a run (its files are replaced)")
+                     help="start afresh even if --model-dir DIR already holds a run (its files are replaced)")
     out.add_argument("--json", action="store_true",
-                     help="print a JSON summary on stdout at the end (epoch lines then go to stderr)")
+                     help="print a JSON summary on stdout at the end, also when interrupted "
+                     "(epoch lines then go to stderr)")
     add_data_options(out)
     return parser
 
 
-def _sizes(args: argparse.Namespace) -> tuple[int, ...]:
-    """Layer sizes from --hidden, given as `--hidden 100 30` or repeated `--hidden 100 --hidden 30`."""
-    return (784, *(n for group in args.hidden for n in group), 10)
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields the user set explicitly."""
+    from mnist_app.train import TrainConfig
+
+    settings = {name: getattr(args, name) for name, _, _ in NETWORK_FLAGS + TRAINING_FLAGS if hasattr(args, name)}
+    if args.hidden:
+        # `--hidden 100 30` or `--hidden 100 --hidden 30`; input and output layers stay MNIST's.
+        first, *_, last = TrainConfig().sizes
+        settings["sizes"] = (first, *(n for group in args.hidden for n in group), last)
+    return settings
 
 
 def config_from_args(args: argparse.Namespace):
     """TrainConfig from the preset (or textbook defaults) with the explicit flags on top."""
     from mnist_app.train import TrainConfig
 
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name) is not None}
-    if args.hidden:
-        overrides["sizes"] = _sizes(args)
+    settings = settings_from_args(args)
     if args.preset:
-        return TrainConfig.from_preset(args.preset, **overrides)
-    return TrainConfig(**overrides)
+        return TrainConfig.from_preset(args.preset, **settings)
+    return TrainConfig(**settings)
 
 
 class ConsoleReporter:
-    """Prints one line per epoch and, on a terminal, a tqdm bar over the mini-batches (stderr)."""
+    """Prints one line per epoch and, on a terminal, a tqdm bar over the mini-batches (stderr);
+    a run expected to take more than a minute also gets a bar over the epochs, with the overall ETA."""
+
+    #: Runs expected to take longer than this (seconds) show the bar over epochs.
+    LONG_RUN = 60.0
 
     def __init__(self, stream, *, progress: bool) -> None:
         self.stream = stream
         self.progress = progress
         self.bar = None
+        self.overall = None
         self.total_epochs = 0
+        self.start_epoch = 1
+        self.started = 0.0
         self.last_saved: int | None = None  # the last epoch this run completed and saved
 
     def on_start(self, config, start_epoch: int, batches_per_epoch: int) -> None:
         self.total_epochs = config.epochs
+        self.start_epoch = start_epoch
+        self.started = time.perf_counter()
         if start_epoch > 1:
-            print(f"Resuming after epoch {start_epoch - 1} of {config.epochs}", file=self.stream, flush=True)
+            self._print(f"Resuming after epoch {start_epoch - 1} of {config.epochs}")
 
     def on_epoch_start(self, epoch: int) -> None:
         if self.progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=None, desc=f"Epoch {epoch}/{self.total_epochs}", unit="batch",
-                            leave=False, file=sys.stderr, dynamic_ncols=True)
+                            leave=False, file=sys.stderr, dynamic_ncols=True, position=1 if self.overall else 0)
 
     def on_batches(self, epoch: int, done: int, total: int) -> None:
         if self.bar is not None:
@@ -178,75 +198,76 @@ class ConsoleReporter:
     def on_epoch_end(self, record: dict, config) -> None:
         from mnist_app.train import format_epoch_line
 
-        self.close_bar()
+        self.close_bar(self.bar)
+        self.bar = None
         self.last_saved = record["epoch"]  # called after the epoch's files are written
-        print(format_epoch_line(record, config.epochs), file=self.stream, flush=True)
+        self._print(format_epoch_line(record, config.epochs))
+        if self.overall is not None:
+            self.overall.update(1)
+        elif self.progress and record["epoch"] < config.epochs:
+            done = record["epoch"] - self.start_epoch + 1
+            per_epoch = (time.perf_counter() - self.started) / done
+            if per_epoch * (config.epochs - self.start_epoch + 1) > self.LONG_RUN:
+                from tqdm import tqdm
+
+                self.overall = tqdm(total=config.epochs, initial=record["epoch"], desc="Training", unit="epoch",
+                                    file=sys.stderr, dynamic_ncols=True, position=0, leave=False)
 
     def on_end(self, result) -> None:
-        self.close_bar()
+        self.close()
         if result.stopped_early:
-            print(f"Stopped early: no better validation accuracy for {result.config.patience} epochs",
-                  file=self.stream, flush=True)
+            self._print(f"Stopped early: no better validation accuracy for {result.config.patience} epochs")
 
-    def close_bar(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+    def close(self) -> None:
+        for bar in (self.bar, self.overall):
+            self.close_bar(bar)
+        self.bar = self.overall = None
+
+    @staticmethod
+    def close_bar(bar) -> None:
+        if bar is not None:
+            bar.close()
+
+    def _print(self, line: str) -> None:
+        if self.overall is not None:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=self.stream)  # above the bars, which are redrawn below it
+            self.stream.flush()
+        else:
+            print(line, file=self.stream, flush=True)
 
 
-def _explicit_conflicts(args: argparse.Namespace, stored: dict[str, Any]) -> list[str]:
-    """Flags given together with --resume that disagree with the checkpoint's hyperparameters."""
-    conflicts = []
-    for name in CONFIG_FLAGS:
-        value = getattr(args, name)
-        if name in ("epochs", "patience") or value is None:
-            continue
-        if stored.get(name) != value:
-            conflicts.append(f"--{name.replace('_', '-')} {value} (checkpoint: {stored.get(name)})")
-    if args.hidden:
-        sizes = list(_sizes(args))
-        if stored.get("sizes") != sizes:
-            conflicts.append(f"--hidden {' '.join(map(str, sizes[1:-1]))} (checkpoint: {stored.get('sizes')})")
-    return conflicts
+def _print_summary(result, stream) -> None:
+    summary = result.summary()
+    for name in result.repaired:
+        print(f"Repaired {result.model_dir / name} from last.npz (a crash had left it behind)", file=stream)
+    if summary["best_epoch"]:
+        print(
+            f"Best validation {100 * summary['best_validation_accuracy']:.2f}% at epoch {summary['best_epoch']} "
+            f"(test {100 * summary['best_test_accuracy']:.2f}%); {summary['total_seconds']:.1f} s of training; "
+            f"saved in {result.model_dir}/",
+            file=stream,
+        )
+    parts = summary["seconds_by_part"]
+    distorting = f", {parts['augment']:.1f} s distorting images" if result.config.augment != "none" else ""
+    print(f"Time: {parts['sgd']:.1f} s mini-batch SGD{distorting}, {parts['evaluate']:.1f} s evaluation", file=stream)
+    if summary["best_model"]:
+        published = f" (also copied to {result.published_to / 'best.npz'})" if result.published_to else ""
+        print(f"Next: python scripts/predict.py YOUR_DIGIT.png --model {summary['best_model']}{published}",
+              file=stream)
 
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mnist_app.checkpoint import read_meta
-    from mnist_app.train import LAST, TrainConfig, train
+    from mnist_app.train import TrainingInterrupted, train
 
-    model_dir = Path(args.model_dir)
     if args.resume:
         if args.preset:
             parser.error("--preset cannot be combined with --resume (the checkpoint holds the settings)")
-        meta = read_meta(model_dir / LAST)
-        stored = meta.get("config")
-        if not isinstance(stored, dict):
-            raise CheckpointError(f"{model_dir / LAST}: holds no training configuration; cannot resume from it")
-        conflicts = _explicit_conflicts(args, stored)
-        if conflicts:
-            raise MnistAppError(
-                f"{model_dir / LAST}: --resume continues with the checkpoint's settings, but "
-                f"{'; '.join(conflicts)} differ (drop those flags or start a new --model-dir)"
-            )
-        base = TrainConfig.from_dict(stored)
-        config = dataclasses.replace(
-            base,
-            epochs=args.epochs if args.epochs is not None else base.epochs,
-            patience=args.patience if args.patience is not None else base.patience,
-        )
-        if meta.get("epoch", 0) >= config.epochs:
-            raise MnistAppError(
-                f"{model_dir / LAST}: already trained for {meta.get('epoch')} epochs; "
-                f"pass --epochs N with N > {meta.get('epoch')} to continue"
-            )
+        config = settings_from_args(args)  # checked against the checkpoint by train()
     else:
-        if (model_dir / LAST).exists() and not args.overwrite:
-            raise MnistAppError(
-                f"{model_dir / LAST}: a previous run is saved here; continue it with --resume, "
-                "choose another --model-dir, or pass --overwrite to replace it"
-            )
         try:
             config = config_from_args(args)
             config.validate()
@@ -254,35 +275,27 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.error(str(exc))
 
     stream = sys.stderr if args.json else sys.stdout
-    progress = not args.quiet and sys.stderr.isatty()
-    ensure_directory(model_dir)  # before any download: a bad --model-dir fails at once
-    data = load_data(args)
-    reporter = ConsoleReporter(stream, progress=progress)
+    reporter = ConsoleReporter(stream, progress=not args.quiet and sys.stderr.isatty())
     try:
-        result = train(config, data, model_dir=model_dir, resume=args.resume, reporter=reporter)
-    except KeyboardInterrupt:
-        reporter.close_bar()
+        result = train(config, lambda: load_data(args), model_dir=args.model_dir, home=HOME,
+                       resume=args.resume, overwrite=args.overwrite, reporter=reporter)
+    except TrainingInterrupted as exc:
+        reporter.close()
+        partial = exc.result
+        if args.json:
+            print(json.dumps(partial.summary(), indent=1))
         # Name only an epoch of *this* run (or of the run it resumed), never an older run's file.
-        saved = reporter.last_saved or (meta.get("epoch") if args.resume else None)
-        if saved:
-            print(f"{PROG}: interrupted; epoch {saved} is saved in {model_dir / LAST} "
-                  f"(continue with --resume --epochs {config.epochs})", file=sys.stderr)
+        if partial.history:
+            print(f"{program_name(PROG)}: interrupted; epoch {len(partial.history)} is saved in {partial.model_dir / 'last.npz'} "
+                  f"(continue with --resume --model-dir {partial.model_dir} --epochs {partial.config.epochs})",
+                  file=sys.stderr)
         raise
+    finally:
+        reporter.close()
     if args.json:
         print(json.dumps(result.summary(), indent=1))
     else:
-        summary = result.summary()
-        if summary["best_epoch"]:
-            print(
-                f"Best validation {100 * summary['best_validation_accuracy']:.2f}% at epoch {summary['best_epoch']} "
-                f"(test {100 * summary['best_test_accuracy']:.2f}%); {summary['total_seconds']:.1f} s of training; "
-                f"saved in {model_dir}/",
-                file=stream,
-            )
-        parts = summary["seconds_by_part"]
-        distorting = f", {parts['augment']:.1f} s distorting images" if config.augment != "none" else ""
-        print(f"Time: {parts['sgd']:.1f} s mini-batch SGD{distorting}, {parts['evaluate']:.1f} s evaluation",
-              file=stream)
+        _print_summary(result, stream)
     return EXIT_OK
 
 
