@@ -4,7 +4,8 @@ Data flows one way through the package, one module per step:
 
     download    mirrors -> verified .gz files in a data directory
     data        IDX files -> float32 arrays, the textbook 50k/10k/10k split
-    network     sigmoid layers, feedforward, backpropagation (the seed documents)
+    network     sigmoid layers, feedforward, backpropagation, costs: the book's network.py
+    fast_sgd    the same SGD step arranged for speed (what training runs)
     augment     random distortions of training images (affine, elastic, thickness, styles)
     train       epochs, shuffling, mini-batch SGD, evaluation, history.json, presets
     checkpoint  atomic .npz checkpoints (last.npz, best.npz, the shipped model)
@@ -12,8 +13,9 @@ Data flows one way through the package, one module per step:
     preprocess  a user's image -> 784 values shaped like an MNIST digit
     predict     network output -> digit and confidence
 
-Around them: errors (one-line user errors), fileio (atomic writes) and cli (one module per
-command; scripts/*.py are thin wrappers).
+Around them: errors (one-line user errors), fileio (atomic writes), reference (the book's
+per-example code: the tests' oracle and the benchmark's baseline), benchmark (the timings of
+scripts/benchmark.py) and cli (one module per command; scripts/*.py are thin wrappers).
 
 Importing the package is deliberately cheap: heavy modules (matplotlib,
 requests) are imported only by the modules that need them.

@@ -8,7 +8,7 @@ test images.
 
 What this module adds around that loop:
 
-* **Speed.** No per-example Python work: ``Network.sgd_epoch`` gathers each mini-batch with
+* **Speed.** No per-example Python work: ``fast_sgd.sgd_epoch`` gathers each mini-batch with
   ``np.take`` straight into preallocated, C-contiguous buffers (images and precomputed one-hot
   labels) and runs the vectorised update, a few matrix products per mini-batch.
 * **Exact reproducibility.** One ``np.random.Generator`` drives everything random in a run
@@ -48,6 +48,7 @@ from mnist_app.augment import KINDS, parse_kind
 from mnist_app.checkpoint import load_checkpoint, read_meta, rng_from_state, rng_state, save_checkpoint
 from mnist_app.constraints import Check, Constraint, Interval, Literal, Options, Sizes
 from mnist_app.errors import BusyError, CheckpointError, MnistAppError, OutputError, TrainingError
+from mnist_app.fast_sgd import sgd_epoch
 from mnist_app.fileio import (
     LOCK_NAME,
     atomic_write,
@@ -86,7 +87,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Constraint | None]] = {
     "epochs": [Interval(int, 1, None)],
     "batch_size": [Interval(int, 1, None)],
     "eta": [Interval(float, 0, None, closed="neither")],
-    "cost": [Options(COSTS)],
+    "cost": [Options(tuple(COSTS))],
     "init": [Options(INITS)],
     "l2": [Interval(float, 0, None, closed="left")],
     "dtype": [Options(DTYPES)],
@@ -711,10 +712,10 @@ def _epochs(
             order = rng.permutation(n_train)
             for first in range(0, n_batches, chunk):
                 part = order[first * m : (first + chunk) * m]
-                # Network.sgd_epoch gathers each mini-batch with np.take straight into preallocated
+                # sgd_epoch gathers each mini-batch with np.take straight into preallocated
                 # work buffers and runs the vectorised update: no per-example Python loop.
-                network.sgd_epoch(
-                    source, train_y, eta, m, order=part,
+                sgd_epoch(
+                    network, source, train_y, eta, m, order=part,
                     cost=config.cost, l2=config.l2, n_train=n_train, momentum=config.momentum,
                 )
                 reporter.on_batches(epoch, min(first + chunk, n_batches), n_batches)

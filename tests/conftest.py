@@ -119,13 +119,14 @@ def quick_network(mnist):
     Good enough (~90% test) for tests that need a real, trained network."""
     import numpy as np
 
+    from mnist_app.fast_sgd import sgd_epoch
     from mnist_app.network import Network, one_hot
 
     net = Network((784, 30, 10), init="scaled", rng=0)
     rng = np.random.default_rng(0)
     X, Y = mnist.train_images[:10_000], one_hot(mnist.train_labels[:10_000])
     for _ in range(2):
-        net.sgd_epoch(X, Y, 0.5, 10, order=rng.permutation(len(X)), cost="cross-entropy")
+        sgd_epoch(net, X, Y, 0.5, 10, order=rng.permutation(len(X)), cost="cross-entropy")
     return net
 
 
