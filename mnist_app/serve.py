@@ -52,9 +52,6 @@ MANIFEST = "manifest.csv"
 MANIFEST_FIELDS = ("file", "label", "source", "style")  # the columns evaluate.py --images reads
 TOKEN_HEADER = "x-mnist-token"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-# Until predict.Prediction says itself whether it is unsure: a normalised top output below this
-# share is shown as unsure.
-FALLBACK_UNSURE_BELOW = 0.5
 
 WEB_FILES = {  # URL path -> (file in mnist_app/web, media type)
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -96,11 +93,6 @@ def analyse(network, data: bytes, name: str) -> dict:
     except (OSError, ValueError, MemoryError) as exc:  # Pillow surprises: still the image's problem
         raise ImageError(f"{name}: cannot process image ({type(exc).__name__}: {exc})") from None
     pred = classify(network, prepared.vector, name)
-    unsure = getattr(pred, "unsure", None)
-    reason = getattr(pred, "unsure_reason", None)
-    if unsure is None:
-        unsure = pred.confidence < FALLBACK_UNSURE_BELOW
-        reason = f"confidence {pred.confidence:.0%} is below {FALLBACK_UNSURE_BELOW:.0%}" if unsure else None
     hidden = hidden_activations(network, prepared.vector)
     top = np.argsort(-hidden, kind="stable")[:TOP_UNITS]
     w = network.weights[0]
@@ -119,8 +111,8 @@ def analyse(network, data: bytes, name: str) -> dict:
         "digit": pred.digit,
         "confidence": pred.confidence,
         "probabilities": list(pred.probabilities),
-        "unsure": bool(unsure),
-        "unsure_reason": reason,
+        "unsure": pred.unsure,  # mnist_app.unsure's rule, as predict.py prints it
+        "unsure_reason": pred.unsure_reason,
         "input": np.round(prepared.vector, 3).tolist(),
         "input_side": SIDE,
         "raw": prepared.raw,

@@ -118,7 +118,7 @@ def test_predict_digits_dev_matches_the_cli_code_path(server, dev_items):
         assert a["digit"] == cli.digit and a["confidence"] == pytest.approx(cli.confidence, abs=1e-6)
         assert a["input"] == pytest.approx(cli.input.tolist(), abs=6e-4)
         assert sum(a["probabilities"]) == pytest.approx(1.0) and len(a["probabilities"]) == 10
-        assert isinstance(a["unsure"], bool)
+        assert a["unsure"] == cli.unsure and a["unsure_reason"] == cli.unsure_reason
         assert a["hidden"]["size"] == 800 and len(base64.b64decode(a["hidden"]["activations_u8"])) == 800
         assert len(a["hidden"]["top"]) == 8
         assert all(len(base64.b64decode(u["weights_u8"])) == 784 for u in a["hidden"]["top"])
