@@ -1,0 +1,105 @@
+"""``python scripts/photo_suite.py``: the shipped model's accuracy per photo condition.
+
+Real digits (digits-dev and MNIST test) are redrawn as synthetic phone photos -- fine pen,
+marker, grain, JPEG, uneven light, squared and ruled paper, the sheet's edge, a table margin,
+faint pencil, tiny grey crops (mnist_app.synth) -- with a fixed seed, then read exactly as
+predict.py reads files. Prints one line per condition (accuracy on each source and the gap to
+the clean images). ``--out DIR`` keeps the images and their manifest.csv (then
+``scripts/evaluate.py --images DIR`` reads them again, broken down by condition).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, make_parser, positive_int, run
+
+PROG = "photo_suite.py"
+
+EXAMPLES = """
+  python scripts/photo_suite.py --digits-dev ../shared/digits-dev --mnist ../shared/mnist
+  python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --n 20 --out /tmp/photos  # keep them
+  python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --json --model models/last.npz
+"""
+
+
+def build_parser():
+    from mnist_app.synth import CONDITIONS
+
+    conditions = "; ".join(f"{c.name}: {c.description}" for c in CONDITIONS)
+    parser = make_parser(PROG, "Accuracy per synthetic photo condition. Conditions: " + conditions, EXAMPLES)
+    parser.add_argument("--digits-dev", metavar="DIR", required=True, help="folder of real digits with manifest.csv")
+    parser.add_argument("--mnist", metavar="DIR", required=True, help="folder with the MNIST t10k .gz files")
+    parser.add_argument("--n", type=positive_int, default=150, help="digits taken from each source (default 150)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", metavar="DIR", help="write the images here and keep them (default: a temporary folder)")
+    parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: as predict.py)")
+    parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
+    return parser
+
+
+def evaluate_suite(network, directory: Path) -> dict:
+    """Accuracy per condition and source of a suite folder (manifest.csv as make_photo_suite writes)."""
+    import csv
+
+    from mnist_app.predict import classify_files
+
+    with (directory / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    preds = classify_files(network, [directory / r["file"] for r in rows])
+    table: dict[str, dict[str, list[int]]] = {}
+    for row, pred in zip(rows, preds):
+        right = int(pred.ok and pred.digit == int(row["label"]))
+        cell = table.setdefault(row["style"], {}).setdefault(row["source"], [0, 0])
+        cell[0] += right
+        cell[1] += 1
+    report = {}
+    for condition, by_source in table.items():
+        right = sum(c[0] for c in by_source.values())
+        total = sum(c[1] for c in by_source.values())
+        report[condition] = {
+            "accuracy": right / total,
+            "n": total,
+            "by_source": {s: {"accuracy": c[0] / c[1], "n": c[1]} for s, c in sorted(by_source.items())},
+        }
+    return report
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    import numpy as np
+
+    from mnist_app import synth
+    from mnist_app.predict import default_model_path, load_model
+
+    model_path = Path(args.model) if args.model else default_model_path()
+    network, _meta = load_model(model_path)
+    rng = np.random.default_rng(args.seed)
+    sources = synth.digits_dev(args.digits_dev, args.n, rng) + synth.mnist_test(args.mnist, args.n, rng)
+    with tempfile.TemporaryDirectory(prefix="photo-suite-") as tmp:
+        directory = Path(args.out) if args.out else Path(tmp)
+        synth.make_photo_suite(directory, sources, seed=args.seed)
+        report = evaluate_suite(network, directory)
+    clean = report.get("clean", {}).get("accuracy")
+    if args.json:
+        print(json.dumps({"model": str(model_path), "seed": args.seed, "n_per_source": args.n, "conditions": report}))
+        return EXIT_OK
+    sources_seen = sorted({s for r in report.values() for s in r["by_source"]})
+    print(f"model: {model_path}   seed {args.seed}, {args.n} digits per source")
+    print(f"{'condition':<15}{'all':>8}" + "".join(f"{s:>12}" for s in sources_seen) + f"{'vs clean':>10}")
+    for condition in synth.CONDITION_NAMES:
+        if condition not in report:
+            continue
+        r = report[condition]
+        gap = f"{(r['accuracy'] - clean) * 100:+.1f}" if clean is not None else ""
+        print(f"{condition:<15}{r['accuracy']:>8.1%}" + "".join(
+            f"{r['by_source'][s]['accuracy']:>12.1%}" if s in r["by_source"] else f"{'-':>12}" for s in sources_seen
+        ) + f"{gap:>10}")
+    return EXIT_OK if report else EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(PROG, _main, argv)

@@ -1,0 +1,341 @@
+"""Synthetic photos of real handwritten digits, for the photo and numbers suites.
+
+Real users photograph digits written with fine pens on squared paper, with grain, JPEG, uneven
+light, the sheet's edge and the table in the frame (the kinds of failure listed in the team's
+failure notes). None of that can be collected here, but each kind can be *made* from real
+handwriting: a digit from digits-dev or MNIST test is reduced to its pen path (its skeleton) and
+redrawn with the pen, paper, light and camera of a condition. Everything is driven by one
+``np.random.Generator``, so a seed gives the same images on every machine.
+
+Used by scripts/photo_suite.py, scripts/numbers_suite.py and the tests; never by predict.
+SciPy (ndimage) is used freely here: this is measurement code, not the predict start-up path.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# --------------------------------------------------------------------------------- the digits
+
+
+@dataclass(frozen=True)
+class SourceDigit:
+    """One real digit as an ink map (float32, ink 1, background 0, cropped to the ink)."""
+
+    ink: np.ndarray
+    label: int
+    origin: str  # "digits-dev:<file>" or "mnist-test:<index>"
+
+
+def _crop(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(ink.max(axis=1) > 0.05)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.05)
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def digits_dev(directory: str | Path, n: int, rng: np.random.Generator) -> list[SourceDigit]:
+    """``n`` digits of a digits-dev style folder (manifest.csv), chosen by ``rng``, as ink maps.
+
+    The ink is found with the product's own greyscale and ink steps (these images are clean
+    drawings and scans, which it reads at 95%+)."""
+    from mnist_app.preprocess import ink_map, open_image, to_grey
+
+    directory = Path(directory)
+    with (directory / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    picked = rng.permutation(len(rows))[:n]  # a smaller n is a prefix: same digits
+    out = []
+    for i in sorted(picked.tolist()):
+        row = rows[i]
+        grey, full = to_grey(open_image(directory / row["file"]))
+        out.append(SourceDigit(_crop(ink_map(grey, full)), int(row["label"]), f"digits-dev:{row['file']}"))
+    return out
+
+
+def mnist_test(mirror: str | Path, n: int, rng: np.random.Generator) -> list[SourceDigit]:
+    """``n`` MNIST test digits (from the t10k .gz files in ``mirror``), chosen by ``rng``."""
+    from mnist_app.data import load_pair
+
+    mirror = Path(mirror)
+    images, labels = load_pair(mirror / "t10k-images-idx3-ubyte.gz", mirror / "t10k-labels-idx1-ubyte.gz")
+    picked = rng.permutation(len(labels))[:n]
+    return [
+        SourceDigit(_crop(images[i].reshape(28, 28).astype(np.float32)), int(labels[i]), f"mnist-test:{i}")
+        for i in sorted(picked.tolist())
+    ]
+
+
+# ------------------------------------------------------------------------------- the pen path
+
+
+def _neighbours(m: np.ndarray) -> list[np.ndarray]:
+    """P2..P9 of Zhang & Suen (clockwise from north) for every pixel of a padded bool array."""
+    p = np.pad(m, 1)
+    return [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """Zhang & Suen's thinning (CACM 27(3), 1984): the 1-px pen path of a binary stroke image."""
+    m = mask.astype(bool).copy()
+    while True:
+        changed = False
+        for step in (0, 1):
+            n = _neighbours(m)
+            b = sum(x.astype(np.uint8) for x in n)
+            seq = n + [n[0]]
+            a = sum((~seq[k] & seq[k + 1]).astype(np.uint8) for k in range(8))
+            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+            if step == 0:
+                c = ~(p2 & p4 & p6) & ~(p4 & p6 & p8)
+            else:
+                c = ~(p2 & p4 & p8) & ~(p2 & p6 & p8)
+            remove = m & (b >= 2) & (b <= 6) & (a == 1) & c
+            if remove.any():
+                m &= ~remove
+                changed = True
+        if not changed:
+            return m
+
+
+def pen_path(digit: SourceDigit, height: int) -> np.ndarray:
+    """The digit's skeleton drawn at ``height`` px tall (bool array, aspect ratio kept)."""
+    h, w = digit.ink.shape
+    scale = height / h
+    size = (max(1, round(w * scale)), max(1, height))
+    big = np.asarray(Image.fromarray(digit.ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
+    return skeleton(big > 0.45)
+
+
+def draw_with_pen(path: np.ndarray, width: float, pad: int = 0) -> np.ndarray:
+    """Ink coverage in [0, 1] of a round pen ``width`` px wide moved along ``path`` (antialiased)."""
+    from scipy import ndimage
+
+    p = np.pad(path, pad + int(width) + 2)
+    distance = ndimage.distance_transform_edt(~p)
+    return np.clip(width / 2 + 0.5 - distance, 0.0, 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------- the scenes
+
+
+def _paste(canvas: np.ndarray, ink: np.ndarray, top: int, left: int) -> None:
+    """Blend ink coverage onto a coverage canvas (max: strokes overlap, they do not add)."""
+    h, w = ink.shape
+    region = canvas[top : top + h, left : left + w]
+    np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
+
+
+def _grid(shape: tuple[int, int], rng: np.random.Generator, *, squared: bool) -> np.ndarray:
+    """Printed paper lines (coverage): a 4-7 mm grid or 7-9 mm ruling, thin and light."""
+    h, w = shape
+    pitch = rng.uniform(0.07, 0.11) * min(h, w) if squared else rng.uniform(0.12, 0.16) * min(h, w)
+    width = rng.uniform(1.0, 2.2)
+    angle = np.deg2rad(rng.uniform(-2.5, 2.5))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.zeros(shape, np.float32)
+    directions = [(np.cos(angle), np.sin(angle))] + ([(-np.sin(angle), np.cos(angle))] if squared else [])
+    for dy, dx in directions:
+        t = (yy * dy + xx * dx + rng.uniform(0, pitch)) % pitch
+        distance = np.minimum(t, pitch - t)
+        out = np.maximum(out, np.clip(width / 2 + 0.5 - distance, 0, 1))
+    return out
+
+
+def _light(shape: tuple[int, int], rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A smooth light field (multiplier <= 1): brighter at a random point, dimmer away from it."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx = rng.uniform(-0.3, 1.3) * h, rng.uniform(-0.3, 1.3) * w
+    d = np.hypot(yy - cy, xx - cx) / np.hypot(h, w)
+    return (1.0 - strength * np.clip(d / d.max(), 0, 1) ** 1.3).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    description: str
+
+
+CONDITIONS = (
+    Condition("clean", "pen path redrawn with an MNIST-like pen (width 1/8 of the height), black on white PNG"),
+    Condition("fine_pen", "300-600 px photo, fine pen 1-2 px wide, JPEG 90"),
+    Condition("marker", "thick marker, width 1/4-1/3 of the height"),
+    Condition("grain", "grey paper, sensor noise sigma 0-20 of 255 (uniform), JPEG 85"),
+    Condition("jpeg", "JPEG quality 60-95 on light grey paper"),
+    Condition("uneven_light", "paper lit 35-65% brighter on one side than the other"),
+    Condition("squared_paper", "4-7 mm grid printed in light blue/grey, slightly rotated"),
+    Condition("ruled_paper", "ruled lines 7-9 mm apart"),
+    Condition("sheet_edge", "the sheet's edge and a dark table on one or two sides of the frame"),
+    Condition("table_margin", "paper covers 55-75% of the frame, a textured table around it"),
+    Condition("faint_pencil", "grey pencil, 15-30% darker than the paper, grainy stroke"),
+    Condition("tiny_grey", "a 28x28 or 190 px crop of grey paper, low contrast, the paper's dark edge in the border"),
+)
+CONDITION_NAMES = tuple(c.name for c in CONDITIONS)
+
+
+def _photo(lum: np.ndarray, rng: np.random.Generator, *, noise: float, tint: bool) -> Image.Image:
+    """Luminance in [0, 1] -> an RGB photo (slightly tinted paper when ``tint``) with sensor noise."""
+    rgb = np.repeat(lum[:, :, None], 3, axis=2)
+    if tint:
+        rgb *= np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 0.98)], np.float32)
+    if noise > 0:
+        rgb = rgb + rng.normal(0.0, noise / 255.0, rgb.shape).astype(np.float32)
+    return Image.fromarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def render(digit: SourceDigit, condition: str, rng: np.random.Generator) -> tuple[Image.Image, dict]:
+    """One synthetic photo of ``digit`` under ``condition``: ``(image, save options)``."""
+    if condition == "tiny_grey":
+        return _tiny_grey(digit, rng)
+    side = int(rng.integers(300, 601)) if condition == "fine_pen" else int(rng.integers(200, 401))
+    height = int(side * rng.uniform(0.45, 0.65))
+    path = pen_path(digit, height)
+    width = {
+        "fine_pen": rng.uniform(1.0, 2.0),
+        "marker": height * rng.uniform(0.25, 0.33),
+        "faint_pencil": height * rng.uniform(0.04, 0.07),
+    }.get(condition, height * rng.uniform(0.09, 0.14))
+    ink = draw_with_pen(path, width)
+    canvas_h, canvas_w = side, int(side * rng.uniform(0.85, 1.2))
+    coverage = np.zeros((canvas_h, canvas_w), np.float32)
+    top = max(0, (canvas_h - ink.shape[0]) // 2 + int(rng.integers(-side // 12, side // 12 + 1)))
+    left = max(0, (canvas_w - ink.shape[1]) // 2 + int(rng.integers(-side // 12, side // 12 + 1)))
+    _paste(coverage, ink, top, left)
+
+    paper, ink_level, noise, save = 0.96, 0.08, 2.0, {"format": "PNG"}
+    if condition == "clean":
+        paper, ink_level, noise = 1.0, 0.0, 0.0
+    elif condition == "fine_pen":
+        ink_level, save = rng.uniform(0.05, 0.3), {"format": "JPEG", "quality": 90}
+    elif condition == "grain":
+        paper, noise, save = rng.uniform(0.6, 0.8), rng.uniform(0, 20), {"format": "JPEG", "quality": 85}
+        ink_level = paper * rng.uniform(0.15, 0.35)
+    elif condition == "jpeg":
+        paper, save = rng.uniform(0.8, 0.95), {"format": "JPEG", "quality": int(rng.integers(60, 96))}
+    elif condition == "faint_pencil":
+        paper = rng.uniform(0.8, 0.95)
+        ink_level = paper * (1 - rng.uniform(0.15, 0.3))
+        coverage *= rng.uniform(0.6, 1.0, coverage.shape).astype(np.float32)  # graphite is grainy
+        noise, save = 3.0, {"format": "JPEG", "quality": 88}
+    lum = paper - (paper - ink_level) * coverage
+    if condition in ("squared_paper", "ruled_paper"):
+        lines = _grid(lum.shape, rng, squared=condition == "squared_paper") * rng.uniform(0.15, 0.35)
+        lum = np.minimum(lum, paper * (1 - lines))
+    if condition == "uneven_light":
+        lum *= _light(lum.shape, rng, rng.uniform(0.35, 0.65))
+    if condition in ("sheet_edge", "table_margin"):
+        lum = _on_table(lum, rng, margin=condition == "table_margin")
+    if condition not in ("clean", "grain"):
+        lum *= _light(lum.shape, rng, 0.08)  # no real photo is perfectly evenly lit
+    image = _photo(lum, rng, noise=noise, tint=condition not in ("clean", "tiny_grey"))
+    return image, save
+
+
+def _on_table(lum: np.ndarray, rng: np.random.Generator, *, margin: bool) -> np.ndarray:
+    """Put the paper on a darker, textured table: one or two edges (or a whole margin) show."""
+    h, w = lum.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    table = rng.uniform(0.15, 0.45) + 0.06 * np.sin(xx / rng.uniform(3, 9) + rng.uniform(0, 6))
+    table = table + rng.normal(0, 0.03, (h, w))
+    if margin:  # a tilted paper rectangle covering 55-75% of each side, digit on it
+        scale = 1.0 / rng.uniform(0.55, 0.75)
+        big_h, big_w = int(h * scale), int(w * scale)
+        bg = np.full((big_h, big_w), float(np.median(lum)), np.float32)
+        oy, ox = (big_h - h) // 2, (big_w - w) // 2
+        bg[oy : oy + h, ox : ox + w] = lum
+        table_big = rng.uniform(0.15, 0.45) + rng.normal(0, 0.03, (big_h, big_w))
+        angle = rng.uniform(-6, 6)
+        paper = np.asarray(Image.fromarray(np.ones((big_h, big_w), np.float32) * 255, "F").rotate(angle, Image.Resampling.BILINEAR, expand=False)) / 255
+        scene = np.asarray(Image.fromarray(bg, "F").rotate(angle, Image.Resampling.BILINEAR, expand=False))
+        out = scene * paper + table_big * (1 - paper)
+        shadow = rng.uniform(0.0, 0.25)
+        out = out * (1 - shadow * np.linspace(0, 1, big_w)[None, :] ** 2)  # a soft shadow across
+        return np.clip(out, 0, 1).astype(np.float32)
+    out = lum.copy()
+    sides = rng.choice(4, size=int(rng.integers(1, 3)), replace=False)
+    for side in sides.tolist():
+        depth = rng.uniform(0.06, 0.16)
+        slope = rng.uniform(-0.08, 0.08)
+        if side == 0:
+            outside = yy < (depth + slope * (xx / w - 0.5)) * h
+        elif side == 1:
+            outside = yy > (1 - depth + slope * (xx / w - 0.5)) * h
+        elif side == 2:
+            outside = xx < (depth + slope * (yy / h - 0.5)) * w
+        else:
+            outside = xx > (1 - depth + slope * (yy / h - 0.5)) * w
+        out = np.where(outside, table, out)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def _tiny_grey(digit: SourceDigit, rng: np.random.Generator) -> tuple[Image.Image, dict]:
+    """A small low-contrast crop: grey paper, pencil-grey ink, the paper's dark edge in the border."""
+    side = 28 if rng.random() < 0.5 else 190
+    height = int(side * rng.uniform(0.6, 0.75))
+    # draw big, then reduce: a photo of a pencil digit, not a pixel-art one
+    big = 8 if side == 28 else 2
+    path = pen_path(digit, height * big)
+    ink = draw_with_pen(path, height * big * rng.uniform(0.08, 0.12))
+    canvas = np.zeros((side * big, side * big), np.float32)
+    top = max(0, (canvas.shape[0] - ink.shape[0]) // 2 + int(rng.integers(-2, 3)) * big)
+    left = max(0, (canvas.shape[1] - ink.shape[1]) // 2 + int(rng.integers(-2, 3)) * big)
+    _paste(canvas, ink, top, left)
+    paper = rng.uniform(0.45, 0.7)
+    lum = paper * (1 - rng.uniform(0.25, 0.45) * canvas)
+    # the sheet's edge: a dark band 1-3 px (at 28 px) along one side
+    yy, xx = np.mgrid[0 : side * big, 0 : side * big]
+    depth = rng.uniform(0.03, 0.09) * side * big
+    which = int(rng.integers(4))
+    coord = (yy, side * big - 1 - yy, xx, side * big - 1 - xx)[which]
+    lum = np.where(coord < depth, paper * rng.uniform(0.2, 0.5), lum)
+    small = np.asarray(Image.fromarray(lum.astype(np.float32), "F").reduce(big))
+    image = _photo(small, rng, noise=rng.uniform(1, 4), tint=False).convert("L")
+    return image, ({"format": "PNG"} if side == 28 else {"format": "JPEG", "quality": 85})
+
+
+def save(image: Image.Image, options: dict, path: Path) -> Path:
+    """Write with the condition's format; returns the path with the right suffix."""
+    suffix = ".jpg" if options["format"] == "JPEG" else ".png"
+    target = path.with_suffix(suffix)
+    image.save(target, **options)
+    return target
+
+
+# ------------------------------------------------------------------------------- the photo suite
+
+
+def make_photo_suite(
+    out: Path,
+    sources: list[SourceDigit],
+    conditions: tuple[str, ...] = CONDITION_NAMES,
+    seed: int = 0,
+) -> Path:
+    """Render every source digit under every condition into ``out``; write ``out/manifest.csv``.
+
+    The manifest has evaluate.py's columns: ``file,label,source,style`` with ``source`` the
+    digit's set (digits-dev / mnist-test) and ``style`` the condition, so
+    ``scripts/evaluate.py --images OUT`` reports accuracy per condition as well. Each image has
+    its own generator seeded by (seed, digit number, condition number): a smaller suite is a
+    subset of a bigger one with the same seed.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, digit in enumerate(sources):
+        for j, condition in enumerate(CONDITION_NAMES):
+            if condition not in conditions:
+                continue
+            rng = np.random.default_rng([seed, i, j])
+            image, options = render(digit, condition, rng)
+            target = save(image, options, out / f"{condition}-{i:04d}-{digit.label}")
+            rows.append({"file": target.name, "label": digit.label, "source": digit.origin.split(":")[0],
+                         "style": condition, "origin": digit.origin})
+    with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["file", "label", "source", "style", "origin"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out / "manifest.csv"
