@@ -333,3 +333,54 @@ def test_mnist_written_as_png_keeps_accuracy(tmp_path, mnist, quick_network):
             vectors.append(image_to_mnist(path))
         acc = net.accuracy(np.stack(vectors), y)
         assert abs(acc - raw_acc) <= 0.01, (invert, acc, raw_acc)
+
+
+# --------------------------------------------------------- real photos: specks, pen width, suite
+
+
+def test_specks_far_from_the_digit_do_not_shrink_it():
+    clean = draw_digit(size=(400, 400), box=(120, 110, 260, 290))
+    grainy = np.asarray(clean).copy()
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, 400, 60), rng.integers(0, 400, 60)
+    grainy[ys, xs] = 0  # dark single-pixel specks all over the paper
+    _, _, side_clean = features(image_to_mnist(clean))
+    _, _, side_grainy = features(image_to_mnist(Image.fromarray(grainy)))
+    assert side_clean >= 19 and side_grainy >= 19  # the digit, not the specks, fills the 20-px box
+
+
+def test_a_broken_stroke_stays_part_of_the_digit():
+    im = draw_digit(size=(400, 400), box=(120, 110, 260, 290))
+    ImageDraw.Draw(im).rectangle((120, 60, 260, 70), fill=0)  # a detached bar above, like a 5's
+    v = image_to_mnist(im).reshape(28, 28)
+    assert v[:6].max() > 0.5  # the bar is in the top rows of the 28x28, not dropped
+
+
+def test_a_fine_pen_stroke_is_thickened_and_a_marker_thinned_to_mnist_width():
+    # MNIST digits hold ~100-150 pixels of ink above 0.5 in the 28x28; a 1-px pen at 600 px
+    # gives ~30 unless thickened, a marker ~160 unless thinned.
+    fine = draw_digit(size=(600, 600), box=(180, 150, 420, 450), width=1)
+    marker = draw_digit(size=(300, 300), box=(60, 40, 240, 260), width=55)
+    for im in (fine, marker):
+        grey, full = preprocess.to_grey(im)
+        ink = preprocess.digit_strokes(preprocess.ink_map(grey, full))
+        as_is = int((preprocess.center_digit(ink, normalise=False) > 0.5).sum())
+        normalised = int((image_to_mnist(im) > 0.5).sum())
+        assert 70 <= normalised <= 130, (as_is, normalised)
+        assert abs(normalised - 100) < abs(as_is - 100) - 20, (as_is, normalised)
+
+
+@pytest.mark.slow
+def test_photo_suite_small_run_reads_most_photos(tmp_path, digits_dev_dir, mnist_mirror_dir):
+    from mnist_app import synth
+    from mnist_app.cli.photo_suite import evaluate_suite
+    from mnist_app.predict import load_model
+
+    rng = np.random.default_rng(0)
+    sources = synth.digits_dev(digits_dev_dir, 6, rng) + synth.mnist_test(mnist_mirror_dir, 6, rng)
+    conditions = ("clean", "fine_pen", "grain", "table_margin")
+    synth.make_photo_suite(tmp_path, sources, conditions)
+    report = evaluate_suite(load_model("shipped")[0], tmp_path)
+    assert set(report) == set(conditions) and all(r["n"] == 12 for r in report.values())
+    for condition in conditions:  # before the ink-pieces step, table_margin read ~20%, grain ~85%
+        assert report[condition]["accuracy"] >= 0.75, (condition, report[condition])

@@ -36,7 +36,7 @@ def build_parser():
     parser.add_argument("--n", type=positive_int, default=150, help="digits taken from each source (default 150)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", metavar="DIR", help="write the images here and keep them (default: a temporary folder)")
-    parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: as predict.py)")
+    parser.add_argument("--model", metavar="PATH", help="shipped, best, personal, last or a checkpoint path (default: as predict.py)")
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
     return parser
 
@@ -73,10 +73,10 @@ def _main(argv: Sequence[str] | None) -> int:
     import numpy as np
 
     from mnist_app import synth
-    from mnist_app.predict import default_model_path, load_model
+    from mnist_app.models import load
 
-    model_path = Path(args.model) if args.model else default_model_path()
-    network, _meta = load_model(model_path)
+    network, _meta, info = load(args.model)
+    model_path = info.path
     rng = np.random.default_rng(args.seed)
     sources = synth.digits_dev(args.digits_dev, args.n, rng) + synth.mnist_test(args.mnist, args.n, rng)
     with tempfile.TemporaryDirectory(prefix="photo-suite-") as tmp:
