@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +104,110 @@ def _fail(path: Path, problem: str) -> CheckpointError:
     return CheckpointError(f"{path}: {problem}")
 
 
-def _read_archive(path: Path) -> dict[str, np.ndarray]:
-    """Every array in the archive, fully read (so CRC errors and truncation surface here)."""
-    if not path.exists():
-        raise _fail(path, "no such checkpoint file")
-    if path.is_dir():
-        raise _fail(path, "is a directory, not a checkpoint file")
+# Limits that keep a hostile file cheap to refuse. Every check below runs on the zip directory
+# and the .npy headers, before any array is inflated, so a refusal costs milliseconds.
+#: Largest network we load: 10 million parameters (40 MB as float32). The largest preset
+#: (784-800-10) has 636,010, so this leaves 15x headroom.
+MAX_PARAMETERS = 10_000_000
+#: Deepest network we load. Textbook networks have 2-4 layers; the limit only bounds the work.
+MAX_LAYERS = 10_000
+#: Largest meta document (bytes of its .npy member: numpy stores text as 4 bytes a character).
+MAX_META_BYTES = 16 << 20
+#: A compressed member may inflate at most this many times its stored size (float weights
+#: barely compress; a "bomb" of zeros inflates a thousandfold)...
+MAX_INFLATION = 20
+#: ...unless it is this small anyway.
+SMALL_MEMBER = 1 << 20
+#: Room for a .npy header (numpy refuses headers over 10,000 bytes since 1.24).
+MAX_NPY_HEADER = 65_536
+_MEMBER_NAME = re.compile(r"(meta|(weights|biases|velocities)_(0|[1-9][0-9]{0,5}))\.npy")
+_READ_BLOCK = 1 << 20
+
+
+class _Archive:
+    """An open checkpoint zip whose directory has been checked: ``members`` maps each array
+    name ("meta", "weights_0", ...) to its ZipInfo. Nothing has been inflated yet."""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]):
+        self.path, self.zip, self.members = path, archive, members
+
+    def read(self, name: str, shape: tuple[int, ...] | None, dtype: np.dtype | None, max_bytes: int) -> np.ndarray:
+        """Read member ``name`` after checking its .npy header (and its declared sizes in the zip
+        directory) against ``shape``/``dtype`` -- None accepts any; only then is data inflated."""
+        info = self.members[name]
+        _check_declared_size(self.path, info, max_bytes + MAX_NPY_HEADER)
+        try:
+            with self.zip.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    found_shape, fortran, found_dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    found_shape, fortran, found_dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise _fail(self.path, f"{name}: unsupported .npy version {version}")
+                if found_dtype.hasobject:
+                    raise _fail(self.path, f"{name} holds Python objects (pickles are never loaded)")
+                if dtype is not None and found_dtype != dtype:
+                    raise _fail(self.path, f"{name} has dtype {found_dtype}, expected {dtype.name}")
+                if shape is not None and tuple(found_shape) != shape:
+                    raise _fail(
+                        self.path, f"{name} has shape {tuple(found_shape)}, expected {shape} for the layer sizes in its meta"
+                    )
+                count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
+                nbytes = count * found_dtype.itemsize
+                if nbytes > max_bytes:
+                    raise _fail(self.path, f"{name} declares {nbytes:,} bytes of data (more than {max_bytes:,})")
+                if info.file_size != member.tell() + nbytes:
+                    raise _fail(
+                        self.path,
+                        f"{name} is {info.file_size:,} bytes in the zip directory but its .npy header "
+                        f"declares {member.tell() + nbytes:,}",
+                    )
+                array = np.empty(count, dtype=found_dtype)
+                view = memoryview(array).cast("B")
+                done = 0
+                while done < nbytes:
+                    block = member.read(min(_READ_BLOCK, nbytes - done))
+                    if not block:
+                        raise _fail(self.path, f"{name} is truncated")
+                    view[done : done + len(block)] = block
+                    done += len(block)
+                member.read(1)  # reach the end of the member, where zipfile checks its CRC
+        except CheckpointError:
+            raise
+        except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+                zlib.error) as exc:
+            raise _fail(self.path, f"corrupt checkpoint ({name}: {_short(exc)})") from None
+        if fortran and len(found_shape) > 1:
+            return array.reshape(found_shape[::-1]).transpose()
+        return array.reshape(found_shape)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _check_declared_size(path: Path, info: zipfile.ZipInfo, limit: int) -> None:
+    """Refuse a member whose directory entry promises too much, before opening it."""
+    name = info.filename.removesuffix(".npy")
+    if info.flag_bits & 0x1:
+        raise _fail(path, f"{name} is encrypted")
+    if info.file_size > limit:
+        raise _fail(path, f"{name} inflates to {info.file_size:,} bytes (more than its meta allows, {limit:,})")
+    if info.file_size > SMALL_MEMBER and info.file_size > MAX_INFLATION * max(info.compress_size, 1):
+        raise _fail(
+            path,
+            f"{name} inflates {info.file_size // max(info.compress_size, 1):,} times "
+            f"({info.compress_size:,} -> {info.file_size:,} bytes): refused as a zip bomb",
+        )
+
+
+def _open_archive(path: Path) -> _Archive:
+    """Open the zip and check its directory: only known member names, each once."""
     try:
+        if not path.exists():
+            raise _fail(path, "no such checkpoint file")
+        if path.is_dir():
+            raise _fail(path, "is a directory, not a checkpoint file")
         with open(path, "rb") as handle:
             magic = handle.read(6)
     except OSError as exc:
@@ -120,32 +219,63 @@ def _read_archive(path: Path) -> dict[str, np.ndarray]:
     if not magic.startswith(b"PK"):
         raise _fail(path, "not an .npz checkpoint (no zip signature; a foreign or corrupt file)")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        entries = _directory_entries(path)
+        if entries is not None and entries > 3 * MAX_LAYERS + 1:
+            raise _fail(path, f"zip directory lists {entries:,} members (a checkpoint has at most {3 * MAX_LAYERS + 1:,})")
+        archive = zipfile.ZipFile(path)
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise _fail(path, f"not a readable .npz checkpoint (truncated or corrupt?): {_short(exc)}") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise _fail(path, "is a single .npy array, not an mnist_app .npz checkpoint")
     try:
-        with loaded:
-            return {name: loaded[name] for name in loaded.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-        raise _fail(path, f"corrupt checkpoint (damaged array data): {_short(exc)}") from None
+        members: dict[str, zipfile.ZipInfo] = {}
+        unknown: list[str] = []
+        for info in archive.infolist():
+            if not _MEMBER_NAME.fullmatch(info.filename):
+                unknown.append(info.filename)
+            elif info.filename[:-4] in members:
+                raise _fail(path, f"member {info.filename!r} appears twice in the archive")
+            else:
+                members[info.filename[:-4]] = info
+        if unknown:
+            shown = ", ".join(repr(n[:40]) for n in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+            if "meta" not in members:
+                raise _fail(path, f"not an mnist_app checkpoint (no 'meta' entry; holds {shown})")
+            raise _fail(path, f"has members that are not part of a checkpoint: {shown}")
+        if "meta" not in members:
+            raise _fail(path, "not an mnist_app checkpoint (no 'meta' entry)")
+    except BaseException:
+        archive.close()
+        raise
+    return _Archive(path, archive, members)
+
+
+def _directory_entries(path: Path) -> int | None:
+    """The member count from the zip's end record, read before zipfile parses the whole
+    directory (which costs ~0.5 kB of memory per entry). None if it cannot be read here."""
+    find_end = getattr(zipfile, "_EndRecData", None)  # private, but unchanged since Python 2
+    if find_end is None:
+        return None
+    with open(path, "rb") as handle:
+        end = find_end(handle)
+    return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])
 
 
 def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
-def _parse_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    if "meta" not in arrays:
-        raise _fail(path, "not an mnist_app checkpoint (no 'meta' entry)")
-    raw = arrays["meta"]
+def _read_meta(archive: _Archive) -> dict[str, Any]:
+    path = archive.path
+    raw = archive.read("meta", None, None, MAX_META_BYTES)
     if raw.shape != () or raw.dtype.kind != "U":
         raise _fail(path, "not an mnist_app checkpoint ('meta' is not a JSON string)")
     try:
-        meta = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
-        raise _fail(path, f"corrupt checkpoint meta (bad JSON: {exc.msg})") from None
+        meta = json.loads(str(raw[()]))
+    except RecursionError:
+        raise _fail(path, "corrupt checkpoint meta (JSON nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+        raise _fail(path, f"corrupt checkpoint meta (bad JSON: {getattr(exc, 'msg', None) or _short(exc)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _fail(path, f"not an mnist_app checkpoint (format is not {FORMAT!r})")
     version = meta.get("format_version")
@@ -157,26 +287,64 @@ def _parse_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         or len(sizes) < 2
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
     ):
-        raise _fail(path, f"bad layer sizes in checkpoint meta: {sizes!r}")
+        raise _fail(path, f"bad layer sizes in checkpoint meta: {_clip(sizes)}")
+    if len(sizes) - 1 > MAX_LAYERS:
+        raise _fail(path, f"meta declares {len(sizes) - 1:,} layers (this mnist_app loads at most {MAX_LAYERS:,})")
+    parameters = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+    if parameters > MAX_PARAMETERS:
+        raise _fail(
+            path, f"meta declares {parameters:,} parameters (this mnist_app loads at most {MAX_PARAMETERS:,})"
+        )
     if meta.get("dtype") not in DTYPES:
-        raise _fail(path, f"bad dtype in checkpoint meta: {meta.get('dtype')!r} (expected one of {DTYPES})")
+        raise _fail(path, f"bad dtype in checkpoint meta: {_clip(meta.get('dtype'))} (expected one of {DTYPES})")
     return meta
+
+
+def _clip(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     """Only the validated JSON meta of a checkpoint (cheap look at sizes, config, history)."""
     path = Path(path)
-    return _parse_meta(path, _read_archive(path))
+    archive = _open_archive(path)
+    try:
+        return _read_meta(archive)
+    finally:
+        archive.close()
 
 
-def _check_array(path: Path, arrays: dict, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    if name not in arrays:
-        raise _fail(path, f"missing array {name!r}")
-    array = arrays[name]
-    if array.shape != shape:
-        raise _fail(path, f"{name} has shape {array.shape}, expected {shape} for the layer sizes in its meta")
-    if array.dtype != dtype:
-        raise _fail(path, f"{name} has dtype {array.dtype}, expected {dtype.name}")
+def _check_members(archive: _Archive, layers: int) -> bool:
+    """Every weights/biases member the meta's layers need, nothing beyond; velocities all or
+    none. Returns whether velocities are present. Linear in the number of layers."""
+    path, members = archive.path, archive.members
+    for l in range(layers):
+        for kind in ("weights", "biases"):
+            if f"{kind}_{l}" not in members:
+                raise _fail(path, f"missing array '{kind}_{l}'")
+    n_velocities = 2 * layers
+    extra = []
+    velocities = 0
+    for name in members:
+        if name == "meta":
+            continue
+        kind, _, index = name.rpartition("_")
+        limit = n_velocities if kind == "velocities" else layers
+        if int(index) >= limit:
+            extra.append(name)
+        elif kind == "velocities":
+            velocities += 1
+    if extra:
+        extra.sort(key=lambda n: (n.rpartition("_")[0], int(n.rpartition("_")[2])))
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise _fail(path, f"has arrays {shown} beyond the {layers} layers its meta describes")
+    if velocities not in (0, n_velocities):
+        raise _fail(path, f"has {velocities} momentum arrays (velocities_*), expected 0 or {n_velocities}")
+    return velocities > 0
+
+
+def _finite(path: Path, name: str, array: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise _fail(path, f"{name} contains NaN or infinite values")
     return np.ascontiguousarray(array)
@@ -190,25 +358,31 @@ def load_checkpoint(path: str | os.PathLike):
     layer sizes and dtype.
     """
     path = Path(path)
-    arrays = _read_archive(path)
-    meta = _parse_meta(path, arrays)
-    sizes: list[int] = meta["sizes"]
-    dtype = np.dtype(meta["dtype"])
-    layers = len(sizes) - 1
-    weights = [_check_array(path, arrays, f"weights_{l}", (sizes[l + 1], sizes[l]), dtype) for l in range(layers)]
-    biases = [_check_array(path, arrays, f"biases_{l}", (sizes[l + 1],), dtype) for l in range(layers)]
-    extra = sorted(
-        name
-        for name in arrays
-        if name.startswith(("weights_", "biases_")) and name not in {f"weights_{l}" for l in range(layers)}
-        and name not in {f"biases_{l}" for l in range(layers)}
-    )
-    if extra:
-        raise _fail(path, f"has arrays {', '.join(extra)} beyond the {layers} layers its meta describes")
-    velocities = None
-    if "velocities_0" in arrays:
-        shapes = [w.shape for w in weights] + [b.shape for b in biases]
-        velocities = [_check_array(path, arrays, f"velocities_{i}", s, dtype) for i, s in enumerate(shapes)]
+    archive = _open_archive(path)
+    try:
+        meta = _read_meta(archive)
+        sizes: list[int] = meta["sizes"]
+        dtype = np.dtype(meta["dtype"])
+        layers = len(sizes) - 1
+        has_velocities = _check_members(archive, layers)
+        shapes = [(sizes[l + 1], sizes[l]) for l in range(layers)] + [(sizes[l + 1],) for l in range(layers)]
+        names = [f"weights_{l}" for l in range(layers)] + [f"biases_{l}" for l in range(layers)]
+        if has_velocities:
+            names += [f"velocities_{i}" for i in range(2 * layers)]
+            shapes += shapes
+        limits = [int(np.prod(shape)) * dtype.itemsize for shape in shapes]
+        # First the zip directory's promises for every member, then, member by member, its
+        # .npy header against the meta; data is inflated only after both checks passed.
+        for name, nbytes in zip(names, limits):
+            _check_declared_size(path, archive.members[name], nbytes + MAX_NPY_HEADER)
+        arrays = [
+            _finite(path, name, archive.read(name, shape, dtype, nbytes))
+            for name, shape, nbytes in zip(names, shapes, limits)
+        ]
+    finally:
+        archive.close()
+    weights, biases = arrays[:layers], arrays[layers : 2 * layers]
+    velocities = arrays[2 * layers :] or None
 
     init = meta.get("init", "textbook")
     try:

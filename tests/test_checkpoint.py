@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_app import checkpoint
 from mnist_app.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
@@ -173,7 +175,8 @@ def _rewrite(path: Path, **changes) -> None:
     "changes, fragment",
     [
         ({"meta_format_version": 99}, "version 99"),
-        ({"meta_sizes": [784, 7, 10]}, "shape"),
+        ({"meta_sizes": [784, 7, 10]}, "beyond the 2 layers"),
+        ({"meta_sizes": [784, 8, 5, 10]}, "weights_0 has shape (7, 784), expected (8, 784)"),
         ({"meta_sizes": "784-30-10"}, "sizes"),
         ({"meta_dtype": "int8"}, "dtype"),
         ({"weights_1": np.zeros((5, 8), np.float32)}, "weights_1 has shape (5, 8)"),
@@ -193,3 +196,148 @@ def test_inconsistent_contents(tmp_path: Path, changes: dict, fragment: str) -> 
 def test_read_meta_only(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "m.npz", small_network(), {"epoch": 9})
     assert read_meta(tmp_path / "m.npz")["epoch"] == 9
+
+
+# --------------------------------------------------------------------------- hostile files (issue 13)
+# Each file is refused from the zip directory, the .npy headers or the meta before any array is
+# inflated (time and memory: scripts/bench_hostile_checkpoints.py, figures in docs/hardening.md).
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def _zeros_member(archive: zipfile.ZipFile, name: str, header: bytes, data_bytes: int) -> None:
+    """A deflated member of ``header`` + ``data_bytes`` zeros, streamed: a small zip bomb."""
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    block = bytes(1 << 20)
+    with archive.open(info, "w", force_zip64=True) as member:
+        member.write(header)
+        while data_bytes > 0:
+            member.write(block[: min(data_bytes, len(block))])
+            data_bytes -= len(block)
+
+
+def _hostile(tmp_path: Path, replace: dict | None = None, extra=None, meta: dict | None = None,
+             network: Network | None = None) -> Path:
+    """A valid checkpoint rewritten member by member: ``replace`` maps a member name to new
+    bytes (None drops it); ``extra(archive)`` adds members; ``meta`` updates the JSON."""
+    source, path = tmp_path / "valid.npz", tmp_path / "hostile.npz"
+    save_checkpoint(source, network or small_network(), {})
+    replace = dict(replace or {})
+    if meta is not None:
+        with np.load(source, allow_pickle=False) as archive:
+            document = json.loads(str(archive["meta"]))
+        document.update(meta)
+        replace["meta.npy"] = _npy(np.array(json.dumps(document)))
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for info in old.infolist():
+            if info.filename not in replace:
+                new.writestr(info, old.read(info))
+            elif replace[info.filename] is not None:
+                new.writestr(info.filename, replace[info.filename])
+        if extra:
+            extra(new)
+    return path
+
+
+def test_unknown_member_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    path = _hostile(tmp_path, extra=lambda a: _zeros_member(a, "unused.npy", _npy_header((1 << 24,)), 1 << 26))
+    _expect_error(path, "not part of a checkpoint: 'unused.npy'")
+    path = _hostile(tmp_path, extra=lambda a: a.writestr("../../evil.txt", "x"))
+    _expect_error(path, "not part of a checkpoint")
+
+
+def test_member_inflating_beyond_what_the_meta_allows_is_refused_from_the_zip_directory(tmp_path: Path) -> None:
+    path = _hostile(
+        tmp_path,
+        replace={"weights_0.npy": None},
+        extra=lambda a: _zeros_member(a, "weights_0.npy", _npy_header((1 << 14, 784)), (1 << 14) * 784 * 4),
+    )
+    _expect_error(path, "weights_0 inflates to", "more than its meta allows")
+
+
+def test_zip_bomb_of_the_declared_shape_is_refused_by_its_compression_ratio(tmp_path: Path) -> None:
+    network = small_network(sizes=(784, 4000, 10))
+    path = _hostile(
+        tmp_path,
+        network=network,
+        replace={"weights_0.npy": None},
+        extra=lambda a: _zeros_member(a, "weights_0.npy", _npy_header((4000, 784)), 4000 * 784 * 4),
+    )
+    _expect_error(path, "weights_0 inflates", "zip bomb")
+
+
+def test_npy_header_claiming_a_huge_array_is_refused(tmp_path: Path) -> None:
+    path = _hostile(tmp_path, replace={"weights_0.npy": _npy_header((100_000, 100_000)) + bytes(64)})
+    _expect_error(path, "weights_0 has shape (100000, 100000), expected (7, 784)")
+
+
+def test_npy_header_disagreeing_with_the_zip_directory_is_refused(tmp_path: Path) -> None:
+    trailing = _npy(np.zeros((7, 784), np.float32)) + bytes(1000)
+    _expect_error(_hostile(tmp_path, replace={"weights_0.npy": trailing}), "weights_0 is", "header declares")
+
+
+def test_pickled_member_is_refused_without_unpickling(tmp_path: Path) -> None:
+    pickled = _npy_header((7, 784), "|O") + b"\x80\x04N."
+    _expect_error(_hostile(tmp_path, replace={"weights_0.npy": pickled}), "Python objects")
+
+
+def test_meta_declaring_a_gigantic_network_is_refused(tmp_path: Path) -> None:
+    _expect_error(_hostile(tmp_path, meta={"sizes": [784, 100_000, 100_000, 10]}), "parameters", "at most")
+
+
+def test_partial_momentum_buffers_are_refused(tmp_path: Path) -> None:
+    path = _hostile(tmp_path, extra=lambda a: a.writestr("velocities_0.npy", _npy(np.zeros((7, 784), np.float32))))
+    _expect_error(path, "1 momentum arrays")
+
+
+def test_too_many_members_are_refused_before_the_directory_is_parsed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(checkpoint, "MAX_LAYERS", 2)  # 3 * 2 + 1 = 7 members at most; this file has 7 + 40
+    path = _hostile(tmp_path, extra=lambda a: [a.writestr(f"x{i}.npy", b"") for i in range(40)])
+    _expect_error(path, "zip directory lists 47 members")
+
+
+@pytest.mark.parametrize(
+    "document, fragment",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"format": ' + "[" * 100_000, "nested too deeply"),
+        ('{"epoch": ' + "1" * 20_000 + "}", "bad JSON"),  # longer than Python's int conversion limit
+    ],
+)
+def test_hostile_meta_json_is_one_line_error(tmp_path: Path, document: str, fragment: str) -> None:
+    path = _hostile(tmp_path, replace={"meta.npy": _npy(np.array(document))})
+    _expect_error(path, fragment)
+    with pytest.raises(CheckpointError, match=fragment):
+        read_meta(path)
+
+
+def test_read_meta_does_not_inflate_the_arrays(tmp_path: Path) -> None:
+    # weights_0 would be refused by load_checkpoint; read_meta never looks at it.
+    path = _hostile(tmp_path, replace={"weights_0.npy": _npy_header((100_000, 100_000))})
+    assert read_meta(path)["sizes"] == [784, 7, 5, 10]
+
+
+@pytest.mark.slow
+def test_six_thousand_one_unit_layers_load(tmp_path: Path) -> None:
+    # Checking members is linear in the number of layers (it was quadratic: 21-34 s here).
+    network = small_network(sizes=(784,) + (1,) * 6000 + (10,))
+    save_checkpoint(tmp_path / "tall.npz", network, {})
+    loaded, meta = load_checkpoint(tmp_path / "tall.npz")
+    assert len(meta["sizes"]) == 6002
+    assert_same_parameters(network, loaded)
+
+
+def test_more_layers_than_the_limit_are_refused_from_the_meta(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(checkpoint, "MAX_LAYERS", 2)
+    _expect_error(_hostile(tmp_path), "3 layers", "at most 2")

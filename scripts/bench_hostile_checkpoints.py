@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Time and peak memory of loading hostile checkpoints (issue 13, D7/D8/D20).
+
+    python scripts/bench_hostile_checkpoints.py [--bomb-mb 2048] [--layers 6000]
+
+Builds each hostile file in a temporary folder, then loads it in a fresh child process
+(``mnist_app.checkpoint.load_checkpoint``) and prints the outcome (refused with which message,
+or accepted), the wall time and the child's peak resident memory (``ru_maxrss``). The
+baseline line is a fresh Python that imports numpy and mnist_app.checkpoint and loads nothing.
+Results are recorded in docs/hardening.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from mnist_app.checkpoint import save_checkpoint  # noqa: E402
+from mnist_app.network import Network  # noqa: E402
+
+CHILD = """
+import sys, time
+t0 = time.perf_counter()
+from mnist_app.checkpoint import load_checkpoint
+from mnist_app.errors import CheckpointError
+t1 = time.perf_counter()
+try:
+    if sys.argv[1] != "-":
+        load_checkpoint(sys.argv[1])
+    outcome = "accepted" if sys.argv[1] != "-" else "(nothing loaded)"
+except CheckpointError as exc:
+    outcome = "refused: " + str(exc).split(": ", 1)[-1]
+except BaseException as exc:
+    outcome = f"CRASH {type(exc).__name__}: {str(exc)[:80]}"
+print(f"{time.perf_counter() - t1:.3f}\\t{outcome}")
+"""
+
+
+def write_zeros_member(archive: zipfile.ZipFile, name: str, header: bytes, data_bytes: int) -> None:
+    """A deflated member: ``header`` then ``data_bytes`` zeros, streamed (little memory)."""
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    block = bytes(1 << 20)
+    with archive.open(info, "w", force_zip64=True) as member:
+        member.write(header)
+        left = data_bytes
+        while left > 0:
+            member.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
+def npy_header(shape: tuple[int, ...], dtype: str = "<f4") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()  # magic string included
+
+
+def copy_members(source: Path, target: zipfile.ZipFile, skip: set[str] = frozenset()) -> None:
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            if info.filename not in skip:
+                target.writestr(info, archive.read(info))
+
+
+def build(folder: Path, bomb_bytes: int, layers: int) -> dict[str, Path]:
+    valid = folder / "valid.npz"
+    save_checkpoint(valid, Network((784, 30, 10), rng=0), {"epoch": 1})
+    files = {"valid 784-30-10 (reference)": valid}
+
+    extra = folder / "extra-member-bomb.npz"
+    with zipfile.ZipFile(extra, "w") as archive:
+        copy_members(valid, archive)
+        write_zeros_member(archive, "unused.npy", npy_header((bomb_bytes // 4,)), bomb_bytes)  # a valid .npy
+    files[f"extra member inflating to {bomb_bytes >> 20} MB"] = extra
+
+    weights = folder / "weights-bomb.npz"
+    with zipfile.ZipFile(weights, "w") as archive:
+        copy_members(valid, archive, skip={"weights_0.npy"})
+        write_zeros_member(archive, "weights_0.npy", npy_header((bomb_bytes // 4 // 784, 784)), bomb_bytes // 4 // 784 * 784 * 4)
+    files[f"weights_0 inflating to {bomb_bytes >> 20} MB"] = weights
+
+    header = folder / "huge-header.npz"
+    with zipfile.ZipFile(header, "w") as archive:
+        copy_members(valid, archive, skip={"weights_0.npy"})
+        archive.writestr("weights_0.npy", npy_header((100_000, 100_000)) + bytes(64))
+    files[".npy header claiming 100000x100000"] = header
+
+    deep = folder / "deep-json.npz"
+    with zipfile.ZipFile(deep, "w") as archive:
+        copy_members(valid, archive, skip={"meta.npy"})
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, np.array("[" * 100_000 + "]" * 100_000))
+        archive.writestr("meta.npy", buffer.getvalue())
+    files["meta JSON nested 100000 deep"] = deep
+
+    tall = folder / "deep-network.npz"
+    save_checkpoint(tall, Network((784,) + (1,) * layers + (10,), rng=0), {})
+    files[f"{layers + 1} layers of one unit (valid)"] = tall
+    return files
+
+
+def measure(path: Path | None) -> tuple[str, str, float]:
+    """(outcome, load seconds, peak MB) of loading ``path`` in a fresh child process."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    process = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path) if path else "-"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    output = process.stdout.read().strip()
+    process.stdout.close()
+    seconds, outcome = output.split("\t", 1) if "\t" in output else ("?", output or f"exit status {status}")
+    return outcome, seconds, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bomb-mb", type=int, default=2048, help="inflated size of the bomb members (MB)")
+    parser.add_argument("--layers", type=int, default=6000, help="hidden layers of the deep-network case")
+    parser.add_argument("--json", action="store_true", help="one JSON object per case instead of a table")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        files = build(Path(tmp), args.bomb_mb << 20, args.layers)
+        print(f"(built {len(files)} files in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        rows = [("baseline: import only", None)] + list(files.items())
+        for label, path in rows:
+            outcome, seconds, peak = measure(path)
+            size = path.stat().st_size / 1e6 if path else 0.0
+            if args.json:
+                print(json.dumps({"case": label, "file_mb": round(size, 2), "load_s": seconds,
+                                  "peak_rss_mb": round(peak, 1), "outcome": outcome}))
+            else:
+                print(f"{label:<40} {size:8.2f} MB file  {seconds:>7} s  peak {peak:7.1f} MB  {outcome[:90]}")
+
+
+if __name__ == "__main__":
+    main()
