@@ -13,6 +13,18 @@ Behaviours (per file, default "ok"):
     wrong      200 with the same number of bytes, but different ones (checksum mismatch)
     drop       announce the full Content-Length, send half of the body, close the connection
     drop-once  like "drop" for the first request of that file, then like "ok"
+    slow       like "ok", but the body goes out in ``mirror.chunk``-byte pieces every
+               ``mirror.pause`` seconds (a slow but steady server: downloads overlap in time)
+    trickle    full headers, then one body byte every ``mirror.pause`` seconds (never trips a
+               read timeout, but far below any sane speed)
+    trickle-headers  the status line, then one header byte every ``mirror.pause`` seconds
+    stall      headers and the first ``mirror.stall_after`` bytes, then silence until the
+               client gives up (a read timeout after some bytes arrived)
+    429        429 Too Many Requests with ``Retry-After: mirror.retry_after``
+    429-once   like "429" for the first request of that file, then like "ok"
+
+``mirror.times`` holds the time.monotonic() of each request, parallel to ``mirror.requests``.
+Slow behaviours stop as soon as the client hangs up or the server is shut down.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import http.server
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 
@@ -38,6 +51,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         mirror = self.server.mirror
         with mirror.lock:
             mirror.requests.append((name, range_header))
+            mirror.times.append(time.monotonic())
             behaviour = mirror.behaviours.get(name, "ok")
             count = sum(1 for n, _ in mirror.requests if n == name)
         data = mirror.files.get(name)
@@ -45,10 +59,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._simple(404, b"not found")
         if behaviour == "500":
             return self._simple(500, b"server error")
+        if behaviour == "429" or (behaviour == "429-once" and count == 1):
+            return self._body(429, b"slow down", {"Retry-After": mirror.retry_after})
+        if behaviour == "trickle-headers":
+            return self._trickle(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(data) + b"X-Pad: " + b"x" * 10_000)
         if behaviour == "wrong":
             return self._body(200, bytes(b ^ 0xFF for b in data))
         if behaviour == "drop" or (behaviour == "drop-once" and count == 1):
             return self._drop(data)
+        if behaviour in ("slow", "trickle", "stall"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if behaviour == "slow":
+                return self._paced(data, mirror.chunk)
+            if behaviour == "trickle":
+                return self._paced(data, 1)
+            self.wfile.write(data[: mirror.stall_after])
+            self.wfile.flush()
+            mirror.stop.wait()
+            return None
         match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
         if match and behaviour != "no-range":
             start = int(match.group(1))
@@ -72,6 +102,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _paced(self, data: bytes, chunk: int) -> None:
+        """Send ``data`` ``chunk`` bytes at a time, pausing in between; stop if the client left."""
+        mirror = self.server.mirror
+        for start in range(0, len(data), chunk):
+            try:
+                self.wfile.write(data[start : start + chunk])
+                self.wfile.flush()
+            except OSError:
+                return
+            if start + chunk < len(data) and mirror.stop.wait(mirror.pause):
+                return
+
+    def _trickle(self, raw: bytes) -> None:
+        """Write raw protocol bytes one at a time (for headers that never end)."""
+        self.close_connection = True
+        self._paced(raw, 1)
 
     def _drop(self, data: bytes) -> None:
         self.send_response(200)
@@ -99,7 +146,13 @@ class Mirror:
         self.files = dict(files)
         self.behaviours: dict[str, str] = {}
         self.requests: list[tuple[str, str | None]] = []
+        self.times: list[float] = []
         self.lock = threading.Lock()
+        self.stop = threading.Event()  # set at shutdown: slow handlers return at once
+        self.pause = 0.1  # seconds between pieces for "slow", "trickle", "trickle-headers"
+        self.chunk = 4096  # bytes per piece for "slow"
+        self.stall_after = 100  # bytes sent before "stall" goes silent
+        self.retry_after = "1"  # Retry-After header of "429"
         self.url = ""
 
     def behave(self, name: str, behaviour: str) -> None:
@@ -124,6 +177,7 @@ def http_mirror(files: dict[str, bytes], behaviour: str = "ok") -> Iterator[Mirr
     try:
         yield mirror
     finally:
+        mirror.stop.set()
         server.shutdown()
         server.server_close()
         thread.join()

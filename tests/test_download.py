@@ -11,8 +11,10 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from mnist_app.download import (
     MNIST_FILES,
     STATUS_DOWNLOADED,
     STATUS_PRESENT,
+    LOCK_FILE,
     FileSpec,
     default_data_dir,
     download_mnist,
@@ -176,7 +179,7 @@ def test_wrong_content_is_never_left_under_the_final_name(tmp_path, payload, spe
     with http_mirror(payload, "wrong") as bad, pytest.raises(DownloadError) as info:
         fetch(tmp_path, [bad.url], specs)
     assert "mismatch" in str(info.value)
-    assert sorted(os.listdir(tmp_path)) == []
+    assert sorted(os.listdir(tmp_path)) == [LOCK_FILE]  # the lock stays (see _data_dir_lock)
 
 
 def test_server_error_is_retried_then_next_mirror(tmp_path, payload, specs):
@@ -245,7 +248,8 @@ def test_all_mirrors_fail_lists_every_mirror_per_file(tmp_path, payload, specs):
         fetch(data_dir, [bad.url, refused, str(missing_dir)], specs, retries=1)
     lines = str(info.value).splitlines()
     assert str(data_dir) in lines[0]
-    assert len(lines) == 1 + len(payload)  # a summary, then one line per file
+    assert len(lines) == 2 + len(payload)  # a summary, one line per file, how to give mirrors
+    assert "--mirror" in lines[-1] and "MNIST_MIRROR" in lines[-1] and "offline" not in lines[-1]
     for name, line in zip(payload, lines[1:]):
         assert line.strip().startswith(name)
         assert f"{bad.url} (HTTP 404" in line
@@ -263,7 +267,7 @@ def test_cli_all_mirrors_fail_exits_1_with_a_clear_message(tmp_path, capsys):
     for name in MNIST_FILES:
         assert f"{name}: tried 1 mirror(s): {bad.url} (HTTP 404" in err
     assert "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK_FILE]
 
 
 def test_unwritable_data_dir_fails_before_any_request(tmp_path, payload, specs):
@@ -348,3 +352,282 @@ def test_cli_help_shows_examples():
     ).stdout
     assert "examples:" in out and "python scripts/download.py --data-dir" in out
     assert "--mirror" in out and "--json" in out and "--no-default-mirrors" in out
+
+
+# --------------------------------------------------------------------------- issue 13: racing processes (D3)
+
+RACER = """
+import json, sys
+from mnist_app.download import FileSpec, fetch_files
+specs = {name: FileSpec(*spec) for name, spec in json.loads(sys.argv[3]).items()}
+results = fetch_files(sys.argv[1], [sys.argv[2]], files=specs, use_default_mirrors=False, use_env=False,
+                      backoff=0, timeout=(2, 5))
+print(json.dumps([r.status for r in results]))
+"""
+
+
+def start_racer(data_dir: Path, url: str, specs) -> subprocess.Popen:
+    as_json = json.dumps({name: [s.md5, s.sha256, s.size] for name, s in specs.items()})
+    return subprocess.Popen(
+        [sys.executable, "-c", RACER, str(data_dir), url, as_json],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_requests(mirror, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(mirror.requests) < count:
+        assert time.monotonic() < deadline, "the downloader never reached the server"
+        time.sleep(0.02)
+
+
+def test_two_processes_downloading_into_one_fresh_data_dir_both_succeed(tmp_path, payload, specs):
+    with http_mirror(payload, "slow") as mirror:
+        mirror.pause = 0.2  # ~2 s for the 40 kB images: the second process starts mid-download
+        first = start_racer(tmp_path, mirror.url, specs)
+        wait_for_requests(mirror, 1)
+        second = start_racer(tmp_path, mirror.url, specs)
+        outputs = [p.communicate(timeout=60) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    assert json.loads(outputs[0][0]) == [STATUS_DOWNLOADED] * 2
+    assert json.loads(outputs[1][0]) == [STATUS_PRESENT] * 2  # found what the first one verified
+    assert "another process is downloading" in outputs[1][1]
+    assert sorted(name for name, _ in mirror.requests) == sorted(payload)  # each file fetched once
+    assert_complete(tmp_path, payload)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9")
+def test_lock_of_a_killed_downloader_does_not_block(tmp_path, payload, specs):
+    with http_mirror(payload, "trickle") as stuck, http_mirror(payload) as good:
+        holder = start_racer(tmp_path, stuck.url, specs)
+        wait_for_requests(stuck, 1)
+        holder.kill()
+        holder.communicate()
+        started = time.monotonic()
+        fetch(tmp_path, [good.url], specs)
+        assert time.monotonic() - started < 10  # not waiting for a dead process's lock
+    assert_complete(tmp_path, payload)
+
+
+# --------------------------------------------------------------------------- local file errors (D9)
+
+
+def run_download_script(*args: str, env: dict | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*prefix, sys.executable, str(REPO / "scripts" / "download.py"), *args],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, **(env or {})),
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_a_directory_named_like_an_mnist_file_is_a_one_line_error(tmp_path, mnist_http_mirror):
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").mkdir()
+    result = run_download_script("--data-dir", str(tmp_path), "--mirror", mnist_http_mirror, "--no-default-mirrors", "-q")
+    assert_one_line_error(result, 1, "t10k-labels-idx1-ubyte.gz: is a directory")
+    assert (tmp_path / "t10k-labels-idx1-ubyte.gz").is_dir()
+    assert not any(tmp_path.glob("*.part"))
+
+
+def test_a_part_that_is_a_directory_is_a_one_line_error(tmp_path, payload, specs):
+    (tmp_path / (LABELS + ".part")).mkdir()
+    with http_mirror(payload) as mirror, pytest.raises(DownloadError, match=r"ubyte.gz.part: is not a regular file"):
+        fetch(tmp_path, [mirror.url], specs)
+    assert mirror.requests == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_part_we_cannot_write_is_a_one_line_error(tmp_path, mnist_http_mirror, mnist_mirror_dir):
+    # As another user's .part in a shared data dir: read-only to us. Root ignores file modes,
+    # so as root the script runs without the capability that lets it (setpriv).
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a file unwritable")
+        prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner")
+    name = "t10k-labels-idx1-ubyte.gz"
+    for other in MNIST_FILES:
+        if other != name:
+            shutil.copy(mnist_mirror_dir / other, tmp_path / other)
+    part = tmp_path / (name + ".part")
+    part.write_bytes((mnist_mirror_dir / name).read_bytes()[:1000])
+    part.chmod(0o444)
+    result = run_download_script(
+        "--data-dir", str(tmp_path), "--mirror", mnist_http_mirror, "--no-default-mirrors", "-q", prefix=prefix
+    )
+    assert_one_line_error(result, 1, f"{part}: cannot write (Permission denied)", "--data-dir")
+
+
+# --------------------------------------------------------------------------- wrong files are kept (D10)
+
+
+def test_wrong_file_is_moved_aside_and_said_so_even_when_quiet(tmp_path, payload, specs, capsys):
+    fashion = b"not MNIST: someone's Fashion-MNIST labels"
+    (tmp_path / LABELS).write_bytes(fashion)
+    with http_mirror(payload) as mirror:
+        results = fetch_files(tmp_path, [mirror.url], files=specs, quiet=True, use_default_mirrors=False, use_env=False)
+    aside = tmp_path / f"{LABELS}.bad-{hashlib.sha256(fashion).hexdigest()[:8]}"
+    assert aside.read_bytes() == fashion
+    assert [r.moved_aside for r in results] == [None, aside]
+    assert_complete(tmp_path, payload)
+    err = capsys.readouterr().err
+    assert f"kept it as {aside.name}" in err and len(err.splitlines()) == 1
+
+
+def test_wrong_file_is_left_untouched_when_no_mirror_can_replace_it(tmp_path, payload, specs):
+    fashion = b"x" * len(payload[LABELS])  # right size, wrong bytes
+    (tmp_path / LABELS).write_bytes(fashion)
+    with http_mirror(payload, "404") as mirror, pytest.raises(DownloadError) as info:
+        fetch(tmp_path, [mirror.url], specs)
+    assert f"the wrong file {tmp_path / LABELS} was left untouched" in str(info.value)
+    assert (tmp_path / LABELS).read_bytes() == fashion
+    assert not list(tmp_path.glob("*.bad-*"))
+
+
+def test_cli_json_reports_the_moved_aside_file(tmp_path, mnist_http_mirror, capsys):
+    labels = "t10k-labels-idx1-ubyte.gz"
+    (tmp_path / labels).write_bytes(b"mine")
+    argv = ["--data-dir", str(tmp_path), "--mirror", mnist_http_mirror, "--no-default-mirrors", "--json", "-q"]
+    assert download_main(argv) == 0
+    captured = capsys.readouterr()
+    entry = next(f for f in json.loads(captured.out)["files"] if f["name"] == labels)
+    assert Path(entry["moved_aside"]).read_bytes() == b"mine"
+    assert "kept it as" in captured.err
+
+
+# --------------------------------------------------------------------------- local mirrors are capped (D11)
+
+
+@pytest.mark.parametrize("as_url", [False, True])
+def test_oversized_local_mirror_file_is_not_copied_and_the_next_mirror_is_tried(tmp_path, payload, specs, as_url):
+    huge = tmp_path / "usb"
+    huge.mkdir()
+    for name in payload:
+        with open(huge / name, "wb") as handle:
+            handle.truncate(3 << 30)  # 3 GB, sparse: costs no disk here, would fill the user's
+    with http_mirror(payload) as good:
+        results = fetch_files(tmp_path / "data", [huge.as_uri() if as_url else str(huge), good.url], files=specs,
+                              quiet=True, use_default_mirrors=False, use_env=False)
+    assert [r.mirror for r in results] == [good.url] * 2
+    assert_complete(tmp_path / "data", payload)
+
+
+def test_local_mirror_failure_names_the_size(tmp_path, payload, specs):
+    source = tmp_path / "usb"
+    source.mkdir()
+    for name, data in payload.items():
+        (source / name).write_bytes(data + b"extra")
+    with pytest.raises(DownloadError, match=r"is [\d,]+ bytes, expected"):
+        fetch(tmp_path / "data", [str(source)], specs)
+    assert not any((tmp_path / "data").glob("*.part"))
+
+
+# --------------------------------------------------------------------------- slow servers (D12, D22)
+
+
+def test_trickling_server_is_abandoned_for_the_next_mirror(tmp_path, payload, specs):
+    with http_mirror(payload, "trickle") as trickle, http_mirror(payload) as good:
+        results = fetch_files(tmp_path, [trickle.url, good.url], files=specs, quiet=True, use_default_mirrors=False,
+                              use_env=False, backoff=0, speed_floor=(1024, 1.0))
+        assert [name for name, _ in trickle.requests] == list(payload)  # too slow is not retried
+    assert [r.mirror for r in results] == [good.url] * 2
+    assert_complete(tmp_path, payload)
+
+
+def test_trickling_server_alone_fails_with_the_speed_in_the_message(tmp_path, payload, specs):
+    pattern = r"too slow: \d+ bytes in 1 s \(under 1,024 bytes/s\)"
+    with http_mirror(payload, "trickle") as trickle, pytest.raises(DownloadError, match=pattern):
+        fetch(tmp_path, [trickle.url], specs, speed_floor=(1024, 1.0))
+
+
+def test_server_trickling_its_headers_is_abandoned(tmp_path, payload, specs):
+    with http_mirror(payload, "trickle-headers") as trickle, http_mirror(payload) as good:
+        results = fetch_files(tmp_path, [trickle.url, good.url], files=specs, quiet=True, use_default_mirrors=False,
+                              use_env=False, backoff=0, timeout=(1, 5), speed_floor=(1024, 1.0))
+    assert [r.mirror for r in results] == [good.url] * 2
+
+
+def test_stall_message_counts_the_bytes_that_arrived(tmp_path, payload, specs):
+    with http_mirror(payload, "stall") as staller, pytest.raises(DownloadError) as info:
+        fetch(tmp_path, [staller.url], specs, retries=0, timeout=(2, 0.5))
+    assert "connection dropped after 100 bytes arrived (read timeout)" in str(info.value)
+
+
+def test_retry_after_is_honoured_on_429(tmp_path, payload, specs):
+    with http_mirror(payload) as mirror:
+        mirror.behave(LABELS, "429-once")
+        mirror.retry_after = "1"
+        fetch(tmp_path, [mirror.url], specs, backoff=0.0)
+    times = [t for (name, _), t in zip(mirror.requests, mirror.times) if name == LABELS]
+    assert len(times) == 2 and times[1] - times[0] >= 0.9
+    assert_complete(tmp_path, payload)
+
+
+def test_a_long_retry_after_moves_on_to_the_next_mirror(tmp_path, payload, specs):
+    with http_mirror(payload, "429") as busy, http_mirror(payload) as good:
+        busy.retry_after = "3600"
+        started = time.monotonic()
+        results = fetch_files(tmp_path, [busy.url, good.url], files=specs, quiet=True, use_default_mirrors=False,
+                              use_env=False, backoff=0)
+        assert time.monotonic() - started < 30
+    assert [name for name, _ in busy.requests] == list(payload)
+    assert [r.mirror for r in results] == [good.url] * 2
+
+
+def test_retry_after_as_an_http_date():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from mnist_app.download import _retry_after
+
+    assert _retry_after("7") == 7.0
+    assert 25 < _retry_after(format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)) <= 30
+    assert _retry_after("soon") is None and _retry_after(None) is None
+
+
+def test_offline_without_a_mirror_says_how_to_give_one(tmp_path):
+    result = run_download_script("--data-dir", str(tmp_path), "--mirror", closed_port_url(), "--no-default-mirrors")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("no mirror could be reached (offline?)")
+    assert "--mirror DIR_OR_URL" in last and "MNIST_MIRROR=" in last
+
+
+# --------------------------------------------------------------------------- bad and secret mirror URLs (D15, D21)
+
+
+@pytest.mark.parametrize("script", ["download.py", "train.py"])
+def test_malformed_mirror_option_is_a_usage_error(script):
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / script), "--mirror", "http://[::1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "bad mirror 'http://[::1': not a valid URL (Invalid IPv6 URL)" in result.stderr
+
+
+def test_malformed_mirror_in_the_environment_is_a_one_line_error(tmp_path):
+    result = run_download_script("--data-dir", str(tmp_path), env={"MNIST_MIRROR": "http://user:hunter2@[::1"})
+    assert_one_line_error(result, 1, "$MNIST_MIRROR: bad mirror 'http://user:***@[::1'", "Invalid IPv6 URL")
+    assert "hunter2" not in result.stderr
+
+
+def test_password_in_a_mirror_url_is_never_printed(tmp_path, mnist_http_mirror, capsys):
+    secret_url = mnist_http_mirror.replace("http://", "http://alice:hunter2@")
+    refused = closed_port_url().replace("http://", "http://bob:s3cret@")
+    argv = ["--data-dir", str(tmp_path), "--mirror", refused, "--mirror", secret_url, "--no-default-mirrors", "--json"]
+    assert download_main(argv) == 0
+    captured = capsys.readouterr()
+    assert "hunter2" not in captured.out + captured.err and "s3cret" not in captured.out + captured.err
+    assert {f["mirror"] for f in json.loads(captured.out)["files"]} == {secret_url.replace("hunter2", "***")}
+    assert "bob:***@" in captured.err  # the refused mirror's note, redacted
+
+
+def test_password_is_redacted_in_the_final_error(tmp_path, payload, specs):
+    with http_mirror(payload, "404") as bad, pytest.raises(DownloadError) as info:
+        fetch(tmp_path, [bad.url.replace("http://", "http://carol:pa:ss@word@")], specs)
+    assert "carol:***@" in str(info.value) and "pa:ss" not in str(info.value) and "word@" not in str(info.value)

@@ -53,6 +53,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         action="append",
         default=[],
+        type=mirror,
         help="extra MNIST mirror tried first: http(s)://, file:// or a local directory "
         "(repeatable; also $MNIST_MIRROR, comma-separated)",
     )
@@ -92,6 +93,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def mirror(text: str) -> str:
+    """argparse type: a usable --mirror (a malformed URL is a usage error, exit 2)."""
+    from mnist_app.download import check_mirror, redact
+
+    try:
+        return check_mirror(text.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad mirror {redact(text)!r}: {exc}") from None
 
 
 def error(prog: str, message: str) -> None:

@@ -16,6 +16,8 @@ DESCRIPTION = """\
 Download the four MNIST files (training/test images and labels, gzip IDX) into a data
 directory and verify each against pinned MD5 and SHA-256 checksums. Files already present
 and correct are not downloaded again; an interrupted download resumes from its .part file.
+A file with the wrong checksum is replaced only by a verified download and is kept as
+NAME.bad-<sha8> (never deleted). Two processes may download into one folder at once.
 
 Mirrors are tried in order: --mirror (repeatable), then $MNIST_MIRROR (comma-separated), then
 the built-in public mirrors. A mirror is an http(s):// URL, a file:// URL or a local folder
@@ -59,7 +61,8 @@ def _main(argv: Sequence[str] | None) -> int:
                     "md5": r.md5,
                     "sha256": r.sha256,
                     "status": r.status,
-                    "mirror": r.mirror,
+                    "mirror": r.mirror,  # password redacted
+                    "moved_aside": str(r.moved_aside) if r.moved_aside else None,
                 }
                 for r in results
             ],
