@@ -240,9 +240,9 @@ def load_mnist(
         if not download or attempt:
             raise DataError(
                 f"{directory / bad[0]}: SHA-256 {checksums[bad[0]]} is not the pinned MNIST checksum "
-                f"{MNIST_FILES[bad[0]].sha256} (corrupt or a different file); delete it and {hint}"
+                f"{MNIST_FILES[bad[0]].sha256} (corrupt or a different file); move it away and {hint}"
             )
-        for name in bad:  # the downloader removes the wrong files and fetches them again
+        for name in bad:  # the downloader fetches verified copies and moves the wrong files aside (NAME.bad-<sha8>)
             del raw[name]
         download_mnist(directory, mirrors, quiet=quiet, use_default_mirrors=use_default_mirrors)
 
