@@ -25,8 +25,8 @@ How a download works, file by file:
    renamed to its final name (``os.replace``, atomic). A mismatch discards it and moves on to
    the next mirror, as does an HTTP error such as 404 or a mirror that cannot be reached.
 6. If some file cannot be fetched from any mirror, :class:`~mnist_app.errors.DownloadError`
-   is raised with one line per failed file listing every mirror tried and why it failed, and
-   a last line on how to point the program at other mirrors (``--mirror``/``$MNIST_MIRROR``).
+   is raised: one line listing every mirror tried for each failed file and why it failed,
+   ending with how to point the program at other mirrors (``--mirror``/``$MNIST_MIRROR``).
    Problems with the data directory itself (unwritable, a ``.part`` that is a directory or
    belongs to someone else) are one-line errors naming the path.
 
@@ -336,7 +336,7 @@ def _copy_local(source: Path, part: Path, name: str, spec: FileSpec, quiet: bool
     than the pinned size: a huge file under an MNIST name cannot fill the disk (D11)."""
     try:
         if not source.is_file():
-            raise _MirrorFailed(f"no such file {source}")
+            raise _MirrorFailed("no such file")  # the mirror (a folder) is named beside this
         total = source.stat().st_size
         if spec.size is not None and total != spec.size:
             raise _MirrorFailed(f"{source} is {total:,} bytes, expected {spec.size:,}")
@@ -774,7 +774,7 @@ def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], w
         )
     import requests  # only now: a run with every file present never loads it
 
-    failures: list[str] = []
+    failures: dict[str, tuple[str, ...]] = {}  # file name -> "mirror (why)" for each mirror tried
     all_unreachable = True
     unreachable: dict[str, str] = {}  # mirror -> why it could not be reached
     with requests.Session() as session:
@@ -794,7 +794,7 @@ def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], w
             for mirror in mirror_list:
                 shown = redact(mirror)
                 if mirror in unreachable:
-                    tried.append(f"{shown} (skipped, unreachable earlier: {unreachable[mirror]})")
+                    tried.append(f"{shown} ({unreachable[mirror]})")  # not asked again
                     continue
                 try:
                     digests = _fetch_from_mirror(session, mirror, name, spec, part, **options)
@@ -813,14 +813,25 @@ def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], w
                 _note(quiet, f"{name}: downloaded from {mirror} ({digests[0]:,} bytes, checksums OK)")
                 break
             else:
-                kept = f"; the wrong file {final} was left untouched" if name in wrong else ""
-                failures.append(f"{name}: tried {len(tried)} mirror(s): " + "; ".join(tried) + kept)
+                failures[name] = tuple(tried)
     if failures:
-        hint = ("no mirror could be reached (offline?): " if all_unreachable else "") + _MIRROR_HINT
-        raise DownloadError(redact(
-            f"could not download {len(failures)} of {len(specs)} file(s) into {directory}:\n  "
-            + "\n  ".join(failures) + f"\n{hint}"
-        ))
+        raise DownloadError(redact(_failure_message(directory, failures, len(specs), wrong, all_unreachable)))
+
+
+def _failure_message(directory: Path, failures: dict[str, tuple[str, ...]], n_files: int,
+                     wrong: dict, all_unreachable: bool) -> str:
+    """One line: which files, every mirror tried and why (files that failed alike share one
+    list), wrong files left in place, and how to give the program another mirror."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, tried in failures.items():
+        groups.setdefault(tried, []).append(name)
+    parts = [f"{', '.join(names)}: tried {'; '.join(tried)}" for tried, names in groups.items()]
+    kept = [str(directory / name) for name in failures if name in wrong]
+    if kept:
+        parts.append(f"the wrong file(s) {', '.join(kept)} were left untouched")
+    offline = "no mirror could be reached (offline?): " if all_unreachable else ""
+    return (f"could not download {len(failures)} of {n_files} file(s) into {directory} -- "
+            + " | ".join(parts) + f" -- {offline}{_MIRROR_HINT}")
 
 
 def download_mnist(

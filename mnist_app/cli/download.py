@@ -1,7 +1,7 @@
 """``python scripts/download.py``: fetch and verify the four MNIST files.
 
 Exit 0 when all four files are present with their pinned checksums, 1 when some file could not
-be fetched (one line per file on stderr, naming every mirror tried and why it failed) or the
+be fetched (one line on stderr, naming every mirror tried for each file and why it failed) or the
 data directory is unwritable, 2 on bad options.
 """
 
