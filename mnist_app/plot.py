@@ -20,19 +20,24 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mnist_app.errors import CheckpointError
+from mnist_app.errors import CheckpointError, OutputError
 from mnist_app.fileio import atomic_write
+from mnist_app.imagefiles import printable
 from mnist_app.image_format import SIDE
 
 
 
 # --------------------------------------------------------------------------- helpers
+FIGURE_SOFTWARE = "mnist_app figure"  # PNG "Software" tag: marks a file a later run may replace
+
+
 def _figure(width: float, height: float):
     """A matplotlib Figure with an Agg canvas (no pyplot, no global state, no display)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -47,7 +52,7 @@ def _save(figure, path: str | os.PathLike, *, dpi: float | None = None) -> Path:
     """Write the figure as PNG atomically (a viewer never sees half a file)."""
     path = Path(path)
     with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=dpi or "figure")
+        figure.savefig(handle, format="png", dpi=dpi or "figure", metadata={"Software": FIGURE_SOFTWARE})
     return path
 
 
@@ -89,6 +94,13 @@ def load_history(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a training history (expected {{'config', 'epochs': [...]}})")
     if not epochs:
         raise CheckpointError(f"{path}: the history holds no completed epoch yet")
+    for i, epoch in enumerate(epochs, start=1):
+        for key in needed:
+            value = epoch[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise CheckpointError(f"{path}: epoch entry {i}: {key!r} is not a number ({str(value)[:40]!r})")
+    if not isinstance(history.get("config", {}), dict):
+        raise CheckpointError(f"{path}: 'config' is not an object")
     history.setdefault("config", {})
     return history
 
@@ -160,18 +172,28 @@ def _accuracy_limits(ax, epochs: Sequence[dict[str, Any]]) -> None:
 def plot_histories(
     histories: Sequence[tuple[str, dict[str, Any]]], path: str | os.PathLike, *, title: str | None = None
 ) -> Path:
-    """Several runs overlaid: accuracy (test solid, validation dashed) and cost per epoch.
+    """Several runs overlaid (see :func:`histories_figure`), written as PNG."""
+    return _save(histories_figure(histories, title=title), path)
+
+
+def histories_figure(histories: Sequence[tuple[str, dict[str, Any]]], *, title: str | None = None):
+    """Accuracy (test solid, validation dashed) and cost per epoch of several runs.
 
     One colour per run; the run labels (which can be long hyperparameter summaries) form a
-    legend below both panels.
+    legend below the panels. Costs of different cost functions are not comparable (quadratic
+    ~0.04 against cross-entropy ~0.8 for the same network), so each cost function gets its own
+    cost panel.
     """
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     n = len(histories)
-    figure = _figure(13, 5 + 0.25 * n)
-    acc_ax, cost_ax = figure.subplots(1, 2)
+    cost_kinds = list(dict.fromkeys(str(h.get("config", {}).get("cost", "")) for _, h in histories))
+    height = 5 + 0.25 * n + (0.4 if title else 0.0)
+    figure = _figure(6.5 * (1 + len(cost_kinds)), height)
+    acc_ax, *cost_axes = figure.subplots(1, 1 + len(cost_kinds), squeeze=False)[0]
     handles, all_epochs = [], []
+    costs: dict[str, list] = {kind: [] for kind in cost_kinds}
     for i, (label, history) in enumerate(histories):
         color = f"C{i % 10}"
         epochs = history["epochs"]
@@ -179,7 +201,9 @@ def plot_histories(
         x = [e["epoch"] for e in epochs]
         acc_ax.plot(x, [100 * e["test_accuracy"] for e in epochs], "-", color=color)
         acc_ax.plot(x, [100 * e["validation_accuracy"] for e in epochs], "--", color=color, alpha=0.7)
-        cost_ax.plot(x, [e["cost"] for e in epochs], "-", color=color)
+        kind = str(history.get("config", {}).get("cost", ""))
+        cost_axes[cost_kinds.index(kind)].plot(x, [e["cost"] for e in epochs], "-", color=color)
+        costs[kind].extend(e["cost"] for e in epochs)
         best = max(e["validation_accuracy"] for e in epochs) if epochs else float("nan")
         handles.append(Line2D([], [], color=color, label=f"{label}  (best validation {100 * best:.2f}%)"))
     acc_ax.set_xlabel("epoch")
@@ -190,20 +214,21 @@ def plot_histories(
         handles=[Line2D([], [], color="0.3", ls="-", label="test"), Line2D([], [], color="0.3", ls="--", label="validation")],
         loc="lower right", fontsize=9,
     )
-    cost_ax.set_xlabel("epoch")
-    cost_ax.set_ylabel("cost on the validation set (incl. L2 term)")
-    cost_ax.set_title("cost per epoch")
-    if all_epochs and all(e["cost"] > 0 for e in all_epochs):
-        cost_ax.set_yscale("log")
-    for ax in (acc_ax, cost_ax):
+    for kind, cost_ax in zip(cost_kinds, cost_axes):
+        cost_ax.set_xlabel("epoch")
+        cost_ax.set_ylabel(f"{kind + ' ' if kind else ''}cost on the validation set (incl. L2 term)")
+        cost_ax.set_title(f"{kind + ' ' if kind else ''}cost per epoch")
+        if costs[kind] and all(c > 0 for c in costs[kind]):
+            cost_ax.set_yscale("log")
+    for ax in (acc_ax, *cost_axes):
         ax.grid(True, alpha=0.3, which="both")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         figure.suptitle(title, fontsize=11)
-    bottom = min(0.45, (0.35 + 0.25 * n) / (5 + 0.25 * n))
-    figure.tight_layout(rect=(0, bottom, 1, 1))
+    bottom = min(0.45, (0.35 + 0.25 * n) / height)
+    figure.tight_layout(rect=(0, bottom, 1, 1 - (0.4 / height if title else 0.0)))
     figure.legend(handles=handles, loc="lower center", fontsize=9, frameon=False)
-    return _save(figure, path)
+    return figure
 
 
 def history_label(path: str | os.PathLike, history: dict[str, Any]) -> str:
@@ -279,14 +304,21 @@ def most_confident_mistakes(outputs: np.ndarray, labels: np.ndarray, count: int 
 def plot_misclassified(
     images: np.ndarray, labels: np.ndarray, outputs: np.ndarray, path: str | os.PathLike, *, count: int = 36
 ) -> Path:
-    """A gallery of the test digits the network got wrong most confidently."""
+    """A gallery of the test digits the network got wrong most confidently (written as PNG)."""
+    return _save(misclassified_figure(images, labels, outputs, count=count), path)
+
+
+def misclassified_figure(images: np.ndarray, labels: np.ndarray, outputs: np.ndarray, *, count: int = 36):
+    """The gallery figure: each digit titled '#index: true -> predicted, N% sure'."""
+    from mnist_app.predict import normalise
+
     outputs = np.asarray(outputs)
     chosen = most_confident_mistakes(outputs, labels, count)
     columns = 6
     rows = max(1, -(-len(chosen) // columns))
-    figure = _figure(1.7 * columns, 1.9 * rows + 0.6)
-    from mnist_app.predict import normalise
-
+    head = 0.4  # inches kept free for the figure title (tight_layout ignores suptitles)
+    height = 1.9 * rows + head
+    figure = _figure(1.7 * columns, height)
     confidence = normalise(outputs).max(axis=1)
     for k in range(rows * columns):
         ax = figure.add_subplot(rows, columns, k + 1)
@@ -298,8 +330,8 @@ def plot_misclassified(
     wrong = int(np.count_nonzero(outputs.argmax(axis=1) != np.asarray(labels)))
     figure.suptitle(f"most confidently misclassified test digits (true -> predicted); {wrong:,} mistakes in all",
                     fontsize=10)
-    figure.tight_layout()
-    return _save(figure, path)
+    figure.tight_layout(rect=(0, 0, 1, 1 - head / height))
+    return figure
 
 
 def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
@@ -314,7 +346,8 @@ def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
     shown = weights[: max(1, count)]
     columns = int(np.ceil(np.sqrt(len(shown))))
     rows = -(-len(shown) // columns)
-    figure = _figure(1.1 * columns + 0.4, 1.1 * rows + 0.8)
+    height = 1.1 * rows + 0.8
+    figure = _figure(1.1 * columns + 0.4, height)
     for k, w in enumerate(shown):
         ax = figure.add_subplot(rows, columns, k + 1)
         limit = max(np.abs(w).max(), 1e-12)
@@ -325,12 +358,15 @@ def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
     sizes = "-".join(str(s) for s in network.sizes)
     figure.suptitle(f"{sizes} network: incoming weights of hidden neurons 0-{len(shown) - 1} "
                     f"(red +, blue -)", fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))  # room for the title (tight_layout ignores it)
     return _save(figure, path)
 
 
 # --------------------------------------------------------------------------- predict --show
 PREDICTIONS_PER_FIGURE = 8  # rows in one --show figure; more images go into numbered files
+ORIGINAL_MAX_SIDE = 512  # originals are shrunk to this before drawing (a panel is ~240 px wide)
+CHECKER_CELL = 8  # px; transparent parts of an original show a grey-and-white checkerboard
+FAILED_LISTED = 12  # failed images named at the foot of a figure (the rest: "... and N more")
 
 
 def prediction_figure_paths(out: str | os.PathLike, count: int, per_figure: int = PREDICTIONS_PER_FIGURE) -> list[Path]:
@@ -339,34 +375,106 @@ def prediction_figure_paths(out: str | os.PathLike, count: int, per_figure: int 
     out = Path(out)
     figures = -(-count // per_figure)
     if figures <= 1:
-        return [out] if count else []
+        return [out]
     return [out.with_name(f"{out.stem}-{n}{out.suffix or '.png'}") for n in range(1, figures + 1)]
 
 
-def _draw_original(ax, file: str) -> None:
-    """The user's file as it is (transparent images keep their alpha)."""
-    from mnist_app.errors import MnistAppError
+def original_for_display(file: str | os.PathLike, max_side: int = ORIGINAL_MAX_SIDE) -> np.ndarray:
+    """The user's image as an RGB uint8 array at most ``max_side`` px on its longer side.
+
+    Shrunk before anything is drawn, so a 40-megapixel photo costs a few hundred kB in the
+    figure, not gigabytes (matplotlib keeps float copies of every array it shows). Transparent
+    parts are composited onto a checkerboard: a white digit on a transparent background would
+    otherwise vanish on the white figure. ImageError (one line) if the file cannot be read.
+    """
+    from PIL import Image
+
     from mnist_app.preprocess import open_image
 
+    image = open_image(file)
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    if image.mode not in ("RGBA" if has_alpha else "RGB", "L"):
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.BOX)  # in place; no-op when small enough
+    if not has_alpha:
+        return np.asarray(image.convert("RGB"))
+    width, height = image.size
+    rows, columns = np.indices((height, width)) // CHECKER_CELL
+    board = np.where((rows + columns) % 2 == 0, 190, 140).astype(np.uint8)
+    background = Image.fromarray(np.repeat(board[:, :, None], 3, axis=2), "RGB").convert("RGBA")
+    return np.asarray(Image.alpha_composite(background, image).convert("RGB"))
+
+
+def _draw_original(ax, file: str) -> None:
     try:
-        original = open_image(file)
-        has_alpha = "A" in original.getbands() or "transparency" in original.info
-        ax.imshow(np.asarray(original.convert("RGBA" if has_alpha else "RGB")))
-    except MnistAppError:
-        ax.text(0.5, 0.5, "(unreadable)", ha="center")
-    ax.set_title(Path(file).name, fontsize=9)
+        with warnings.catch_warnings():  # a quirky file's library warnings: not extra stderr lines
+            warnings.simplefilter("ignore")
+            ax.imshow(original_for_display(file))
+    except Exception:  # noqa: BLE001 - it was classified; only redrawing it failed
+        ax.text(0.5, 0.5, "(cannot redraw the original)", ha="center", va="center", fontsize=8)
+    ax.set_title(printable(Path(file).name), fontsize=9)
 
 
-def plot_predictions(results: Sequence, out: str | os.PathLike, *,
-                     per_figure: int = PREDICTIONS_PER_FIGURE, title: str | None = None) -> list[Path]:
-    """predict's ``--show``: per classified image (``mnist_app.predict.Prediction``) the original,
-    the 28x28 input the network saw and the probability bars, ``per_figure`` rows per file
-    (names from :func:`prediction_figure_paths`). Returns the paths written."""
-    good = [r for r in results if r.ok]
-    targets = prediction_figure_paths(out, len(good), per_figure)
-    for n, target in enumerate(targets):
-        chunk = good[n * per_figure : (n + 1) * per_figure]
-        figure = _figure(9, 2.6 * len(chunk))
+def _failure_lines(failed: Sequence) -> list[str]:
+    lines = [printable(r.error) for r in failed[:FAILED_LISTED]]
+    lines = [line if len(line) <= 110 else line[:106] + " ..." for line in lines]
+    if len(failed) > FAILED_LISTED:
+        lines.append(f"... and {len(failed) - FAILED_LISTED} more")
+    return lines
+
+
+def is_previous_figure(path: str | os.PathLike) -> bool:
+    """True if ``path`` is a PNG that mnist_app wrote (tagged with FIGURE_SOFTWARE)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=["PNG"]) as image:
+            return image.text.get("Software") == FIGURE_SOFTWARE
+    except Exception:  # noqa: BLE001 - anything unreadable as our PNG is "not a previous figure"
+        return False
+
+
+def check_outputs(targets: Sequence[Path], inputs: Sequence[str | os.PathLike], *, overwrite: bool = False) -> None:
+    """Refuse (OutputError, before anything is written) to write a figure over one of the
+    ``inputs``, or over an existing file that is not a previous figure unless ``overwrite``;
+    and say so in one line when a target cannot be written because of its folder."""
+    input_ids = set()
+    for name in inputs:
+        try:
+            st = os.stat(name)
+            input_ids.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    for target in targets:
+        target = Path(target)
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            continue
+        except NotADirectoryError:
+            parent = next((p for p in target.parents if p.exists()), None)
+            raise OutputError(f"{target}: cannot write here ({parent} is a file, not a folder)") from None
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write here ({exc.strerror or exc})") from None
+        if (st.st_dev, st.st_ino) in input_ids:
+            raise OutputError(f"{target}: is one of the input images; refusing to draw the figure over it "
+                              "(choose another output name)")
+        if target.is_dir():
+            raise OutputError(f"{target}: is a directory; give a file name")
+        if not overwrite and not is_previous_figure(target):
+            raise OutputError(f"{target}: exists and is not a figure written by mnist_app; refusing to "
+                              "overwrite it (choose another name, or add --overwrite)")
+
+
+def prediction_figure(chunk: Sequence, *, failed: Sequence = (), title: str | None = None):
+    """One --show figure: a row per classified image in ``chunk`` (original | 28x28 input |
+    probability bars), the ``failed`` images named at its foot, ``title`` above."""
+    notes = [f"not classified ({len(failed)}):", *_failure_lines(failed)] if failed else []
+    head = 0.35 if title else 0.0  # inches for the title, so it never covers the first row
+    foot = 0.18 * len(notes) + (0.15 if notes else 0.0)
+    height = max(2.6 * len(chunk) + head + foot, 1.0)
+    figure = _figure(9, height)
+    if chunk:
         axes = figure.subplots(len(chunk), 3, squeeze=False)
         for row, pred in zip(axes, chunk):
             _draw_original(row[0], pred.file)
@@ -383,8 +491,31 @@ def plot_predictions(results: Sequence, out: str | os.PathLike, *,
             unsure = f" -- unsure: {pred.unsure_reason}" if pred.unsure else ""
             row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%}){unsure}", fontsize=9,
                              color="tab:red" if pred.unsure else "black")
-        if title:  # which model answered
-            figure.suptitle(title, fontsize=10)
-        figure.tight_layout()
+    if title:  # which model answered
+        figure.suptitle(printable(title), fontsize=10)
+    if notes:
+        figure.text(0.02, (foot - 0.1) / height, "\n".join(notes), ha="left", va="top", fontsize=8,
+                    family="monospace", color="0.25")
+    if chunk:
+        figure.tight_layout(rect=(0, foot / height, 1, 1 - head / height))
+    return figure
+
+
+def plot_predictions(results: Sequence, out: str | os.PathLike, *, per_figure: int = PREDICTIONS_PER_FIGURE,
+                     title: str | None = None, overwrite: bool = False) -> list[Path]:
+    """predict's ``--show``: :func:`prediction_figure` for ``per_figure`` classified images
+    (``mnist_app.predict.Prediction``) at a time, named by :func:`prediction_figure_paths`; the
+    images that failed are listed at the foot of the last one. Checked first with
+    :func:`check_outputs` (never over an input). Returns the paths written (none without results)."""
+    if not results:
+        return []
+    good = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok]
+    targets = prediction_figure_paths(out, len(good), per_figure)
+    check_outputs(targets, [r.file for r in results], overwrite=overwrite)
+    for n, target in enumerate(targets):
+        last = n == len(targets) - 1
+        figure = prediction_figure(good[n * per_figure : (n + 1) * per_figure], failed=failed if last else (),
+                                   title=title)
         _save(figure, target, dpi=80)
     return targets

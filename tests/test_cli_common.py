@@ -64,3 +64,20 @@ def test_positive_int_rejects_zero_and_words_as_usage_errors() -> None:
         done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / f"{script}.py"), *args],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_texts_have_no_markup_left_over() -> None:
+    """benchmark --help began with a stray backtick (a docstring's ``code`` quoting)."""
+    import contextlib
+    import io
+
+    import pytest
+
+    from mnist_app.cli import COMMANDS
+
+    for name in COMMANDS:
+        module = __import__(f"mnist_app.cli.{name}", fromlist=["main"])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert "`" not in out.getvalue(), name

@@ -138,7 +138,7 @@ def test_cli(tmp_path: Path) -> None:
 
     save_checkpoint(tmp_path / "model.npz", Network((784, 9, 10), rng=0), {})
     done = run_plot("--weights", "model.npz", cwd=tmp_path)
-    assert done.returncode == 0 and is_png(tmp_path / "weights.png")
+    assert done.returncode == 0 and is_png(tmp_path / "model-weights.png")
 
     assert run_plot("--help", cwd=tmp_path).returncode == 0
     assert run_plot(cwd=tmp_path).returncode == 2  # nothing to plot
@@ -164,7 +164,7 @@ def test_cli_confusion_on_real_mnist(mnist_mirror_dir: Path, tmp_path: Path) -> 
     done = run_plot("--confusion", "model.npz", *common, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert np.array(report["confusion_matrix"]).sum() == 10_000 and is_png(tmp_path / "confusion.png")
+    assert np.array(report["confusion_matrix"]).sum() == 10_000 and is_png(tmp_path / "model-confusion.png")
     done = run_plot("--misclassified", "model.npz", "--count", "12", "-o", "m.png", *common, cwd=tmp_path)
     assert done.returncode == 0 and is_png(tmp_path / "m.png")
 
@@ -176,7 +176,7 @@ def test_prediction_figures_are_split_into_numbered_files(tmp_path: Path) -> Non
 
     assert prediction_figure_paths(tmp_path / "why.png", 8) == [tmp_path / "why.png"]
     assert prediction_figure_paths(tmp_path / "why.png", 9) == [tmp_path / "why-1.png", tmp_path / "why-2.png"]
-    assert prediction_figure_paths(tmp_path / "why.png", 0) == []
+    assert prediction_figure_paths(tmp_path / "why.png", 0) == [tmp_path / "why.png"]  # lists the failures
     network = Network((784, 12, 10), init="scaled", rng=0)
     rng = np.random.default_rng(1)
     image = tmp_path / "digit.png"
@@ -185,3 +185,97 @@ def test_prediction_figures_are_split_into_numbered_files(tmp_path: Path) -> Non
     written = plot_predictions(results, tmp_path / "why.png")
     assert written == [tmp_path / "why-1.png", tmp_path / "why-2.png"] and all(is_png(p) for p in written)
     assert not (tmp_path / "why.png").exists()
+
+
+def title_room(figure) -> float:
+    """Inches between the figure title's bottom and the top of the highest panel or panel title."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    tops = [max(ax.get_window_extent(renderer).y1, ax.title.get_window_extent(renderer).y1)
+            for ax in figure.axes if ax.axison or ax.images]
+    return (figure._suptitle.get_window_extent(renderer).y0 - max(tops)) / figure.dpi
+
+
+def test_figure_titles_never_cover_the_first_row() -> None:
+    """The misclassified gallery's title touched its first row (0.02 inch apart with 36 digits);
+    the --show figure has a title too. Both keep at least 0.1 inch clear."""
+    from mnist_app.plot import misclassified_figure, prediction_figure
+    from mnist_app.predict import classify_many
+
+    rng = np.random.default_rng(0)
+    images = rng.random((60, 784)).astype(np.float32)
+    labels = rng.integers(0, 10, 60)
+    outputs = rng.random((60, 10))
+    for count in (1, 6, 36, 48):
+        assert title_room(misclassified_figure(images, labels, outputs, count=count)) >= 0.1
+    network = Network((784, 12, 10), init="scaled", rng=0)
+    for n in (1, 3):
+        shown = prediction_figure(classify_many(network, images[:n], ["x"] * n), title="model: a long model line")
+        assert title_room(shown) >= 0.1
+
+
+def test_comparison_plot_gives_each_cost_function_its_own_axis() -> None:
+    """Quadratic (~0.04) and cross-entropy (~0.8) costs are not on one axis."""
+    from mnist_app.plot import histories_figure
+
+    quadratic = fake_history(5, "quadratic")
+    cross_entropy = fake_history(5, "cross-entropy")
+    for e in cross_entropy["epochs"]:
+        e["cost"] *= 20
+    figure = histories_figure([("q", quadratic), ("q2", fake_history(3, "quadratic")), ("ce", cross_entropy)])
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["accuracy per epoch", "quadratic cost per epoch", "cross-entropy cost per epoch"]
+    assert [len(ax.lines) for ax in figure.axes[1:]] == [2, 1]
+    single = histories_figure([("q", quadratic)])
+    assert len(single.axes) == 2
+
+
+def test_history_with_a_non_number_is_one_line_error(tmp_path: Path) -> None:
+    """D16: test_accuracy "x" was a TypeError traceback."""
+    history = fake_history()
+    history["epochs"][2]["test_accuracy"] = "x"
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    with pytest.raises(CheckpointError, match="epoch entry 3: 'test_accuracy' is not a number"):
+        load_history(tmp_path / "history.json")
+    done = run_plot("history.json", cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "history.json: epoch entry 3" in done.stderr
+
+
+def test_cli_outputs_land_beside_their_input_and_never_over_it(tmp_path: Path) -> None:
+    """Default outputs go beside the history or model, not into the current folder; --json is
+    one object on one line; an input is never overwritten, nor a stranger's file without
+    --overwrite; --count above the hidden layer's size says so."""
+    run_dir = tmp_path / "runs" / "x"
+    run_dir.mkdir(parents=True)
+    (run_dir / "history.json").write_text(json.dumps(fake_history()))
+    save_checkpoint(run_dir / "best.npz", Network((784, 30, 10), rng=0), {})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    done = run_plot(str(run_dir / "history.json"), "--json", cwd=elsewhere)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, done.stderr
+    assert json.loads(done.stdout)["output"] == str(run_dir / "history.png") and is_png(run_dir / "history.png")
+    done = run_plot(str(run_dir / "history.json"), cwd=elsewhere)  # a previous figure: replaced
+    assert done.returncode == 0, done.stderr
+
+    done = run_plot("--weights", str(run_dir / "best.npz"), "--count", "64", cwd=elsewhere)
+    assert done.returncode == 0 and is_png(run_dir / "best-weights.png") and not list(elsewhere.iterdir())
+    assert "has 30 hidden neurons, not 64: drawing all 30" in done.stderr
+    done = run_plot("--weights", str(run_dir / "best.npz"), "--count", "64", "--json", cwd=elsewhere)
+    report = json.loads(done.stdout)
+    assert report["neurons_drawn"] == 30 and "drawing all 30" in report["notes"][0]
+
+    model_bytes = (run_dir / "best.npz").read_bytes()
+    for args in (["--weights", "best.npz", "-o", "best.npz"], ["history.json", "-o", "history.json"]):
+        done = run_plot(*args, "--overwrite", cwd=run_dir)
+        assert done.returncode == 1 and "is one of the input" in done.stderr and done.stderr.count("\n") == 1
+    assert (run_dir / "best.npz").read_bytes() == model_bytes
+    json.loads((run_dir / "history.json").read_text())
+
+    (run_dir / "notes.png").write_bytes(b"my own notes")
+    done = run_plot("history.json", "-o", "notes.png", cwd=run_dir)
+    assert done.returncode == 1 and "not a figure written by mnist_app" in done.stderr
+    assert (run_dir / "notes.png").read_bytes() == b"my own notes"
+    assert run_plot("history.json", "-o", "notes.png", "--overwrite", cwd=run_dir).returncode == 0
+    assert is_png(run_dir / "notes.png")

@@ -145,3 +145,93 @@ def test_cli_usage_errors_exit_2_and_start_is_light(model_path, digit_dir):
     one = str(next(digit_dir.glob("*.png")))
     res = subprocess.run([sys.executable, "-c", probe, str(model_path), one], capture_output=True, text=True, env=env)
     assert res.stdout.strip().splitlines()[-1] == "0 []", res.stderr
+
+
+# ------------------------------------------------------------------------------- --show figure
+
+
+def run_predict(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def show_errors(stderr: str) -> list[str]:
+    """stderr without the 'model:' and 'saved' lines; no tracebacks."""
+    assert "Traceback" not in stderr
+    return [line for line in stderr.splitlines() if not line.startswith(("model:", "saved "))]
+
+
+def test_show_draws_transparent_originals_on_a_checkerboard(tmp_path):
+    """A white digit on a transparent background used to show blank (white on white)."""
+    from PIL import ImageDraw
+
+    from mnist_app.plot import original_for_display
+
+    image = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(30, 20), (90, 20), (50, 100)], fill=(255, 255, 255, 255), width=10)
+    image.save(tmp_path / "white.png")
+    shown = original_for_display(tmp_path / "white.png")
+    assert shown.shape == (120, 120, 3) and shown.dtype == np.uint8
+    background = shown[100:120, 0:20].reshape(-1, 3)  # transparent corner: checkerboard greys
+    assert len({tuple(p) for p in background}) == 2 and background.max() < 255
+    assert tuple(shown[20, 60]) == (255, 255, 255)  # the stroke is still white, and now visible
+    Image.new("RGB", (50, 40), "white").save(tmp_path / "plain.png")  # no alpha: unchanged
+    assert (original_for_display(tmp_path / "plain.png") == 255).all()
+
+
+def test_show_shrinks_large_originals_before_drawing(tmp_path):
+    """D19: originals are drawn at a bounded size (two 40-megapixel photos took 2.6 GB;
+    measured in docs/hardening.md)."""
+    from mnist_app.plot import ORIGINAL_MAX_SIDE, original_for_display
+
+    Image.new("L", (4000, 2500), 255).save(tmp_path / "big.png")
+    shown = original_for_display(tmp_path / "big.png")
+    assert max(shown.shape[:2]) == ORIGINAL_MAX_SIDE and shown.shape[:2] == (320, 512)
+
+
+def test_show_lists_the_images_that_failed(network, digit_dir, tmp_path):
+    from mnist_app.plot import plot_predictions, prediction_figure
+    from mnist_app.predict import failed
+
+    good = classify_files(network, sorted(digit_dir.glob("*.png"))[:1])
+    bad = [failed("a.png", "a.png: not an image"), failed("b\nc.png", "b\nc.png: no digit found")]
+    figure = prediction_figure(good, failed=bad)
+    texts = "\n".join(t.get_text() for t in figure.texts)
+    assert "not classified (2):" in texts and "a.png: not an image" in texts and "b\\nc.png: no digit" in texts
+    # only failures: one figure that lists them
+    assert plot_predictions(bad, tmp_path / "why.png") == [tmp_path / "why.png"]
+    assert (tmp_path / "why.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_show_never_writes_over_an_input_or_a_stranger(model_path, digit_dir, tmp_path):
+    """D6: `predict mine.png other.png --show mine.png` overwrote the user's drawing."""
+    files = sorted(digit_dir.glob("*.png"))[:2]
+    for f in files:
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    mine, other = files[0].name, files[1].name
+    before = (tmp_path / mine).read_bytes()
+    for args in ([mine, other, "--show", mine], [".", "--show", mine], [mine, "--show", f"./{mine}", "--overwrite"]):
+        done = run_predict("--model", str(model_path), *args, cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        (error,) = show_errors(done.stderr)
+        assert "is one of the input images; refusing" in error
+    assert (tmp_path / mine).read_bytes() == before
+
+    (tmp_path / "notes.png").write_bytes(b"not a figure")
+    done = run_predict("--model", str(model_path), mine, "--show", "notes.png", cwd=tmp_path)
+    assert done.returncode == 1 and "add --overwrite" in show_errors(done.stderr)[0]
+    assert (tmp_path / "notes.png").read_bytes() == b"not a figure"
+    assert run_predict("--model", str(model_path), mine, "--show", "notes.png", "--overwrite", cwd=tmp_path).returncode == 0
+    # a figure written by an earlier run is replaced without asking
+    assert run_predict("--model", str(model_path), mine, other, "--show", "notes.png", cwd=tmp_path).returncode == 0
+
+
+def test_show_under_a_regular_file_is_one_line_error(model_path, digit_dir, tmp_path):
+    """D16: --show /path/under/a/regular/file/x.png was a FileExistsError traceback."""
+    one = str(sorted(digit_dir.glob("*.png"))[0])
+    (tmp_path / "file").write_text("x")
+    for target in ("file/x.png", "file/deeper/x.png"):
+        done = run_predict("--model", str(model_path), one, "--show", target, cwd=tmp_path)
+        assert done.returncode == 1
+        (error,) = show_errors(done.stderr)
+        assert error.startswith("predict.py: error:") and target in error and "is a file, not a folder" in error

@@ -91,7 +91,7 @@ def _compare_threads(argv: Sequence[str], args) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = make_parser(PROG, __doc__.split("\n\n")[0].strip("`"), EXAMPLES)
+    parser = make_parser(PROG, __doc__.split("\n\n")[0].replace("`", ""), EXAMPLES)
     add_data_options(parser)
     parser.add_argument("--synthetic", action="store_true", help="random data of MNIST's shape (no download)")
     parser.add_argument("--repeat", type=positive_int, default=3, metavar="N", help="best of N timings (default 3)")

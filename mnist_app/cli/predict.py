@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"save original | 28x28 input | probability bars per image (more than {PREDICTIONS_PER_FIGURE} "
         "images: OUT-1.png, OUT-2.png, ...)",
     )
+    parser.add_argument("--overwrite", action="store_true",
+                        help="let --show replace an existing file that is not an earlier figure (never an input image)")
     parser.add_argument("--top", type=_top_k, default=3, metavar="K", help="alternatives listed per image (default 3)")
     return parser
 
@@ -114,7 +116,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.show:
         from mnist_app.plot import plot_predictions
 
-        shown = plot_predictions(results, Path(args.show), title=f"model: {model.describe()}")
+        shown = plot_predictions(results, Path(args.show), title=f"model: {model.describe()}",
+                                 overwrite=args.overwrite)
         if not args.json:
             for path in shown:
                 print(f"saved {path}", file=sys.stderr)
