@@ -33,7 +33,6 @@ from mnist_app.imagefiles import printable
 from mnist_app.image_format import SIDE
 
 
-
 # --------------------------------------------------------------------------- helpers
 FIGURE_SOFTWARE = "mnist_app figure"  # PNG "Software" tag: marks a file a later run may replace
 
