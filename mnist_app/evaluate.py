@@ -30,9 +30,12 @@ from mnist_app.plot import confusion_matrix, unreadable_per_class
 
 
 
-def labelled_images(directory: Path) -> tuple[list[dict], list[tuple[Path, str]]]:
+def labelled_images(directory: Path, *, skip_bad_rows: bool = False) -> tuple[list[dict], list[tuple[Path, str]]]:
     """``([{"path", "label", "source"?, "style"?}], [(folder, problem)])`` from manifest.csv,
-    else from file names (then folders the walk could not enter are the problems)."""
+    else from file names (then folders the walk could not enter are the problems).
+
+    A manifest row with a bad label or no file name is an ImageError, or with ``skip_bad_rows``
+    one more ``(manifest, problem)`` in the list (a fine-tune uses what it can)."""
     from mnist_app.imagefiles import path_problem, walk_images
     from mnist_app.preprocess import is_image_file
 
@@ -55,11 +58,15 @@ def labelled_images(directory: Path) -> tuple[list[dict], list[tuple[Path, str]]
                 reader.fieldnames = [f.strip() for f in reader.fieldnames]
                 for line, row in enumerate(reader, start=2):
                     label = (row.get("label") or "").strip()
-                    if label not in tuple("0123456789"):
-                        raise ImageError(f"{manifest}: line {line}: label {label!r} is not a digit 0-9")
                     name = (row.get("file") or "").strip()
-                    if not name:
-                        raise ImageError(f"{manifest}: line {line}: no file name")
+                    bad = (f"{manifest}: line {line}: label {label!r} is not a digit 0-9"
+                           if label not in tuple("0123456789") else
+                           f"{manifest}: line {line}: no file name" if not name else None)
+                    if bad and not skip_bad_rows:
+                        raise ImageError(bad)
+                    if bad:
+                        problems.append((manifest, bad))
+                        continue
                     item = {"path": directory / name, "label": int(label)}
                     for key in ("source", "style"):
                         if row.get(key):

@@ -1,6 +1,6 @@
 """The ``mnist-app`` command: one subcommand per script in scripts/.
 
-    mnist-app download | train | predict | evaluate | plot | benchmark [options]
+    mnist-app download | train | predict | evaluate | plot | benchmark | serve | finetune [options]
     mnist-app --version
     python -m mnist_app ...   (the same, without the installed script)
 
@@ -22,6 +22,7 @@ COMMANDS = {
     "plot": "plot training histories and model diagnostics",
     "benchmark": "time one textbook epoch against a per-example implementation",
     "serve": "draw, upload and teach digits in the web browser",
+    "finetune": "teach the network your own handwriting (models/personal.npz)",
 }
 
 

@@ -1,0 +1,179 @@
+"""mnist_app/finetune.py and scripts/finetune.py: teach the network the user's own digits."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_app.errors import ImageError
+from mnist_app.finetune import Settings, finetune, fold_of, passes_plan, read_user_digits
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "finetune.py"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _copy_source(digits_dev_dir: Path, target: Path, source: str, per_digit: int) -> list[str]:
+    """The first ``per_digit`` images of each digit of one digits-dev source, with a manifest."""
+    rows = list(csv.DictReader(open(digits_dev_dir / "manifest.csv", newline="")))
+    target.mkdir()
+    chosen = []
+    for digit in range(10):
+        mine = [r for r in rows if r["source"] == source and r["label"] == str(digit)][:per_digit]
+        for r in mine:
+            shutil.copy(digits_dev_dir / r["file"], target / r["file"])
+            chosen.append(r)
+    with open(target / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["file", "label", "source", "style"])
+        writer.writeheader()
+        writer.writerows(chosen)
+    return [r["file"] for r in chosen]
+
+
+def _run(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# ---------------------------------------------------------------------------- reading the folder
+
+
+def test_bad_rows_unreadable_images_and_duplicates_are_listed_and_skipped(digits_dev_dir, tmp_path):
+    folder = tmp_path / "mine"
+    files = _copy_source(digits_dev_dir, folder, "usps", 1)
+    shutil.copy(folder / files[3], folder / "copy_of_a_three.png")
+    (folder / "broken.png").write_bytes(b"not a png at all")
+    with open(folder / "manifest.csv", "a", newline="") as fh:
+        fh.write("copy_of_a_three.png,3,usps,dark-on-white\n")
+        fh.write("broken.png,4,usps,dark-on-white\n")
+        fh.write(f"{files[0]},x,usps,dark-on-white\n")
+
+    user = read_user_digits(folder)
+
+    assert len(user) == 10 and sorted(user.labels.tolist()) == list(range(10))
+    assert [Path(f).name for f, _ in user.duplicates] == ["copy_of_a_three.png"]
+    problems = " | ".join(p for _, p in user.skipped)
+    assert "broken.png" in problems and "label 'x' is not a digit" in problems
+    assert user.sha256[0] == _sha256(folder / files[0])
+
+
+def test_a_folder_with_no_usable_image_is_one_error(tmp_path):
+    (tmp_path / "7_broken.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(ImageError, match="no usable labelled digit image"):
+        read_user_digits(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ImageError, match="no labelled images"):
+        read_user_digits(empty)
+
+
+def test_empty_folder_on_the_command_line_is_one_line_exit_1(tmp_path, mnist_data_dir):
+    (tmp_path / "empty").mkdir()
+    result = _run("empty", "--data-dir", str(mnist_data_dir), "--no-default-mirrors", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert "empty" in result.stderr and "no labelled images" in result.stderr
+
+
+# ---------------------------------------------------------------------------- the recipe's parts
+
+
+def test_folds_deal_every_digit_round_the_folds():
+    labels = np.repeat(np.arange(10), 7)
+    fold = fold_of(labels, 5, np.random.default_rng(0))
+    for digit in range(10):
+        counts = np.bincount(fold[labels == digit], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    assert sorted(np.bincount(fold).tolist()) == [14] * 5
+
+
+def test_presentations_are_capped_for_big_folders():
+    settings = Settings(presentations=50, max_user_examples=25_000, passes=5)
+    assert sum(passes_plan(100, settings)) == 50
+    assert sum(passes_plan(1000, settings)) == 25
+    assert sum(passes_plan(100_000, settings)) == 1  # every digit is shown at least once
+
+
+def test_finetune_leaves_the_base_network_alone(quick_network, mnist):
+    before = [w.copy() for w in quick_network.weights]
+    X, y = mnist.test_images[:20], mnist.test_labels[:20].astype(np.int64)
+    tuned = finetune(quick_network, X, y, mnist.train_images, mnist.train_labels,
+                     Settings(presentations=2, passes=1), np.random.default_rng(0))
+    assert all(np.array_equal(a, b) for a, b in zip(before, quick_network.weights))
+    assert not all(np.array_equal(a, b) for a, b in zip(before, tuned.weights))
+
+
+# ---------------------------------------------------------------------------- the whole command
+
+
+def test_command_writes_model_and_card_and_never_touches_the_base(digits_dev_dir, mnist_data_dir, model_path,
+                                                                   tmp_path):
+    base = tmp_path / "base.npz"
+    shutil.copy(model_path, base)
+    base_sum = _sha256(base)
+    files = _copy_source(digits_dev_dir, tmp_path / "mine", "semeion", 1)
+
+    result = _run("mine", "--model", str(base), "--presentations", "3", "--data-dir", str(mnist_data_dir),
+                  "--no-default-mirrors", "--quiet", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert _sha256(base) == base_sum
+    assert "before" in result.stdout and "after" in result.stdout and "--model personal" in result.stdout
+    model, card_file = tmp_path / "models" / "personal.npz", tmp_path / "models" / "personal.json"
+    card = json.loads(card_file.read_text())
+    assert card["base"]["sha256"] == base_sum
+    assert card["file_sha256"] == _sha256(model)
+    assert sorted(Path(i["file"]).name for i in card["images"]) == sorted(files)
+    assert all(i["sha256"] == _sha256(tmp_path / "mine" / Path(i["file"]).name) for i in card["images"])
+    assert card["settings"]["presentations"] == 3
+    assert card["results"]["folds"] == 5 and 0 <= card["results"]["user_after_cv"] <= 1
+
+    # The tuned model answers by name, and says which model it is.
+    predict = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--model", "personal",
+                              str(tmp_path / "mine" / files[0])], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+    assert predict.returncode == 0, predict.stderr
+    assert "personal.npz" in predict.stderr and "fine-tuned" in predict.stderr
+
+    # Fine-tuning "personal" into itself would change the base on disk: refused.
+    again = _run("mine", "--model", "personal", "--data-dir", str(mnist_data_dir), "--no-default-mirrors",
+                 "--quiet", cwd=tmp_path)
+    assert again.returncode == 1 and "never written over" in again.stderr
+    assert json.loads(card_file.read_text())["file_sha256"] == _sha256(model)
+
+
+@pytest.mark.slow
+def test_a_small_real_finetune_improves_held_back_semeion_digits(digits_dev_dir, mnist, tmp_path):
+    """Ten Semeion digits of each kind teach the shipped model; the other Semeion digits (never
+    trained on) are read better afterwards, and MNIST is not forgotten."""
+    from mnist_app.finetune import accuracy
+    from mnist_app.models import load
+
+    files = set(_copy_source(digits_dev_dir, tmp_path / "train", "semeion", 10))
+    rows = list(csv.DictReader(open(digits_dev_dir / "manifest.csv", newline="")))
+    held = [r for r in rows if r["source"] == "semeion" and r["file"] not in files]
+    from mnist_app.preprocess import prepare
+
+    X_held = np.stack([prepare(digits_dev_dir / r["file"]).vector for r in held])
+    y_held = np.array([int(r["label"]) for r in held])
+    user = read_user_digits(tmp_path / "train")
+    base, _meta, _info = load("shipped")
+
+    tuned = finetune(base, user.vectors, user.labels, mnist.train_images, mnist.train_labels, Settings(),
+                     np.random.default_rng(1))
+
+    before, after = accuracy(base, X_held, y_held), accuracy(tuned, X_held, y_held)
+    assert after >= before + 0.03, (before, after)
+    test_X = mnist.test_images[:3000]
+    assert accuracy(tuned, test_X, mnist.test_labels[:3000]) >= accuracy(base, test_X, mnist.test_labels[:3000]) - 0.01
