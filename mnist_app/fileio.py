@@ -1,9 +1,11 @@
-"""Atomic file writing: write to a temporary file beside the target, then rename.
+"""Safe files: atomic writes, folder locks, and cleaning up after killed processes.
 
-A reader (or a crash, or Ctrl-C) never sees a half-written file under the final name,
-because os.replace is atomic on the same file system. Any operating-system failure on the
-way (no such folder, no permission, disk full, the name is a directory) becomes one
-OutputError line naming the file, not a traceback.
+Atomic writing: write to a temporary file beside the target, then rename. A reader (or a crash,
+or Ctrl-C) never sees a half-written file under the final name, because os.replace is atomic on
+the same file system. Any operating-system failure on the way (no such folder, no permission, disk
+full, the name is a directory) becomes one OutputError line naming the file, not a traceback.
+Only a process killed outright leaves its temporary behind; :func:`remove_stale_temporaries`
+clears those. :func:`lock_directory` keeps two processes from writing one folder at once.
 """
 
 from __future__ import annotations

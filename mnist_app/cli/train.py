@@ -1,8 +1,9 @@
 """``python scripts/train.py``: train the textbook network (or a better one) on MNIST.
 
 The defaults reproduce Nielsen's chapter-1 run: 784-30-10, 30 epochs, mini-batch 10, eta 3.0,
-quadratic cost. Every epoch prints one line; ``--model-dir`` receives ``last.npz``,
-``best.npz``, ``history.json`` and ``accuracy.png``.
+quadratic cost, seed 1. Every epoch prints one line. This module only parses, calls
+:func:`mnist_app.train.train` and prints; where files go, resuming and all checks are there
+(see docs/cli-train.md).
 """
 
 from __future__ import annotations
