@@ -517,6 +517,13 @@ def _repair(directory: Path, network: Any, meta: dict[str, Any], config: TrainCo
     return repaired
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. inside a folder we may not search: let ensure_directory say so
+        return True
+
+
 def _all_finite(network: Any) -> bool:
     arrays = [*network.weights, *network.biases, *(network.velocities or [])]
     return all(np.isfinite(a).all() for a in arrays)
@@ -575,6 +582,8 @@ def train(
     if resume and model_dir is None:
         raise ValueError("resume needs a model directory")
     directory = Path(model_dir) if model_dir is not None else None
+    if resume and not _is_dir(directory):  # (and do not create a folder just to say so)
+        raise CheckpointError(f"{directory / LAST}: no such checkpoint file")
     with contextlib.ExitStack() as stack:
         if directory is not None:
             ensure_directory(directory)

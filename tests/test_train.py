@@ -271,6 +271,7 @@ def test_cli_bad_checkpoint_exits_1(tmp_path: Path) -> None:
     assert done.stderr.strip().count("\n") == 0 and "last.npz" in done.stderr and "Traceback" not in done.stderr
     done = run_script("--resume", "--model-dir", str(tmp_path / "empty"))
     assert done.returncode == 1 and "no such checkpoint" in done.stderr
+    assert not (tmp_path / "empty").exists()  # not created just to say so
 
 
 @pytest.mark.slow

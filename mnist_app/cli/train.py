@@ -250,6 +250,12 @@ class ConsoleReporter:
             print(line, file=self.stream, flush=True)
 
 
+def _predict_command() -> str:
+    """How to run predict, said the way train was run (``mnist-app train`` -> ``mnist-app predict``)."""
+    prog = program_name(PROG)
+    return prog[: -len("train")] + "predict" if prog.endswith(" train") else "python scripts/predict.py"
+
+
 def _print_summary(result, stream) -> None:
     summary = result.summary()
     for name in result.repaired:
@@ -266,8 +272,7 @@ def _print_summary(result, stream) -> None:
     print(f"Time: {parts['sgd']:.1f} s mini-batch SGD{distorting}, {parts['evaluate']:.1f} s evaluation", file=stream)
     if summary["best_model"]:
         published = f" (also copied to {result.published_to / 'best.npz'})" if result.published_to else ""
-        print(f"Next: python scripts/predict.py YOUR_DIGIT.png --model {summary['best_model']}{published}",
-              file=stream)
+        print(f"Next: {_predict_command()} YOUR_DIGIT.png --model {summary['best_model']}{published}", file=stream)
 
 
 @contextlib.contextmanager
