@@ -767,7 +767,6 @@ def fetch_files(
 def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], wrong: dict,
               mirror_list: list[str], results: dict[str, FileResult], **options: Any) -> None:
     """Fetch every file of ``todo`` (under the data directory's lock) into ``results``."""
-    quiet = options["quiet"]
     if not mirror_list:
         raise DownloadError(
             f"no mirrors to download {', '.join(todo)} from; {_MIRROR_HINT}"
@@ -775,47 +774,56 @@ def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], w
     import requests  # only now: a run with every file present never loads it
 
     failures: dict[str, tuple[str, ...]] = {}  # file name -> "mirror (why)" for each mirror tried
-    all_unreachable = True
-    unreachable: dict[str, str] = {}  # mirror -> why it could not be reached
+    unreachable: dict[str, str] = {}  # mirror -> why it could not be reached (not asked again)
     with requests.Session() as session:
         for name in todo:
-            spec = specs[name]
-            final, part = directory / name, directory / (name + ".part")
-            tried: list[str] = []
-            if part.is_file() and spec.size is not None and part.stat().st_size == spec.size:
-                # A complete .part (interrupted just before the rename): no need to fetch it.
-                digests = file_digests(part)
-                if _mismatch(digests, spec) is None:
-                    aside = _install(part, final, wrong.get(name))
-                    results[name] = FileResult(
-                        name, final, digests[1], digests[2], digests[0], STATUS_DOWNLOADED, None, aside
-                    )
-                    continue
-            for mirror in mirror_list:
-                shown = redact(mirror)
-                if mirror in unreachable:
-                    tried.append(f"{shown} ({unreachable[mirror]})")  # not asked again
-                    continue
-                try:
-                    digests = _fetch_from_mirror(session, mirror, name, spec, part, **options)
-                except _MirrorFailed as exc:
-                    tried.append(f"{shown} ({exc})")
-                    if exc.unreachable:
-                        unreachable[mirror] = str(exc)
-                    else:
-                        all_unreachable = False
-                    _note(quiet, f"{name}: {mirror} failed: {exc}")
-                    continue
-                aside = _install(part, final, wrong.get(name))
-                results[name] = FileResult(
-                    name, final, digests[1], digests[2], digests[0], STATUS_DOWNLOADED, shown, aside
-                )
-                _note(quiet, f"{name}: downloaded from {mirror} ({digests[0]:,} bytes, checksums OK)")
-                break
+            try:
+                result, tried = _download_one(session, directory, name, specs[name], wrong.get(name),
+                                              mirror_list, unreachable, options)
+            except OSError as exc:
+                if exc.filename is None or isinstance(exc, requests.RequestException):
+                    raise
+                # Our own files (another user's .part we cannot remove, a file vanishing
+                # under us): fatal, and one line naming the path.
+                raise _local_error(Path(exc.filename), exc, "cannot use it") from exc
+            if result is None:
+                failures[name] = tried
             else:
-                failures[name] = tuple(tried)
+                results[name] = result
     if failures:
+        all_unreachable = all(mirror in unreachable for mirror in mirror_list)
         raise DownloadError(redact(_failure_message(directory, failures, len(specs), wrong, all_unreachable)))
+
+
+def _download_one(session, directory: Path, name: str, spec: FileSpec, wrong, mirror_list: list[str],
+                  unreachable: dict[str, str], options: dict[str, Any]) -> tuple[FileResult | None, tuple[str, ...]]:
+    """Fetch one file from the first mirror that delivers it verified; install it.
+    Returns (its result, or None if every mirror failed; "mirror (why)" for each mirror tried)."""
+    final, part = directory / name, directory / (name + ".part")
+    if part.is_file() and spec.size is not None and part.stat().st_size == spec.size:
+        # A complete .part (interrupted just before the rename): no need to fetch it.
+        digests = file_digests(part)
+        if _mismatch(digests, spec) is None:
+            aside = _install(part, final, wrong)
+            return FileResult(name, final, digests[1], digests[2], digests[0], STATUS_DOWNLOADED, None, aside), ()
+    tried: list[str] = []
+    for mirror in mirror_list:
+        shown = redact(mirror)
+        if mirror in unreachable:
+            tried.append(f"{shown} ({unreachable[mirror]})")
+            continue
+        try:
+            digests = _fetch_from_mirror(session, mirror, name, spec, part, **options)
+        except _MirrorFailed as exc:
+            tried.append(f"{shown} ({exc})")
+            if exc.unreachable:
+                unreachable[mirror] = str(exc)
+            _note(options["quiet"], f"{name}: {mirror} failed: {exc}")
+            continue
+        aside = _install(part, final, wrong)
+        _note(options["quiet"], f"{name}: downloaded from {mirror} ({digests[0]:,} bytes, checksums OK)")
+        return FileResult(name, final, digests[1], digests[2], digests[0], STATUS_DOWNLOADED, shown, aside), ()
+    return None, tuple(tried)
 
 
 def _failure_message(directory: Path, failures: dict[str, tuple[str, ...]], n_files: int,

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from http_fixtures import closed_port_url, http_mirror
+from user_process import run_as_user
 from mnist_app.cli.download import main as download_main
 from mnist_app.download import (
     DEFAULT_MIRRORS,
@@ -280,13 +281,15 @@ def test_unwritable_data_dir_fails_before_any_request(tmp_path, payload, specs):
         assert mirror.requests == []
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write to read-only directories")
-def test_read_only_data_dir_fails_before_any_request(tmp_path, payload, specs):
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_read_only_data_dir_fails_before_any_request(tmp_path):
     data_dir = tmp_path / "ro"
     data_dir.mkdir(mode=0o500)
     try:
-        with http_mirror(payload) as mirror, pytest.raises(DownloadError, match="not writable"):
-            fetch(data_dir, [mirror.url], specs)
+        with http_mirror({}) as mirror:
+            result = run_as_user(["download.py", "--data-dir", str(data_dir), "--mirror", mirror.url,
+                                  "--no-default-mirrors", "-q"], cwd=tmp_path)
+        assert_one_line_error(result, 1, f"data directory {data_dir} is not writable (Permission denied)")
         assert mirror.requests == []
     finally:
         data_dir.chmod(0o700)
@@ -444,13 +447,8 @@ def test_a_part_that_is_a_directory_is_a_one_line_error(tmp_path, payload, specs
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_a_part_we_cannot_write_is_a_one_line_error(tmp_path, mnist_http_mirror, mnist_mirror_dir):
-    # As another user's .part in a shared data dir: read-only to us. Root ignores file modes,
-    # so as root the script runs without the capability that lets it (setpriv).
-    prefix: tuple[str, ...] = ()
-    if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv: cannot make a file unwritable")
-        prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner")
+    # As another user's .part in a shared data dir: read-only to us (tests/user_process.py makes
+    # the child an ordinary user even when the tests run as root).
     name = "t10k-labels-idx1-ubyte.gz"
     for other in MNIST_FILES:
         if other != name:
@@ -458,9 +456,8 @@ def test_a_part_we_cannot_write_is_a_one_line_error(tmp_path, mnist_http_mirror,
     part = tmp_path / (name + ".part")
     part.write_bytes((mnist_mirror_dir / name).read_bytes()[:1000])
     part.chmod(0o444)
-    result = run_download_script(
-        "--data-dir", str(tmp_path), "--mirror", mnist_http_mirror, "--no-default-mirrors", "-q", prefix=prefix
-    )
+    result = run_as_user(["download.py", "--data-dir", str(tmp_path), "--mirror", mnist_http_mirror,
+                          "--no-default-mirrors", "-q"], cwd=tmp_path)
     assert_one_line_error(result, 1, f"{part}: cannot write (Permission denied)", "--data-dir")
 
 
@@ -549,7 +546,7 @@ def test_trickling_server_alone_fails_with_the_speed_in_the_message(tmp_path, pa
 def test_server_trickling_its_headers_is_abandoned(tmp_path, payload, specs):
     with http_mirror(payload, "trickle-headers") as trickle, http_mirror(payload) as good:
         results = fetch_files(tmp_path, [trickle.url, good.url], files=specs, quiet=True, use_default_mirrors=False,
-                              use_env=False, backoff=0, timeout=(1, 5), speed_floor=(1024, 1.0))
+                              use_env=False, backoff=0, timeout=(0.5, 5), speed_floor=(1024, 0.5))
     assert [r.mirror for r in results] == [good.url] * 2
 
 
