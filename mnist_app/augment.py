@@ -646,10 +646,8 @@ def augment_batch(
             depend on it (beyond float32 rounding).
 
     Returns a new float32 array of the input's shape, values in [0, 1].  The input is
-    not modified.  Measured for all 50,000 training images on the 2-core development
-    machine, with the other core busy: affine ~0.8 s, elastic ~0.9 s, both ~1.0 s,
-    thickness ~0.35 s, styles ~0.1 s -- small next to one training epoch of a
-    784-800-10 network.
+    not modified.  Its cost per epoch is small next to training a 784-800-10 network
+    (docs/results.md, "Smaller measurements").
     """
     parts = parse_kind(kind)
     allowed = {name for part in parts for name in _PARAMS_OF[part]}

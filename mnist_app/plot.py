@@ -109,8 +109,8 @@ class AccuracyPlot:
     """accuracy.png of one run: test and validation accuracy (%) per epoch.
 
     The figure is built once and :meth:`save` redraws it with the epochs so far: the trainer
-    calls it after every epoch, and refreshing an existing figure takes ~18 ms where
-    building one from scratch takes ~50 ms (a quarter of a textbook epoch).
+    calls it after every epoch, and refreshing a figure costs far less than building one
+    (measured in docs/results.md).
     """
 
     def __init__(self, config: dict[str, Any], *, title: str | None = None) -> None:

@@ -3,7 +3,7 @@
 The textbook network's output layer is ten sigmoid neurons, each in (0, 1) and independent:
 they need not sum to 1. To report something readable we *normalise* them,
 ``p_j = a_j / sum_k a_k``, and call ``p`` the probabilities; the digit is the argmax (the same
-rule as ``Network.predict``, seed 001's "the neuron with the highest activation") and the
+rule as ``Network.predict``, the book's "the neuron with the highest activation") and the
 confidence is its share ``p_digit``.
 
 Which model answers (``--model shipped|best|personal|last|PATH`` and the default) is
