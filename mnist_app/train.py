@@ -2,7 +2,7 @@
 
 The loop is the textbook's (Nielsen's ``Network.SGD``): every epoch shuffle the 50,000 training
 images, cut them into mini-batches of ``batch_size``, and for each one take a gradient step
-``w <- w - (eta/m) * sum of gradients`` (``Network.update_mini_batch``, the seed documents'
+``w <- w - (eta/m) * sum of gradients`` (``Network.update_mini_batch``, with the gradients from
 backpropagation). After each epoch the network is scored on the 10,000 validation and 10,000
 test images.
 
