@@ -41,8 +41,17 @@ def test_readme_is_a_front_page() -> None:
 
 
 def _options(document: Path) -> set[str]:
-    """The `--flags` a document names (link targets such as #--json-output are not options)."""
-    text = re.sub(r"\]\([^)]*\)", "]", document.read_text(encoding="utf-8"))
+    """The `--flags` a document names: in prose, and on the lines of its code blocks that run one
+    of our commands (a `git ...` or `pip ...` line has options of its own; link targets such as
+    #--json-output are not options)."""
+    text = document.read_text(encoding="utf-8")
+
+    def ours(block: re.Match) -> str:
+        lines = block.group(0).splitlines()
+        return "\n".join(line for line in lines if re.search(r"scripts/|mnist-app|mnist_app", line))
+
+    text = re.sub(r"^```.*?^```", ours, text, flags=re.S | re.M)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
     return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
 
 
@@ -103,3 +112,10 @@ def test_anchor_rules_match_githubs() -> None:
                              "## Speed\n## Speed\n```\n# not a heading\n```\n")
     assert anchors == {"which-model-answers", "predict--classify-your-own-images", "--json-output",
                        "speed", "speed-1"}
+
+
+def test_options_are_read_from_prose_and_from_our_command_lines(tmp_path: Path) -> None:
+    document = tmp_path / "x.md"
+    document.write_text("Use `--alpha`, see [json](#--json-output).\n\n```console\n"
+                        "$ python scripts/train.py --beta\ngit worktree add --detach /tmp/x\n```\n", encoding="utf-8")
+    assert _options(document) == {"--alpha", "--beta"}
