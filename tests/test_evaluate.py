@@ -276,6 +276,7 @@ def test_locked_subfolder_is_reported_not_skipped(model_path, digit_files, tmp_p
         assert rep["n"] == 1 and rep["unreadable_folders"][0]["folder"].endswith("locked")
 
 
+@pytest.mark.slow
 def test_paths_in_a_folder_the_user_cannot_search_are_one_line_errors(model_path, digit_files, tmp_path):
     """D4: Python 3.11's Path.is_dir()/exists() raise PermissionError there; every option that
     names a path answers with one line naming it instead."""

@@ -203,6 +203,7 @@ def test_show_lists_the_images_that_failed(network, digit_dir, tmp_path):
     assert (tmp_path / "why.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_show_never_writes_over_an_input_or_a_stranger(model_path, digit_dir, tmp_path):
     """D6: `predict mine.png other.png --show mine.png` overwrote the user's drawing."""
     files = sorted(digit_dir.glob("*.png"))[:2]
