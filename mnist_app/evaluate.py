@@ -80,8 +80,9 @@ def labelled_images(directory: Path, *, skip_bad_rows: bool = False) -> tuple[li
         found, problems = walk_images(directory, is_image_file)
         items = [{"path": path, "label": int(path.name[0])} for path in found if path.name[:1].isdigit()]
     if not items:
-        extra = f" ({problems[0][1]})" if problems else ""
-        raise ImageError(f"{directory}: no labelled images (need manifest.csv or files named like 7_x.png){extra}")
+        if problems and problems[0][0] == directory:  # the folder itself cannot be listed
+            raise ImageError(problems[0][1])
+        raise ImageError(f"{directory}: no labelled images (need manifest.csv or files named like 7_x.png)")
     return items, problems
 
 
