@@ -15,9 +15,12 @@ What this module adds around that loop:
   (initial weights, shuffling, distortions). Its state is saved in ``last.npz`` after every
   epoch, so ``--resume`` continues with the very same random numbers: an interrupted-then-resumed
   run ends with bit-identical weights to an uninterrupted one.
-* **Safe files.** After every epoch ``last.npz``, ``best.npz`` (when validation accuracy
-  improves), ``history.json`` and ``accuracy.png`` are written atomically. Ctrl-C in the middle of
-  an epoch loses only that epoch.
+* **Safe files.** After every epoch ``history.json``, ``best.npz`` (when validation accuracy
+  improves), ``accuracy.png`` and last ``last.npz`` (the commit point --resume starts from) are
+  written atomically. Ctrl-C in the middle of an epoch loses only that epoch; a model folder is
+  locked while a run writes it; a diverging run stops before saving non-finite weights.
+* **One folder per run.** Runs without a model folder go to ``models/runs/NNN``, and a completed
+  run's files are copied to ``models/`` (see :func:`train`, docs/cli-train.md).
 * **Opt-in improvements** (defaults stay the textbook's): momentum, learning-rate schedules,
   early stopping, distortions of the training images (mnist_app.augment), named presets.
 
@@ -661,6 +664,7 @@ def _train(
             raise CheckpointError(f"{directory / LAST}: was trained on different MNIST files (checksums differ)")
         stopped_early = _epochs(config, data, network, rng, history, directory, reporter, plot)
     except KeyboardInterrupt:
+        best_epoch, best_val = _best(history)
         raise TrainingInterrupted(result(interrupted=True)) from None
     best_epoch, best_val = _best(history)
     if home is not None:
@@ -760,12 +764,14 @@ def _epochs(
                 timing={part: round(t, 4) for part, t in timing.items()},
             )
         )
-        history.append(record)
         improved = best_val is None or val_acc > best_val
         if improved:
             best_epoch, best_val = epoch, val_acc
 
+        # The history grows inside the deferred block, so an interrupted run's history (and the
+        # epoch its message names) is exactly what is saved.
         with _interrupts_deferred():
+            history.append(record)
             if directory is not None:
                 meta = {
                     "cost": config.cost,

@@ -183,7 +183,10 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path: Path, changes: dic
     assert read_meta(tmp_path / "last.npz")["epoch"] == 2
     assert len(json.loads((tmp_path / "history.json").read_text())["epochs"]) == 2
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert excinfo.value.result.interrupted and len(excinfo.value.result.history) == 2
+    partial = excinfo.value.result
+    assert partial.interrupted and len(partial.history) == 2
+    assert partial.best_epoch == read_meta(tmp_path / "best.npz")["epoch"]
+    assert partial.summary()["epochs_completed"] == 2
     if changes.get("schedule") != "cosine":  # (a cosine schedule depends on the total epochs)
         two = train(config(epochs=2, **changes), DATA)
         assert_identical(load_checkpoint(tmp_path / "last.npz")[0], two.network)

@@ -321,9 +321,9 @@ def _main(argv: Sequence[str] | None) -> int:
             print(json.dumps(partial.summary(), indent=1))
         # Name only an epoch of *this* run (or of the run it resumed), never an older run's file.
         if partial.history:
-            print(f"{program_name(PROG)}: interrupted; epoch {len(partial.history)} is saved in {partial.model_dir / 'last.npz'} "
-                  f"(continue with --resume --model-dir {partial.model_dir} --epochs {partial.config.epochs})",
-                  file=sys.stderr)
+            print(f"{program_name(PROG)}: interrupted; epoch {len(partial.history)} is saved in "
+                  f"{partial.model_dir / 'last.npz'} (continue with --resume --model-dir {partial.model_dir} "
+                  f"--epochs {partial.config.epochs})", file=sys.stderr)
         raise
     finally:
         reporter.close()
