@@ -41,11 +41,11 @@ from mnist_app.network import CrossEntropyCost, one_hot
 class Settings:
     """How a fine-tune trains. The defaults are the ones measured in docs/finetune.md."""
 
-    presentations: int = 50  # times each user digit is shown (each time freshly distorted)
-    max_user_examples: int = 25_000  # cap on presentations x digits, so big folders stay fast
+    presentations: int = 80  # times each user digit is shown (each time freshly distorted)
+    max_user_examples: int = 16_000  # cap on presentations x digits, so big folders stay fast
     passes: int = 5  # the presentations are spread over this many shuffled passes
-    mnist_ratio: float = 3.0  # MNIST training digits mixed in per user digit shown
-    eta: float = 0.1
+    mnist_ratio: float = 2.0  # MNIST training digits mixed in per user digit shown
+    eta: float = 0.05
     batch_size: int = 20
     l2: float = 1.0
     momentum: float = 0.5

@@ -177,3 +177,10 @@ def test_a_small_real_finetune_improves_held_back_semeion_digits(digits_dev_dir,
     assert after >= before + 0.03, (before, after)
     test_X = mnist.test_images[:3000]
     assert accuracy(tuned, test_X, mnist.test_labels[:3000]) >= accuracy(base, test_X, mnist.test_labels[:3000]) - 0.01
+
+
+def test_mnist_app_finetune_subcommand_names_itself():
+    result = subprocess.run([sys.executable, "-m", "mnist_app", "finetune", "--help"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "python -m mnist_app finetune" in result.stdout and "--model" in result.stdout and "examples:" in result.stdout
