@@ -58,7 +58,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"model: fine-tuning {base.describe()}", file=sys.stderr)
         print(f"images: {len(user)} used ({', '.join(f'{d}:{n}' for d, n in enumerate(user.per_digit()))})"
               + (f", {len(user.skipped)} skipped" if user.skipped else "")
-              + (f", {len(user.duplicates)} duplicates counted once" if user.duplicates else ""), file=sys.stderr)
+              + (f", {len(user.duplicates)} duplicate{'s' if len(user.duplicates) != 1 else ''} counted once"
+                 if user.duplicates else ""), file=sys.stderr)
         for where, problem in user.skipped:
             print(f"  skipped {printable(problem)}", file=sys.stderr)
         for file, same in user.duplicates:
