@@ -37,6 +37,21 @@ from mnist_app.image_format import SIDE
 FIGURE_SOFTWARE = "mnist_app figure"  # PNG "Software" tag: marks a file a later run may replace
 
 
+def _quiet(function):
+    """Run a drawing function with library warnings silenced: e.g. matplotlib's "Glyph missing
+    from font" for a file or folder name in a script its font lacks (the box it draws instead is
+    enough) must not add lines to stderr."""
+    import functools
+
+    @functools.wraps(function)
+    def quiet(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return function(*args, **kwargs)
+
+    return quiet
+
+
 def _figure(width: float, height: float):
     """A matplotlib Figure with an Agg canvas (no pyplot, no global state, no display)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -134,6 +149,7 @@ class AccuracyPlot:
         # Fixed margins instead of tight_layout(): it would draw the figure twice per save.
         self.figure.subplots_adjust(left=0.09, right=0.97, bottom=0.11, top=0.92)
 
+    @_quiet
     def save(self, epochs: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
         """Draw ``epochs`` (the history's list) and write the PNG atomically."""
         x = [e["epoch"] for e in epochs]
@@ -168,6 +184,7 @@ def _accuracy_limits(ax, epochs: Sequence[dict[str, Any]]) -> None:
         ax.set_ylim(max(0.0, np.floor(low - 0.5)), min(100.0, max(values) + 0.5))
 
 
+@_quiet
 def plot_histories(
     histories: Sequence[tuple[str, dict[str, Any]]], path: str | os.PathLike, *, title: str | None = None
 ) -> Path:
@@ -258,6 +275,7 @@ def unreadable_per_class(labels: np.ndarray, predictions: np.ndarray, n_classes:
     return np.bincount(labels[np.asarray(predictions) < 0], minlength=n_classes)
 
 
+@_quiet
 def plot_confusion(matrix: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> Path:
     """The confusion matrix as a heat map with counts; the diagonal (correct) is greyed out
     of the colour scale so that the mistakes stand out."""
@@ -300,6 +318,7 @@ def most_confident_mistakes(outputs: np.ndarray, labels: np.ndarray, count: int 
     return wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
 
 
+@_quiet
 def plot_misclassified(
     images: np.ndarray, labels: np.ndarray, outputs: np.ndarray, path: str | os.PathLike, *, count: int = 36
 ) -> Path:
@@ -333,6 +352,7 @@ def misclassified_figure(images: np.ndarray, labels: np.ndarray, outputs: np.nda
     return figure
 
 
+@_quiet
 def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
     """The first hidden layer's incoming weights, one 28x28 image per neuron (first ``count``).
 
@@ -500,6 +520,7 @@ def prediction_figure(chunk: Sequence, *, failed: Sequence = (), title: str | No
     return figure
 
 
+@_quiet
 def plot_predictions(results: Sequence, out: str | os.PathLike, *, per_figure: int = PREDICTIONS_PER_FIGURE,
                      title: str | None = None, overwrite: bool = False) -> list[Path]:
     """predict's ``--show``: :func:`prediction_figure` for ``per_figure`` classified images

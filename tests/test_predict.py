@@ -236,3 +236,10 @@ def test_show_under_a_regular_file_is_one_line_error(model_path, digit_dir, tmp_
         assert done.returncode == 1
         (error,) = show_errors(done.stderr)
         assert error.startswith("predict.py: error:") and target in error and "is a file, not a folder" in error
+
+
+def test_show_with_a_name_the_font_cannot_draw_adds_no_warnings(model_path, digit_dir, tmp_path):
+    """D22: matplotlib warned "Glyph ... missing from font(s)" four times for a CJK file name."""
+    (tmp_path / "数字7.png").write_bytes(sorted(digit_dir.glob("*.png"))[0].read_bytes())
+    done = run_predict("--model", str(model_path), "数字7.png", "--show", "why.png", cwd=tmp_path)
+    assert done.returncode == 0 and show_errors(done.stderr) == [], done.stderr
