@@ -654,3 +654,18 @@ def test_long_runs_get_a_bar_over_the_epochs(capsys) -> None:
     quick = ConsoleReporter(io.StringIO(), progress=True)
     train(config(epochs=2), DATA, reporter=quick)
     assert "Training" not in capsys.readouterr().err  # a short run keeps only the per-epoch bar
+
+
+def test_help_defaults_come_from_trainconfig(capsys) -> None:
+    """Issue 9: the '(default: ...)' of every setting flag is TrainConfig's own default, not typed by hand."""
+    from mnist_app.cli.train import NETWORK_FLAGS, NONE_MEANS, TRAINING_FLAGS, build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    defaults = TrainConfig()
+    for name, _, _ in NETWORK_FLAGS + TRAINING_FLAGS:
+        value = getattr(defaults, name)
+        shown = NONE_MEANS[name] if value is None else value
+        flag = f"--{name.replace('_', '-')}"
+        after = text[text.index(f" {flag} "):]
+        assert f"(default: {shown})" in after[: after.index(" --", len(flag) + 2)], name
+    assert "(default: 1)" in text  # the seed
