@@ -171,6 +171,7 @@ def corrupt_avif(source: Path, target: Path) -> None:
         raw.load()
 
 
+@pytest.mark.slow
 def test_eps_and_corrupt_avif_stay_per_file_and_never_reach_ghostscript(model_path, digit_files, tmp_path):
     """D1: an EPS named .png is "not an image" (a `gs` on PATH is never run); D2: a corrupt AVIF
     named .png is one file's error. The good image is still classified, by predict and evaluate."""

@@ -117,6 +117,7 @@ def test_finetune_leaves_the_base_network_alone(quick_network, mnist):
 # ---------------------------------------------------------------------------- the whole command
 
 
+@pytest.mark.slow
 def test_command_writes_model_and_card_and_never_touches_the_base(digits_dev_dir, mnist_data_dir, model_path,
                                                                    tmp_path):
     base = tmp_path / "base.npz"

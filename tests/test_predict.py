@@ -128,6 +128,7 @@ def test_cli_show_writes_figure(model_path, digit_dir, tmp_path, capsys):
         assert im.size[0] > 200
 
 
+@pytest.mark.slow
 def test_cli_usage_errors_exit_2_and_start_is_light(model_path, digit_dir):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     script = str(REPO / "scripts" / "predict.py")
@@ -227,6 +228,7 @@ def test_show_never_writes_over_an_input_or_a_stranger(model_path, digit_dir, tm
     assert run_predict("--model", str(model_path), mine, other, "--show", "notes.png", cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.slow
 def test_show_under_a_regular_file_is_one_line_error(model_path, digit_dir, tmp_path):
     """D16: --show /path/under/a/regular/file/x.png was a FileExistsError traceback."""
     one = str(sorted(digit_dir.glob("*.png"))[0])

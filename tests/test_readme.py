@@ -55,6 +55,7 @@ def _options(document: Path) -> set[str]:
     return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
 
 
+@pytest.mark.slow
 def test_every_option_the_documents_mention_exists() -> None:
     """Each `--flag` written in README.md or docs/*.md is accepted by at least one script."""
     helps = subprocess.run([sys.executable, "-m", "mnist_app", "--help"], capture_output=True, text=True,

@@ -105,6 +105,7 @@ def test_model_and_health(server):
 # ----------------------------------------------------------------------------------- predict
 
 
+@pytest.mark.slow
 def test_predict_digits_dev_matches_the_cli_code_path(server, dev_items):
     from mnist_app.predict import classify_files, load_model
 

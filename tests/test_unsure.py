@@ -93,6 +93,7 @@ def test_prediction_carries_unsure_and_its_json(quick_network, mnist):
     assert bad["unsure"] is False and bad["unsure_reason"] is None
 
 
+@pytest.mark.slow
 def test_shipped_model_is_sure_of_almost_all_mnist_test_digits(shipped, mnist):
     preds = classify_many(shipped, mnist.test_images)
     right = np.array([p.digit for p in preds]) == mnist.test_labels
