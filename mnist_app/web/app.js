@@ -283,7 +283,7 @@
   function setTeach(on) { for (const b of labels.children) b.disabled = !on; }
 
   function showCounts(counts) {
-    $("counts").textContent = Object.entries(counts).map(([d, n]) => `${d}: ${n}`).join("  ");
+    $("counts").textContent = Object.entries(counts).map(([d, n]) => `${d}: ${n}`).join("\u2003");
   }
 
   async function teach(label) {
