@@ -22,6 +22,8 @@ from PIL import Image
 
 from serve_fixtures import running_server
 
+pytestmark = pytest.mark.slow  # starts a server and a browser: ~10 s for the module
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ANSWER_TIMEOUT_MS = 20_000
