@@ -7,6 +7,8 @@
 * :func:`plot_confusion` -- the test set's confusion matrix (rows: true digit, columns: predicted).
 * :func:`plot_misclassified` -- a gallery of the test digits the network got wrong most confidently.
 * :func:`plot_weights` -- each hidden neuron's 784 incoming weights as a 28x28 image: what it looks for.
+* :func:`history_pictures` / :func:`model_picture` -- what ``scripts/plot.py`` draws, with its
+  default output names (beside the input) and its JSON report.
 * :func:`plot_predictions` -- predict's ``--show`` figure: per image the original, the 28x28 the
   network saw and the probability bars.
 
@@ -379,6 +381,74 @@ def plot_weights(network, path: str | os.PathLike, *, count: int = 100) -> Path:
                     f"(red +, blue -)", fontsize=10)
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))  # room for the title (tight_layout ignores it)
     return _save(figure, path)
+
+
+# --------------------------------------------------------------------------- plot.py's pictures
+MODEL_PICTURES = ("confusion", "misclassified", "weights")
+DEFAULT_GALLERY, DEFAULT_NEURONS = 36, 100
+
+
+def default_output(kind: str, histories: Sequence[str | os.PathLike] = (), model_path: Path | None = None, *,
+                   shipped: bool = False) -> Path:
+    """Where a picture goes without ``-o``: beside what it shows. One history -> ``HISTORY.png``;
+    several -> ``comparison.png`` in their common folder; a model -> ``MODEL-<kind>.png`` beside
+    it (the shipped model lives inside the package: its pictures go to the current folder)."""
+    if kind == "history":
+        if len(histories) == 1:
+            return Path(histories[0]).with_suffix(".png")
+        folder = os.path.commonpath([os.path.abspath(Path(h).parent) for h in histories])
+        return Path(os.path.relpath(folder)) / "comparison.png"
+    folder = Path(".") if shipped else model_path.parent
+    return folder / f"{model_path.stem}-{kind}.png"
+
+
+def history_pictures(paths: Sequence[str | os.PathLike], output: Path | None = None, *, title: str | None = None,
+                     overwrite: bool = False) -> dict[str, Any]:
+    """Overlay the histories in ``paths`` (one line of CheckpointError for a bad one) and write
+    the figure (never over an input); return plot.py's report ``{"kind", "output", "runs", "notes"}``."""
+    runs = []
+    for name in paths:
+        history = load_history(name)
+        runs.append((history_label(name, history), history))
+    output = output or default_output("history", paths)
+    check_outputs([output], paths, overwrite=overwrite)
+    plot_histories(runs, output, title=runs[0][0] if len(runs) == 1 and title is None else title)
+    return {"kind": "history", "output": str(output), "notes": [], "runs": [
+        {"label": label, "epochs": len(h["epochs"]),
+         "best_validation_accuracy": max(e["validation_accuracy"] for e in h["epochs"]),
+         "final_test_accuracy": h["epochs"][-1]["test_accuracy"]}
+        for label, h in runs
+    ]}
+
+
+def model_picture(kind: str, network, output: Path, *, inputs: Sequence[str | os.PathLike] = (),
+                  count: int | None = None, title: str | None = None, load_data=None,
+                  overwrite: bool = False) -> dict[str, Any]:
+    """One of MODEL_PICTURES of ``network`` written to ``output`` (never over one of ``inputs``);
+    ``load_data()`` gives MNIST (mnist_app.data) for the test-set pictures, called only after
+    the output is known to be fine (no download for a picture that would be refused). Returns
+    the report: ``kind``, ``output``, ``notes`` and ``neurons_drawn`` or ``test_accuracy``."""
+    check_outputs([output], inputs, overwrite=overwrite)
+    report: dict[str, Any] = {"kind": kind, "output": str(output), "notes": []}
+    if kind == "weights":
+        hidden = network.sizes[1]
+        drawn = min(count or DEFAULT_NEURONS, hidden)
+        if count and count > hidden:  # asked for more than there are: say so rather than draw fewer silently
+            report["notes"].append(f"the model has {hidden} hidden neurons, not {count}: drawing all {hidden}")
+        plot_weights(network, output, count=drawn)
+        report["neurons_drawn"] = drawn
+        return report
+    data = load_data()
+    outputs = network.feedforward(data.test_images)
+    predictions = outputs.argmax(axis=1)
+    if kind == "confusion":
+        matrix = confusion_matrix(data.test_labels, predictions, network.sizes[-1])
+        plot_confusion(matrix, output, title=title)
+        report["confusion_matrix"] = matrix.tolist()
+    else:
+        plot_misclassified(data.test_images, data.test_labels, outputs, output, count=count or DEFAULT_GALLERY)
+    report["test_accuracy"] = float((predictions == data.test_labels).mean())
+    return report
 
 
 # --------------------------------------------------------------------------- predict --show

@@ -3,20 +3,18 @@
 Histories (one or several ``history.json`` files) are overlaid: accuracy and cost per epoch.
 With a model file, ``--confusion``, ``--misclassified`` or ``--weights`` draws the test set's
 confusion matrix, the most confidently misclassified test digits, or the hidden neurons' weights.
-Pictures land beside what they show (OUTPUT_HELP) and never over an input; the drawing is in
-mnist_app.plot.
+Pictures land beside what they show (OUTPUT_HELP) and never over an input; the work is in
+mnist_app.plot (history_pictures, model_picture).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, positive_int, program_name, run
-from mnist_app.models import SHIPPED
 
 PROG = "plot.py"
 
@@ -62,17 +60,6 @@ def build_parser():
     return parser
 
 
-def default_output(kind: str, histories: Sequence[str], model=None) -> Path:
-    """Where a picture goes without -o: beside what it shows (see OUTPUT_HELP)."""
-    if kind == "history":
-        if len(histories) == 1:
-            return Path(histories[0]).with_suffix(".png")
-        folder = os.path.commonpath([os.path.abspath(Path(h).parent) for h in histories])
-        return Path(os.path.relpath(folder)) / "comparison.png"
-    folder = Path(".") if model.name == SHIPPED else model.path.parent
-    return folder / f"{model.path.stem}-{kind}.png"
-
-
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -83,59 +70,24 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.error("give either history.json files or one of --confusion/--misclassified/--weights, not both")
     if not spec and not args.histories:
         parser.error("nothing to plot: give history.json files or --confusion/--misclassified/--weights MODEL")
-    kind = "confusion" if args.confusion else "misclassified" if args.misclassified else "weights" if args.weights \
-        else "history"
-    report: dict = {"kind": kind}
-    notes: list[str] = []
-
-    if kind == "history":
-        runs = []
-        for name in args.histories:
-            history = plot.load_history(name)
-            runs.append((plot.history_label(name, history), history))
-        output = Path(args.output) if args.output else default_output(kind, args.histories)
-        plot.check_outputs([output], args.histories, overwrite=args.overwrite)
-        title = runs[0][0] if len(runs) == 1 and args.title is None else args.title
-        plot.plot_histories(runs, output, title=title)
-        report["runs"] = [
-            {"label": label, "epochs": len(h["epochs"]),
-             "best_validation_accuracy": max(e["validation_accuracy"] for e in h["epochs"]),
-             "final_test_accuracy": h["epochs"][-1]["test_accuracy"]}
-            for label, h in runs
-        ]
+    output = Path(args.output) if args.output else None
+    if not spec:
+        report = plot.history_pictures(args.histories, output, title=args.title, overwrite=args.overwrite)
     else:
-        from mnist_app.models import load
+        from mnist_app.models import SHIPPED, load
 
-        # load also checks the shape: 784 inputs and 10 outputs, or one CheckpointError line.
-        network, _meta, model = load(spec)
-        report["model"] = model.to_json()
-        output = Path(args.output) if args.output else default_output(kind, [], model)
-        plot.check_outputs([output], [model.path], overwrite=args.overwrite)
-        if kind == "weights":
-            hidden = network.sizes[1]
-            count = min(args.count or 100, hidden)
-            if args.count and args.count > hidden:
-                notes.append(f"the model has {hidden} hidden neurons, not {args.count}: drawing all {hidden}")
-            plot.plot_weights(network, output, count=count)
-            report["neurons_drawn"] = count
-        else:
-            data = load_data(args)
-            outputs = network.feedforward(data.test_images)
-            predictions = outputs.argmax(axis=1)
-            if kind == "confusion":
-                matrix = plot.confusion_matrix(data.test_labels, predictions, network.sizes[-1])
-                plot.plot_confusion(matrix, output, title=args.title)
-                report["confusion_matrix"] = matrix.tolist()
-            else:
-                plot.plot_misclassified(data.test_images, data.test_labels, outputs, output, count=args.count or 36)
-            report["test_accuracy"] = float((predictions == data.test_labels).mean())
-    report["output"] = str(output)
+        kind = next(k for k in plot.MODEL_PICTURES if getattr(args, k))
+        network, _meta, model = load(spec)  # one CheckpointError line unless a 784 -> 10 classifier
+        output = output or plot.default_output(kind, model_path=model.path, shipped=model.name == SHIPPED)
+        report = {"model": model.to_json(), **plot.model_picture(
+            kind, network, output, inputs=[model.path], count=args.count, title=args.title,
+            load_data=lambda: load_data(args), overwrite=args.overwrite)}
     if args.json:
-        print(json.dumps({**report, "notes": notes}))
+        print(json.dumps(report))
     else:
-        for note in notes:
+        for note in report["notes"]:
             print(f"{program_name(PROG)}: note: {note}", file=sys.stderr)
-        print(f"wrote {output}")
+        print(f"wrote {report['output']}")
     return EXIT_OK
 
 
