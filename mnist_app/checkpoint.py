@@ -21,13 +21,15 @@ any problem -- missing, truncated, corrupt, foreign, wrong version, wrong shapes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -124,6 +126,16 @@ _MEMBER_NAME = re.compile(r"(meta|(weights|biases|velocities)_(0|[1-9][0-9]{0,5}
 _READ_BLOCK = 1 << 20
 
 
+class _Header(NamedTuple):
+    """A checked .npy header: the array's shape, order and dtype; where its data starts."""
+
+    shape: tuple[int, ...]
+    fortran: bool
+    dtype: np.dtype
+    offset: int
+    count: int
+
+
 class _Archive:
     """An open checkpoint zip whose directory has been checked: ``members`` maps each array
     name ("meta", "weights_0", ...) to its ZipInfo. Nothing has been inflated yet."""
@@ -131,56 +143,71 @@ class _Archive:
     def __init__(self, path: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]):
         self.path, self.zip, self.members = path, archive, members
 
-    def read(self, name: str, shape: tuple[int, ...] | None, dtype: np.dtype | None, max_bytes: int) -> np.ndarray:
-        """Read member ``name`` after checking its .npy header (and its declared sizes in the zip
-        directory) against ``shape``/``dtype`` -- None accepts any; only then is data inflated."""
+    def header(self, name: str, shape: tuple[int, ...] | None, dtype: np.dtype | None, max_bytes: int) -> _Header:
+        """Check member ``name``'s size in the zip directory and its .npy header against
+        ``shape``/``dtype`` (None accepts any) and ``max_bytes``. Inflates only the header."""
         info = self.members[name]
         _check_declared_size(self.path, info, max_bytes + MAX_NPY_HEADER)
+        with self._reading(name) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                found_shape, fortran, found_dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                found_shape, fortran, found_dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise _fail(self.path, f"{name}: unsupported .npy version {version}")
+            offset = member.tell()
+        found_shape = tuple(found_shape)
+        if found_dtype.hasobject:
+            raise _fail(self.path, f"{name} holds Python objects (pickles are never loaded)")
+        if dtype is not None and found_dtype != dtype:
+            raise _fail(self.path, f"{name} has dtype {found_dtype}, expected {dtype.name}")
+        if shape is not None and found_shape != shape:
+            raise _fail(self.path, f"{name} has shape {found_shape}, expected {shape} for the layer sizes in its meta")
+        count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
+        nbytes = count * found_dtype.itemsize
+        if nbytes > max_bytes:
+            raise _fail(self.path, f"{name} declares {nbytes:,} bytes of data (more than {max_bytes:,})")
+        if info.file_size != offset + nbytes:
+            raise _fail(
+                self.path,
+                f"{name} is {info.file_size:,} bytes in the zip directory "
+                f"but its .npy header declares {offset + nbytes:,}",
+            )
+        return _Header(found_shape, fortran, found_dtype, offset, count)
+
+    def data(self, name: str, header: _Header) -> np.ndarray:
+        """The array of a member whose ``header`` has been checked, read in 1 MB blocks."""
+        array = np.empty(header.count, dtype=header.dtype)
+        view = memoryview(array).cast("B")
+        with self._reading(name) as member:
+            member.read(header.offset)
+            done = 0
+            while done < len(view):
+                block = member.read(min(_READ_BLOCK, len(view) - done))
+                if not block:
+                    raise _fail(self.path, f"{name} is truncated")
+                view[done : done + len(block)] = block
+                done += len(block)
+            member.read(1)  # reach the end of the member, where zipfile checks its CRC
+        if header.fortran and len(header.shape) > 1:
+            return array.reshape(header.shape[::-1]).transpose()
+        return array.reshape(header.shape)
+
+    def read(self, name: str, shape: tuple[int, ...] | None, dtype: np.dtype | None, max_bytes: int) -> np.ndarray:
+        return self.data(name, self.header(name, shape, dtype, max_bytes))
+
+    @contextlib.contextmanager
+    def _reading(self, name: str) -> Iterator[IO[bytes]]:
+        """The member opened for reading; damage (bad CRC, truncation...) is a CheckpointError."""
         try:
-            with self.zip.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    found_shape, fortran, found_dtype = np.lib.format.read_array_header_1_0(member)
-                elif version == (2, 0):
-                    found_shape, fortran, found_dtype = np.lib.format.read_array_header_2_0(member)
-                else:
-                    raise _fail(self.path, f"{name}: unsupported .npy version {version}")
-                if found_dtype.hasobject:
-                    raise _fail(self.path, f"{name} holds Python objects (pickles are never loaded)")
-                if dtype is not None and found_dtype != dtype:
-                    raise _fail(self.path, f"{name} has dtype {found_dtype}, expected {dtype.name}")
-                if shape is not None and tuple(found_shape) != shape:
-                    raise _fail(
-                        self.path, f"{name} has shape {tuple(found_shape)}, expected {shape} for the layer sizes in its meta"
-                    )
-                count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
-                nbytes = count * found_dtype.itemsize
-                if nbytes > max_bytes:
-                    raise _fail(self.path, f"{name} declares {nbytes:,} bytes of data (more than {max_bytes:,})")
-                if info.file_size != member.tell() + nbytes:
-                    raise _fail(
-                        self.path,
-                        f"{name} is {info.file_size:,} bytes in the zip directory but its .npy header "
-                        f"declares {member.tell() + nbytes:,}",
-                    )
-                array = np.empty(count, dtype=found_dtype)
-                view = memoryview(array).cast("B")
-                done = 0
-                while done < nbytes:
-                    block = member.read(min(_READ_BLOCK, nbytes - done))
-                    if not block:
-                        raise _fail(self.path, f"{name} is truncated")
-                    view[done : done + len(block)] = block
-                    done += len(block)
-                member.read(1)  # reach the end of the member, where zipfile checks its CRC
+            with self.zip.open(self.members[name]) as member:
+                yield member
         except CheckpointError:
             raise
         except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
                 zlib.error) as exc:
             raise _fail(self.path, f"corrupt checkpoint ({name}: {_short(exc)})") from None
-        if fortran and len(found_shape) > 1:
-            return array.reshape(found_shape[::-1]).transpose()
-        return array.reshape(found_shape)
 
     def close(self) -> None:
         self.zip.close()
@@ -221,7 +248,9 @@ def _open_archive(path: Path) -> _Archive:
     try:
         entries = _directory_entries(path)
         if entries is not None and entries > 3 * MAX_LAYERS + 1:
-            raise _fail(path, f"zip directory lists {entries:,} members (a checkpoint has at most {3 * MAX_LAYERS + 1:,})")
+            raise _fail(
+                path, f"zip directory lists {entries:,} members (a checkpoint has at most {3 * MAX_LAYERS + 1:,})"
+            )
         archive = zipfile.ZipFile(path)
     except CheckpointError:
         raise
@@ -238,7 +267,9 @@ def _open_archive(path: Path) -> _Archive:
             else:
                 members[info.filename[:-4]] = info
         if unknown:
-            shown = ", ".join(repr(n[:40]) for n in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+            shown = ", ".join(repr(n[:40]) for n in unknown[:3])
+            if len(unknown) > 3:
+                shown += f" and {len(unknown) - 3} more"
             if "meta" not in members:
                 raise _fail(path, f"not an mnist_app checkpoint (no 'meta' entry; holds {shown})")
             raise _fail(path, f"has members that are not part of a checkpoint: {shown}")
@@ -371,14 +402,12 @@ def load_checkpoint(path: str | os.PathLike):
             names += [f"velocities_{i}" for i in range(2 * layers)]
             shapes += shapes
         limits = [int(np.prod(shape)) * dtype.itemsize for shape in shapes]
-        # First the zip directory's promises for every member, then, member by member, its
-        # .npy header against the meta; data is inflated only after both checks passed.
+        # First the zip directory's promises for every member, then every .npy header against
+        # the meta; array data is inflated only after all of them passed.
         for name, nbytes in zip(names, limits):
             _check_declared_size(path, archive.members[name], nbytes + MAX_NPY_HEADER)
-        arrays = [
-            _finite(path, name, archive.read(name, shape, dtype, nbytes))
-            for name, shape, nbytes in zip(names, shapes, limits)
-        ]
+        headers = [archive.header(name, shape, dtype, nbytes) for name, shape, nbytes in zip(names, shapes, limits)]
+        arrays = [_finite(path, name, archive.data(name, header)) for name, header in zip(names, headers)]
     finally:
         archive.close()
     weights, biases = arrays[:layers], arrays[layers : 2 * layers]

@@ -296,10 +296,18 @@ def _local_error(path: Path, exc: OSError, action: str = "cannot write") -> Down
 
 
 def _open_part(part: Path, mode: str):
-    """Open the ``.part`` file; a local failure (a directory, another user's file) is fatal."""
+    """Open the ``.part`` file; a local failure (a directory, another user's file) is fatal.
+
+    A symbolic link is refused (``O_NOFOLLOW``): in a shared data directory someone else's
+    ``FILE.part`` link could otherwise make us write into any file we can write to.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "ab" else os.O_TRUNC)
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return open(part, mode)
+        return os.fdopen(os.open(part, flags, 0o666), mode)
     except OSError as exc:
+        if part.is_symlink():
+            raise DownloadError(f"{part}: is a symbolic link; remove it (downloads never write through links)") from exc
         raise _local_error(part, exc) from exc
 
 
@@ -617,8 +625,8 @@ def _data_dir_lock(directory: Path, quiet: bool) -> Iterator[None]:
         except BlockingIOError:
             _note(quiet, f"{directory}: another process is downloading MNIST here; waiting for it to finish")
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError as exc:
-            raise _local_error(lock, exc, "cannot lock") from exc
+        except OSError as exc:  # e.g. ENOLCK on a network file system without lock support
+            _note(quiet, f"{lock}: cannot lock ({exc.strerror or exc}); downloading without the lock")
         yield
     finally:
         os.close(fd)
@@ -752,6 +760,8 @@ def fetch_files(
                 _note(quiet, f"{directory / name}: {reason}; downloading a verified copy "
                              "(this one will be kept under another name)")
             part = directory / (name + ".part")
+            if part.is_symlink():
+                raise DownloadError(f"{part}: is a symbolic link; remove it (downloads never write through links)")
             if part.exists() and not part.is_file():
                 raise DownloadError(
                     f"{part}: is not a regular file (a directory?); remove it or choose another "

@@ -90,7 +90,8 @@ def build(folder: Path, bomb_bytes: int, layers: int) -> dict[str, Path]:
     weights = folder / "weights-bomb.npz"
     with zipfile.ZipFile(weights, "w") as archive:
         copy_members(valid, archive, skip={"weights_0.npy"})
-        write_zeros_member(archive, "weights_0.npy", npy_header((bomb_bytes // 4 // 784, 784)), bomb_bytes // 4 // 784 * 784 * 4)
+        rows = bomb_bytes // 4 // 784
+        write_zeros_member(archive, "weights_0.npy", npy_header((rows, 784)), rows * 784 * 4)
     files[f"weights_0 inflating to {bomb_bytes >> 20} MB"] = weights
 
     header = folder / "huge-header.npz"
@@ -108,6 +109,18 @@ def build(folder: Path, bomb_bytes: int, layers: int) -> dict[str, Path]:
         np.save(buffer, np.array("[" * 100_000 + "]" * 100_000))
         archive.writestr("meta.npy", buffer.getvalue())
     files["meta JSON nested 100000 deep"] = deep
+
+    # The worst a file can cost now: the largest network we load (just under MAX_PARAMETERS),
+    # well-formed, refused only when its last array turns out to hold a NaN.
+    from mnist_app.checkpoint import MAX_PARAMETERS
+
+    hidden = (MAX_PARAMETERS - 10) // (784 + 1 + 10)
+    largest = Network((784, hidden, 10), rng=0)
+    largest.biases[-1][-1] = np.nan
+    nan = folder / "largest-with-nan.npz"
+    save_checkpoint(nan, largest, {})
+    del largest
+    files[f"784-{hidden}-10 (largest loaded), NaN at the end"] = nan
 
     tall = folder / "deep-network.npz"
     save_checkpoint(tall, Network((784,) + (1,) * layers + (10,), rng=0), {})

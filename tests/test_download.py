@@ -445,6 +445,18 @@ def test_a_part_that_is_a_directory_is_a_one_line_error(tmp_path, payload, specs
     assert mirror.requests == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_part_that_is_a_symbolic_link_is_never_written_through(tmp_path, payload, specs):
+    victim = tmp_path / "victim.txt"  # in a shared data dir, someone else's link to our file
+    victim.write_text("precious")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / (IMAGES + ".part")).symlink_to(victim)
+    with http_mirror(payload) as mirror, pytest.raises(DownloadError, match=r"\.part: is a symbolic link; remove it"):
+        fetch(data_dir, [mirror.url], specs)
+    assert victim.read_text() == "precious" and mirror.requests == []
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_a_part_we_cannot_write_is_a_one_line_error(tmp_path, mnist_http_mirror, mnist_mirror_dir):
     # As another user's .part in a shared data dir: read-only to us (tests/user_process.py makes
