@@ -5,7 +5,7 @@
 
 Builds each hostile file in a temporary folder, then loads it in a fresh child process
 (``mnist_app.checkpoint.load_checkpoint``) and prints the outcome (refused with which message,
-or accepted), the wall time and the child's peak resident memory (``ru_maxrss``). The
+or accepted), the load time and the child's peak resident memory (VmHWM, Linux). The
 baseline line is a fresh Python that imports numpy and mnist_app.checkpoint and loads nothing.
 Results are recorded in docs/hardening.md.
 """
@@ -44,7 +44,8 @@ except CheckpointError as exc:
     outcome = "refused: " + str(exc).split(": ", 1)[-1]
 except BaseException as exc:
     outcome = f"CRASH {type(exc).__name__}: {str(exc)[:80]}"
-print(f"{time.perf_counter() - t1:.3f}\\t{outcome}")
+peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(f"{time.perf_counter() - t1:.3f}\\t{int(peak) / 1024:.1f}\\t{outcome}")
 """
 
 
@@ -129,16 +130,19 @@ def build(folder: Path, bomb_bytes: int, layers: int) -> dict[str, Path]:
 
 
 def measure(path: Path | None) -> tuple[str, str, float]:
-    """(outcome, load seconds, peak MB) of loading ``path`` in a fresh child process."""
+    """(outcome, load seconds, peak MB) of loading ``path`` in a fresh child process.
+
+    The peak is the child's own VmHWM (Linux): ``ru_maxrss`` of a child would start from this
+    parent's size at fork time.
+    """
     env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
-    process = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path) if path else "-"], stdout=subprocess.PIPE, text=True, env=env
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    output = process.stdout.read().strip()
-    process.stdout.close()
-    seconds, outcome = output.split("\t", 1) if "\t" in output else ("?", output or f"exit status {status}")
-    return outcome, seconds, usage.ru_maxrss / 1024
+    result = subprocess.run([sys.executable, "-c", CHILD, str(path) if path else "-"],
+                            capture_output=True, text=True, env=env)
+    fields = result.stdout.strip().split("\t", 2)
+    if len(fields) != 3:
+        return f"exit status {result.returncode}: {result.stderr.strip()[-80:]}", "?", float("nan")
+    seconds, peak, outcome = fields
+    return outcome, seconds, float(peak)
 
 
 def main() -> None:
