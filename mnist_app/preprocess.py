@@ -79,6 +79,17 @@ KEEP_RULES = ((0.002, 0.0), (0.01, 0.08), (0.04, 0.3), (0.25, 1.0))
 # If the digit's pieces hold less than this share of all the ink, the "specks" are the image
 # (noise, texture): nothing is dropped, so the unsure rule sees it as it is.
 MIN_DIGIT_SHARE = 0.5
+# The sheet's edge (remove_outside_sheet): a dark run along >= 85% of a side, straight within 3% of
+# the side; light paper over >= 35% of the frame and >= 70% of what lies inside the edges.
+SHEET_EDGE_COVER = 0.85
+# Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees, ink along >= 40% of
+# the image's width (faint lines break into dashes), <= 0.8% of its shorter side (>= 3 px) thick.
+LINE_TILTS = tuple(np.arange(-4.0, 4.01, 0.5))
+LINE_MIN_SPAN = 0.4
+LINE_MAX_WIDTH = 0.008
+SHEET_EDGE_STRAIGHT = 0.03
+SHEET_MIN_PAPER = 0.35
+SHEET_MIN_PAPER_INSIDE = 0.7
 # MNIST's stroke width in its 28x28 field, measured as below on 300 test digits: median 2.25 px,
 # 10-90% 1.55-3.25 px. Strokes outside STROKE_BAND x this are brought to it.
 MNIST_STROKE = 2.25
@@ -320,6 +331,82 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     return np.clip(flat, 0.0, full).astype(np.float32)
 
 
+def _otsu(values: np.ndarray, lo: float, hi: float) -> float:
+    """Otsu's threshold (IEEE SMC 9(1), 1979): the level splitting ``values`` into two classes
+    with the largest between-class variance, from a 64-bin histogram over [lo, hi]."""
+    step = (hi - lo) / 64
+    bins = np.minimum(((values - lo) * np.float32(1 / step)).astype(np.int32), 63)
+    counts = np.bincount(bins.ravel(), minlength=64)  # np.histogram is ~10x slower here
+    edges = lo + step * np.arange(65)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(counts, dtype=np.float64)
+    total = weight[-1]
+    cum_mean = np.cumsum(counts * centres)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        between = (cum_mean[-1] * weight / total - cum_mean) ** 2 / (weight * (total - weight))
+    return float(edges[1:][int(np.nanargmax(between[:-1]))])
+
+
+def _edge_run(dark: np.ndarray) -> np.ndarray:
+    """Per row: how many pixels from the left edge are dark before the first light one (the
+    row's width when all of it is dark)."""
+    light = ~dark
+    return np.where(light.any(axis=1), np.argmax(light, axis=1), dark.shape[1])
+
+
+def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
+    """Paint the table, the sheet's dark edge and what lies beyond it with the paper's colour.
+
+    A photo of a sheet often shows its edge and the darker table (or the shadow beside it)
+    along one or more sides; taken as ink it outweighs the digit. Split the image into dark and
+    light (Otsu); from each side, count the dark pixels before the first light one, row by row
+    (column by column). That side shows a sheet's edge when the run is there along almost the
+    whole side (SHEET_EDGE_COVER; a stroke touching the edge covers only a few rows) and follows
+    a straight line (the sheet is a rectangle, maybe tilted: residual <= SHEET_EDGE_STRAIGHT of
+    the side, at least 1.5 px). Only for light paper that shows over SHEET_MIN_PAPER of the
+    frame and fills most of what is left inside the edges -- a light digit on a dark ground has
+    no such sheet. Evenly framed images come back unchanged (the same array).
+    """
+    h, w = grey.shape
+    if min(h, w) < 16:
+        return grey
+    g = grey.astype(np.float32, copy=False)
+    lo, hi = float(g.min()), float(g.max())
+    if hi - lo < MIN_CONTRAST * full:
+        return grey
+    dark = g <= _otsu(g, lo, hi)
+    if float((~dark).mean()) < SHEET_MIN_PAPER:
+        return grey
+    outside = np.zeros((h, w), dtype=bool)
+    # each side as "the left edge" of a turned view; the cut is drawn back into that view
+    for turn in range(4):
+        view_dark = np.rot90(dark, turn)
+        rows, cols = view_dark.shape
+        run = _edge_run(view_dark)
+        if float((run > 0).mean()) < SHEET_EDGE_COVER:
+            continue
+        fit_rows = np.flatnonzero((run > 0) & (run < cols // 2))
+        if fit_rows.size < max(8, rows // 3):
+            continue
+        slope, offset = np.polyfit(fit_rows, run[fit_rows], 1)
+        line = slope * np.arange(rows) + offset
+        residual = np.abs(run[fit_rows] - line[fit_rows])
+        if float(np.median(residual)) > max(1.5, SHEET_EDGE_STRAIGHT * cols) or float(line.max()) >= cols / 2:
+            continue
+        margin = 1.0 + 0.01 * cols  # the edge's own soft shadow
+        cut = np.arange(cols)[None, :] < (np.maximum(line, run * (run < cols // 2)) + margin)[:, None]
+        np.rot90(outside, turn)[...] |= cut
+    if not outside.any():
+        return grey
+    inside = ~outside
+    if not inside.any() or float((~dark[inside]).mean()) < SHEET_MIN_PAPER_INSIDE:
+        return grey
+    paper = float(np.median(g[inside & ~dark]))
+    out = g.copy()
+    out[outside] = paper
+    return out
+
+
 def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:
     """(ink is dark?, background level, ink contrast), all on the [0, full] scale."""
     flat = grey.ravel()
@@ -341,7 +428,7 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     NOISE_FRACTION of the ink contrast become 0; the rest are divided by the contrast.
     Raises ImageError "no digit found" when there is no ink to speak of.
     """
-    grey = flatten_lighting(grey, full)
+    grey = flatten_lighting(remove_outside_sheet(grey, full), full)
     dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full:
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
@@ -354,6 +441,76 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     ink[ink < min(max(NOISE_FRACTION, 1.25 * paper_noise), MAX_NOISE_FRACTION)] = 0.0
     np.minimum(ink, 1.0, out=ink)
     return ink
+
+
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """For every True pixel, the length of the horizontal run of True pixels it lies in."""
+    h, w = mask.shape
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    starts, ends = np.nonzero(edges == 1), np.nonzero(edges == -1)  # row-major: runs pair up
+    lengths = ends[1] - starts[1]
+    out = np.zeros((h, w), dtype=np.int32)
+    if lengths.size:
+        rows = np.repeat(starts[0], lengths)
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        out[rows, np.repeat(starts[1], lengths) + offsets] = np.repeat(lengths, lengths)
+    return out
+
+
+def _line_pixels(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` on near-horizontal straight lines that cross most of it.
+
+    Each candidate tilt (LINE_TILTS) shears the ink so lines at that tilt become rows, and the
+    row sums are taken (a projection, as in a Hough transform restricted to one family of
+    parallel lines); the tilt with the peakiest sums (largest sum of squares) wins. Rows whose
+    sum covers LINE_MIN_SPAN of the width -- and the rows next to them -- are lines.
+    """
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return np.zeros_like(mask)
+    best = None
+    for tilt in LINE_TILTS:
+        shift = np.round(np.arange(w) * np.tan(np.deg2rad(tilt))).astype(np.int64)
+        shift -= shift.min()
+        sums = np.bincount(ys + shift[xs], minlength=h + int(shift.max()) + 1)
+        score = float(np.dot(sums, sums.astype(np.float64)))
+        if best is None or score > best[0]:
+            best = (score, shift, sums)
+    _, shift, sums = best
+    is_line = np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0
+    hit = is_line[ys + shift[xs]]
+    out = np.zeros_like(mask)
+    out[ys[hit], xs[hit]] = True
+    return out
+
+
+def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
+    """Drop the printed lines of ruled and squared paper from the ink; keep the digit.
+
+    A printed line crosses the whole sheet, straight and thin; a digit's stroke is short, or
+    (a bar) as thick as the pen. A pixel is a line's when it lies on a straight line of ink
+    across LINE_MIN_SPAN of the image (tilted up to 4 degrees; faint lines that break into
+    dashes still add up, see _line_pixels) and the ink there is no thicker across the line than
+    LINE_MAX_WIDTH: where a stroke crosses a line it is thick across and stays. Both
+    directions: rows (ruled paper) and columns (squares).
+    """
+    mask = ink > 0
+    h, w = mask.shape
+    if min(h, w) < 64:
+        return ink
+    thin_limit = max(3, round(LINE_MAX_WIDTH * min(h, w)))
+    line = np.zeros_like(mask)
+    for m, flip in ((mask, False), (np.ascontiguousarray(mask.T), True)):
+        on_line = _line_pixels(m)
+        if not on_line.any():
+            continue
+        thickness = _run_lengths(np.ascontiguousarray(m.T)).T  # ink run across the line
+        found = on_line & (thickness <= thin_limit)
+        line |= found.T if flip else found
+    if not line.any():
+        return ink
+    return np.where(line, np.float32(0), ink)
 
 
 def digit_strokes(ink: np.ndarray) -> np.ndarray:
@@ -585,7 +742,7 @@ def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Pr
         raise _err(name, f"unsupported image mode {image.mode!r} ({exc})") from None
     if raw or looks_like_mnist(grey, full):
         return Prepared(_raw(grey, full).reshape(SIDE * SIDE), True)
-    ink = digit_strokes(ink_map(grey, full, name=name))
+    ink = digit_strokes(remove_paper_lines(ink_map(grey, full, name=name)))
     return Prepared(center_digit(ink, name=name).reshape(SIDE * SIDE), False)
 
 

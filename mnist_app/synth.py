@@ -246,11 +246,14 @@ def _on_table(lum: np.ndarray, rng: np.random.Generator, *, margin: bool) -> np.
         scale = 1.0 / rng.uniform(0.55, 0.75)
         big_h, big_w = int(h * scale), int(w * scale)
         bg = np.full((big_h, big_w), float(np.median(lum)), np.float32)
-        oy, ox = (big_h - h) // 2, (big_w - w) // 2
+        oy = (big_h - h) // 2 + int(rng.integers(-(big_h - h) // 3, (big_h - h) // 3 + 1))
+        ox = (big_w - w) // 2 + int(rng.integers(-(big_w - w) // 3, (big_w - w) // 3 + 1))
         bg[oy : oy + h, ox : ox + w] = lum
         table_big = rng.uniform(0.15, 0.45) + rng.normal(0, 0.03, (big_h, big_w))
         angle = rng.uniform(-6, 6)
-        paper = np.asarray(Image.fromarray(np.ones((big_h, big_w), np.float32) * 255, "F").rotate(angle, Image.Resampling.BILINEAR, expand=False)) / 255
+        sheet = np.zeros((big_h, big_w), np.float32)
+        sheet[oy : oy + h, ox : ox + w] = 1.0
+        paper = np.asarray(Image.fromarray(sheet, "F").rotate(angle, Image.Resampling.BILINEAR, expand=False))
         scene = np.asarray(Image.fromarray(bg, "F").rotate(angle, Image.Resampling.BILINEAR, expand=False))
         out = scene * paper + table_big * (1 - paper)
         shadow = rng.uniform(0.0, 0.25)

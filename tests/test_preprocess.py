@@ -384,3 +384,37 @@ def test_photo_suite_small_run_reads_most_photos(tmp_path, digits_dev_dir, mnist
     assert set(report) == set(conditions) and all(r["n"] == 12 for r in report.values())
     for condition in conditions:  # before the ink-pieces and pen-width steps: grain ~85%, marker ~83%
         assert report[condition]["accuracy"] >= 0.75, (condition, report[condition])
+
+
+def _similar(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def test_the_sheets_edge_and_the_table_are_not_ink():
+    clean = draw_digit(size=(400, 400), box=(130, 100, 270, 300))
+    photo = np.asarray(clean).copy()
+    photo[:, :45] = 60  # the table on the left ...
+    photo[370:, :] = 90  # ... and below
+    expected = image_to_mnist(clean)
+    assert _similar(image_to_mnist(Image.fromarray(photo)), expected) > 0.95
+    tiny = np.full((28, 28), 150, np.uint8)  # a grey-paper crop with the dark paper edge at the top
+    d = ImageDraw.Draw(im := Image.fromarray(tiny))
+    d.line([(14, 6), (14, 24)], fill=95, width=3)
+    arr = np.asarray(im).copy()
+    arr[:2] = 40
+    v = image_to_mnist(Image.fromarray(arr)).reshape(28, 28)
+    assert v[0:3].max() < 0.2 and v[:, 13:16].max() > 0.9  # the stroke, not the edge; paper black
+    assert np.median(v) == 0.0
+
+
+def test_ruled_and_squared_paper_lines_are_not_ink():
+    clean = draw_digit(size=(400, 400), box=(130, 100, 270, 300), width=10)
+    expected = image_to_mnist(clean)
+    for squared in (False, True):
+        im = clean.copy()
+        d = ImageDraw.Draw(im)
+        for k in range(0, 400, 28):
+            d.line([(0, k + 6), (399, k + 16)], fill=170, width=2)  # slightly tilted ruling
+            if squared:
+                d.line([(k, 0), (k - 8, 399)], fill=170, width=2)
+        assert _similar(image_to_mnist(im), expected) > 0.9, squared
