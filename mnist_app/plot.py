@@ -504,6 +504,40 @@ def _draw_original(ax, file: str) -> None:
     ax.set_title(printable(Path(file).name), fontsize=9)
 
 
+def _draw_number(row, pred) -> None:
+    """A number's row: its digits boxed on the original, labelled with what each became; the
+    28x28 inputs side by side; each digit's confidence (unsure ones in red)."""
+    from matplotlib.patches import Rectangle
+
+    from mnist_app.preprocess import open_image
+
+    if row[0].images:  # the original is shown shrunk: stretch it back over its own pixel grid
+        try:
+            width, height = open_image(pred.file).size
+            row[0].images[0].set_extent((-0.5, width - 0.5, height - 0.5, -0.5))
+        except Exception:  # noqa: BLE001 - drawn before, so readable; if not, boxes go unscaled
+            pass
+    for read in pred.digits:
+        left, top, right, bottom = read.box
+        color = "tab:red" if read.unsure else "tab:orange"
+        row[0].add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
+                                   edgecolor=color, linewidth=1.5))
+        row[0].text(left, top - 2, str(read.digit), color=color, fontsize=10, fontweight="bold", va="bottom")
+    strip = np.concatenate([np.pad(r.input.reshape(SIDE, SIDE), ((0, 0), (0, 2)), constant_values=0.3)
+                            for r in pred.digits], axis=1)
+    row[1].imshow(strip, cmap="gray", vmin=0, vmax=1)
+    row[1].set_title(f"what the network saw ({len(pred.digits)} x {SIDE}x{SIDE})", fontsize=9)
+    for ax in row[:2]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    colors = ["tab:red" if r.unsure else "tab:orange" for r in pred.digits]
+    row[2].bar(range(len(pred.digits)), [r.confidence for r in pred.digits], color=colors)
+    row[2].set_xticks(range(len(pred.digits)), [str(r.digit) for r in pred.digits])
+    row[2].set_ylim(0, 1)
+    unsure = f" -- unsure: {pred.unsure_reason}" if pred.unsure else ""
+    row[2].set_title(f"number {pred.number}{unsure}", fontsize=9, color="tab:red" if pred.unsure else "black")
+
+
 def _failure_lines(failed: Sequence) -> list[str]:
     lines = [printable(r.error) for r in failed[:FAILED_LISTED]]
     lines = [line if len(line) <= 110 else line[:106] + " ..." for line in lines]
@@ -567,6 +601,9 @@ def prediction_figure(chunk: Sequence, *, failed: Sequence = (), title: str | No
         axes = figure.subplots(len(chunk), 3, squeeze=False)
         for row, pred in zip(axes, chunk):
             _draw_original(row[0], pred.file)
+            if pred.number is not None:
+                _draw_number(row, pred)
+                continue
             row[1].imshow(pred.input.reshape(SIDE, SIDE), cmap="gray", vmin=0, vmax=1)
             row[1].set_title(f"what the network saw ({SIDE}x{SIDE})", fontsize=9)
             for ax in row[:2]:

@@ -25,7 +25,8 @@ import numpy as np
 
 from mnist_app.errors import MnistAppError
 from mnist_app.image_format import N_PIXELS
-from mnist_app.preprocess import is_image_file, prepare
+from mnist_app.number import as_number
+from mnist_app.preprocess import is_image_file, prepare_all
 from mnist_app.unsure import unsure_reason
 
 
@@ -54,6 +55,9 @@ class Prediction:
     unsure_reason: str | None = None
     # the 784 values the network saw (28x28 row-major); not part of the JSON output
     input: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # an image of several digits (mnist_app.number): the number read and each digit (digit None)
+    number: str | None = None
+    digits: tuple | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,6 +81,7 @@ class Prediction:
             "unsure": self.unsure,
             "unsure_reason": self.unsure_reason,
             "error": self.error,
+            **({"number": self.number, "digits": [d.to_json() for d in self.digits]} if self.number else {}),
         }
 
 
@@ -140,13 +145,14 @@ def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = F
     good_idx: list[int] = []
     vectors: list[np.ndarray] = []
     names: list[str] = []
+    pieces: list[list] = []  # per readable file: its digits (one, or several for a number)
     for path in paths:
         name = str(path)
         names.append(name)
         try:
             with warnings.catch_warnings():  # a quirky file's numpy/Pillow warnings: not extra stderr lines
                 warnings.simplefilter("ignore")
-                vectors.append(prepare(path, raw=raw).vector)
+                digits = prepare_all(path, raw=raw)
         except MnistAppError as exc:
             results.append(failed(name, str(exc)))
             continue
@@ -155,10 +161,13 @@ def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = F
             continue
         good_idx.append(len(results))
         results.append(None)
+        pieces.append(digits)
+        vectors.extend(d.vector for d in digits)
     if good_idx:
-        preds = classify_many(network, np.stack(vectors), [names[i] for i in good_idx])
-        for i, pred in zip(good_idx, preds):
-            results[i] = pred
+        preds = iter(classify_many(network, np.stack(vectors), [names[i] for i, ds in zip(good_idx, pieces) for _ in ds]))
+        for i, digits in zip(good_idx, pieces):
+            mine = [next(preds) for _ in digits]
+            results[i] = mine[0] if len(mine) == 1 else as_number(names[i], mine, [d.box for d in digits])
     return results  # type: ignore[return-value]
 
 

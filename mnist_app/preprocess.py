@@ -723,10 +723,13 @@ class Prepared:
 
     vector: np.ndarray  # (784,) float32 in [0, 1], ink high
     raw: bool  # True if the pixels were taken as they are (no crop/scale/centre)
+    # where this digit is in the image, (left, top, right, bottom) in its pixels -- set only when
+    # the image holds several digits (prepare_all)
+    box: tuple[int, int, int, int] | None = None
 
 
-def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Prepared:
-    """Like `image_to_mnist` but also says whether the raw (MNIST-format) path was used."""
+def _grey_of(image_or_path: Image.Image | str | Path, raw: bool) -> tuple[np.ndarray, float, str | Path, float]:
+    """``(grey, full scale, name, original width / grey width)`` of an image or image file."""
     if isinstance(image_or_path, Image.Image):
         image, name = image_or_path, getattr(image_or_path, "filename", "") or "image"
     else:
@@ -740,10 +743,42 @@ def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Pr
         grey, full = to_grey(image)
     except (OSError, ValueError) as exc:  # exotic modes Pillow cannot convert
         raise _err(name, f"unsupported image mode {image.mode!r} ({exc})") from None
+    return grey, full, name, image.size[0] / grey.shape[1]
+
+
+def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
+    """Steps 3-6: sheet, lighting, ink, paper lines, the digits' own pieces."""
+    return digit_strokes(remove_paper_lines(ink_map(grey, full, name=name)))
+
+
+def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Prepared:
+    """Like `image_to_mnist` but also says whether the raw (MNIST-format) path was used."""
+    grey, full, name, _ = _grey_of(image_or_path, raw)
     if raw or looks_like_mnist(grey, full):
         return Prepared(_raw(grey, full).reshape(SIDE * SIDE), True)
-    ink = digit_strokes(remove_paper_lines(ink_map(grey, full, name=name)))
+    ink = _photo_ink(grey, full, name)
     return Prepared(center_digit(ink, name=name).reshape(SIDE * SIDE), False)
+
+
+def prepare_all(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> list[Prepared]:
+    """One Prepared per digit, left to right: a number written in a row gives several, each with
+    its box (mnist_app.segment finds them). An image of one digit gives exactly what `prepare`
+    gives (box None)."""
+    from mnist_app.segment import find_digits
+
+    grey, full, name, scale = _grey_of(image_or_path, raw)
+    if raw or looks_like_mnist(grey, full):
+        return [Prepared(_raw(grey, full).reshape(SIDE * SIDE), True)]
+    ink = _photo_ink(grey, full, name)
+    digits = find_digits(ink)
+    if len(digits) <= 1:
+        return [Prepared(center_digit(ink, name=name).reshape(SIDE * SIDE), False)]
+    out = []
+    for d in digits:
+        top, bottom, left, right = d.box
+        box = (int(left * scale), int(top * scale), int(np.ceil(right * scale)), int(np.ceil(bottom * scale)))
+        out.append(Prepared(center_digit(d.ink, name=name).reshape(SIDE * SIDE), False, box))
+    return out
 
 
 def image_to_mnist(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> np.ndarray:

@@ -7,10 +7,15 @@ them go through the network in one batch. One line per image on stdout:
     letter_h.png  4  61.0%  unsure (low confidence)  top-3: 4 61.0%, 1 20.3%, 7 9.9%
 
 (an answer not to be trusted -- low confidence, or ink that does not look like a digit -- is
-marked unsure with the reason; mnist_app.unsure states the rule)
+marked unsure with the reason; mnist_app.unsure states the rule). An image of several digits in
+a row is read as a number (mnist_app.segment, mnist_app.number), each digit with its confidence:
+
+    year.png  2026  (2 97%, 0 99%, 2 95%, 6 88%)
 
 or, with ``--json``, one JSON object per line:
-``{"file", "digit", "confidence", "probabilities", "unsure", "unsure_reason", "error", "model"}``. In text mode one
+``{"file", "digit", "confidence", "probabilities", "unsure", "unsure_reason", "error", "model"}``;
+for a number also ``"number"`` and ``"digits": [{"digit", "confidence", "box", "unsure"}]`` (box:
+left, top, right, bottom in the image's pixels; ``digit`` and ``probabilities`` are null). In text mode one
 ``model: ...`` line on stderr names the model that answered (see mnist_app.models).
 A file that cannot be read (or holds no digit) gets a one-line error on stderr (and ``"error"``
 in JSON) without stopping the others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
@@ -86,6 +91,10 @@ def _human_line(pred, k: int) -> str:
     from mnist_app.imagefiles import printable
 
     unsure = f"  unsure ({pred.unsure_reason})" if pred.unsure else ""
+    if pred.number is not None:  # several digits: the number, then each digit's answer
+        from mnist_app.number import describe
+
+        return f"{printable(pred.file)}  {pred.number}  {describe(pred.digits)}{unsure}"
     return f"{printable(pred.file)}  {pred.digit}  {pred.confidence:.1%}{unsure}  top-{k}: {alts}"
 
 
