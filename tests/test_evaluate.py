@@ -202,6 +202,14 @@ def test_eps_and_corrupt_avif_stay_per_file_and_never_reach_ghostscript(model_pa
     assert not marker.exists()
 
 
+def test_a_folder_walk_picks_up_avif_images(model_path, digit_files, tmp_path):
+    """AVIF is on the allow-list, so a folder's .avif files are classified too."""
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF support")
+    Image.open(digit_files[0]).convert("RGB").save(tmp_path / digit_files[0].with_suffix(".avif").name)
+    assert evaluate_cli.main(["--model", str(model_path), "--images", str(tmp_path), "--json"]) == 0
+
+
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares width x height pixels (no pixel data to speak of)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
