@@ -1,4 +1,4 @@
-"""scripts/benchmark.py runs and reports the promised JSON keys (no timing assertions)."""
+"""scripts/benchmark.py and mnist_app.benchmark run and report the promised keys (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_measure_on_a_small_synthetic_set():
+    """The package function the command calls: every figure present, the ratios its own."""
+    from mnist_app.benchmark import measure, synthetic_mnist
+
+    images, labels = synthetic_mnist(300)
+    assert images.shape == (300, 784) and images.dtype.name == "float32" and labels.max() < 10
+    r = measure(images, labels, source="synthetic", repeat=1, per_example_images=100)
+    assert r["images_per_epoch"] == 300 and r["per_example_images_timed"] == 100 and r["per_example_extrapolated"]
+    e = r["epoch_seconds"]
+    assert all(e[k] > 0 for k in ("mnist_app", "mnist_app_update_mini_batch_loop", "per_example"))
+    assert r["speedup"] == e["per_example"] / e["mnist_app"]
+    assert r["images_per_second"]["mnist_app"] == 300 / e["mnist_app"]
+    assert r["large_layer"]["images"] == 300 and r["large_layer"]["gflops"] > 0
 
 
 @pytest.mark.slow
