@@ -77,7 +77,7 @@ def test_sigmoid_in_place_and_integer_input():
 
 
 def test_sigmoid_prime_is_s_times_one_minus_s():
-    # seed 002_003028a0d0a1b1e9.txt, eq. 2, checked against a central difference of sigmoid.
+    # the "Back Propagation study note", eq. 2, checked against a central difference of sigmoid.
     z = np.linspace(-8, 8, 33)
     h = 1e-6
     np.testing.assert_allclose(sigmoid_prime(z), (sigmoid(z + h) - sigmoid(z - h)) / (2 * h), atol=1e-9)
