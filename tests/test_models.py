@@ -277,3 +277,14 @@ def test_subcommands_name_themselves_as_typed(tmp_path, capsys):
     done = subprocess.run([sys.executable, "-m", "mnist_app", "predict", "--top", "0", "x.png"],
                           capture_output=True, text=True, env=ENV)
     assert done.returncode == 2 and "python -m mnist_app predict: error: argument --top" in done.stderr
+
+
+@pytest.mark.parametrize("name", sorted(__import__("mnist_app.cli", fromlist=["COMMANDS"]).COMMANDS))
+def test_every_subcommand_names_itself_in_its_usage(name, capsys):
+    from mnist_app.cli import common, main
+
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: mnist-app {name} ")
+    assert common.program_name(f"{name}.py") == f"{name}.py"  # reset for the next command run as a script

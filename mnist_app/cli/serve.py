@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, make_parser, run
+from mnist_app.cli.common import EXIT_OK, make_parser, program_name, run
 from mnist_app.errors import MnistAppError
 from mnist_app.models import SPEC_HELP
 
@@ -103,7 +103,7 @@ def _main(argv: Sequence[str] | None) -> int:
     print(f"samples go to: {collection.directory}")
     if args.host != DEFAULT_HOST:
         print(
-            f"{PROG}: warning: listening on {args.host}: anyone who can reach this computer on the "
+            f"{program_name(PROG)}: warning: listening on {args.host}: anyone who can reach this computer on the "
             "network can use the page and add images to the collection",
             file=sys.stderr,
         )
