@@ -27,7 +27,7 @@ from mnist_app.errors import MnistAppError
 from mnist_app.image_format import N_PIXELS
 from mnist_app.number import as_number
 from mnist_app.preprocess import is_image_file, prepare_all
-from mnist_app.unsure import unsure_reason
+from mnist_app.unsure import unsure_reasons
 
 
 def load_model(spec: str | os.PathLike | None = None):
@@ -94,9 +94,8 @@ def normalise(outputs: np.ndarray) -> np.ndarray:
     return p
 
 
-def _from_outputs(file: str, outputs: np.ndarray, p: np.ndarray, x: np.ndarray) -> Prediction:
+def _from_outputs(file: str, p: np.ndarray, x: np.ndarray, reason: str | None) -> Prediction:
     digit = int(np.argmax(p))  # the first of equal maxima, as top() orders them
-    reason = unsure_reason(outputs, x)
     return Prediction(
         file=file,
         digit=digit,
@@ -122,7 +121,8 @@ def classify_many(network, X, files: Sequence[str] | None = None) -> list[Predic
         return []
     outputs = network.feedforward(np.ascontiguousarray(X))
     probs = normalise(outputs)
-    return [_from_outputs(str(f), a, p, x) for f, a, p, x in zip(files, outputs, probs, X)]
+    reasons = unsure_reasons(outputs, X)
+    return [_from_outputs(str(f), p, x, r) for f, p, x, r in zip(files, probs, X, reasons)]
 
 
 def classify(network, x, file: str = "") -> Prediction:

@@ -11,14 +11,16 @@ from PIL import Image, ImageDraw
 
 from mnist_app.cli import predict as predict_cli
 from mnist_app.models import load
-from mnist_app.predict import Prediction, classify, classify_files, classify_many, failed
+from mnist_app.predict import classify_files, classify_many, failed
 from mnist_app.unsure import (
     INK_EVERYWHERE,
     LOW_CONFIDENCE,
+    MAX_NOT_DIGIT_SCORE,
     MIN_TOP_OUTPUT,
+    NOT_A_DIGIT,
     SCATTERED_INK,
-    _main_stroke_share,
-    unsure_reason,
+    main_stroke_shares,
+    unsure_reasons,
 )
 
 CONFIDENT = np.array([0.01] * 9 + [0.99])
@@ -38,42 +40,55 @@ def noise_image(path, sd: float, seed: int, size: int = 200, level: float = 128.
     return path
 
 
+def reasons_for(outputs, images, score=0.0):
+    images = np.asarray(images, np.float32).reshape(len(images), -1)
+    return unsure_reasons(np.tile(outputs, (len(images), 1)), images, np.full(len(images), score))
+
+
 # ------------------------------------------------------------------------------ the rule itself
 
 
 def test_confident_mnist_digits_are_not_unsure(mnist):
-    for x in mnist.test_images[:50]:
-        assert unsure_reason(CONFIDENT, x) is None
+    assert reasons_for(CONFIDENT, mnist.test_images[:50]) == [None] * 50
 
 
 def test_low_top_output_is_low_confidence(mnist):
-    x = mnist.test_images[0]
+    x = mnist.test_images[:1]
     low = np.full(10, 0.005)
-    low[3] = MIN_TOP_OUTPUT - 0.01  # normalised it is still a "confident" 92% share
-    assert low[3] / low.sum() > 0.8
-    assert unsure_reason(low, x) == LOW_CONFIDENCE
+    low[3] = MIN_TOP_OUTPUT - 0.01  # normalised it is still a "confident" share
+    assert low[3] / low.sum() > 0.75
+    assert reasons_for(low, x) == [LOW_CONFIDENCE]
     low[3] = MIN_TOP_OUTPUT + 0.01
-    assert unsure_reason(low, x) is None
+    assert reasons_for(low, x) == [None]
+
+
+def test_not_digit_score_above_threshold_is_not_a_digit(mnist):
+    x = mnist.test_images[:1]
+    assert reasons_for(CONFIDENT, x, MAX_NOT_DIGIT_SCORE + 0.1) == [NOT_A_DIGIT]
+    assert reasons_for(CONFIDENT, x, MAX_NOT_DIGIT_SCORE - 0.1) == [None]
 
 
 def test_ink_everywhere_and_scattered_specks_are_not_digits():
     rng = np.random.default_rng(0)
-    texture = rng.uniform(0.2, 1.0, 784)  # the whole field inked
-    assert unsure_reason(CONFIDENT, texture) == INK_EVERYWHERE
-    specks = np.zeros((28, 28), np.float32)
-    specks[4:24:5, 4:24:5] = 1.0  # 16 isolated dots, none holds more than 1/16 of the ink
-    assert unsure_reason(CONFIDENT, specks.ravel()) == SCATTERED_INK
+    texture = rng.uniform(0.2, 1.0, (1, 784))  # the whole field inked
+    specks = np.zeros((1, 28, 28), np.float32)
+    specks[0, 4:24:5, 4:24:5] = 1.0  # 16 isolated dots, none holds more than 1/16 of the ink
+    assert reasons_for(CONFIDENT, texture) == [INK_EVERYWHERE]
+    assert reasons_for(CONFIDENT, specks) == [SCATTERED_INK]
 
 
-def test_main_stroke_share_agrees_with_scipy_labelling(mnist):
-    ndimage = pytest.importorskip("scipy.ndimage")
-    rng = np.random.default_rng(1)
-    images = list(mnist.test_images[:100]) + [rng.random(784) * (rng.random(784) < 0.2) for _ in range(20)]
-    for x in images:
-        ink = np.asarray(x, np.float32).reshape(28, 28)
-        labels, n = ndimage.label(ink > 0.1, structure=np.ones((3, 3)))
-        expected = max(ndimage.sum(ink, labels, range(1, n + 1))) / ink[ink > 0.1].sum()
-        assert _main_stroke_share(ink) == pytest.approx(expected, rel=1e-5)
+def test_main_stroke_shares_per_image_never_across_images():
+    a = np.zeros((3, 28, 28), np.float32)
+    a[0, 2:6, 2:6] = 1.0  # 16 units ...
+    a[0, 20:22, 20:24] = 0.5  # ... and 4 units apart: 16 / 20
+    a[1, 0:28, 27] = 1.0  # one stroke along the right edge ...
+    a[2, 0:28, 0] = 1.0  # ... and one along the next image's left edge: still separate images
+    a[2, 10, 5] = 1.0  # a speck beside it: 28 / 29
+    assert main_stroke_shares(a) == pytest.approx([0.8, 1.0, 28 / 29])
+    diagonal = np.zeros((1, 28, 28), np.float32)
+    diagonal[0, np.arange(10), np.arange(10)] = 1.0  # 8-connected: one stroke
+    assert main_stroke_shares(diagonal) == pytest.approx([1.0])
+    assert main_stroke_shares(np.zeros((1, 28, 28))) == pytest.approx([0.0])
 
 
 # -------------------------------------------------------------------------- the Prediction field
@@ -84,7 +99,7 @@ def test_prediction_carries_unsure_and_its_json(quick_network, mnist):
     assert all(isinstance(p.unsure, bool) for p in preds)
     assert all((p.unsure_reason is not None) == p.unsure for p in preds)
     outputs = quick_network.feedforward(mnist.test_images[:300])
-    expected = [unsure_reason(a, x) for a, x in zip(outputs, mnist.test_images[:300])]
+    expected = unsure_reasons(outputs, mnist.test_images[:300])
     assert [p.unsure_reason for p in preds] == expected
     assert any(p.unsure for p in preds) and not all(p.unsure for p in preds)  # a 2-epoch toy model
     obj = json.loads(json.dumps(preds[0].to_json()))
@@ -98,8 +113,8 @@ def test_shipped_model_is_sure_of_almost_all_mnist_test_digits(shipped, mnist):
     preds = classify_many(shipped, mnist.test_images)
     right = np.array([p.digit for p in preds]) == mnist.test_labels
     unsure = np.array([p.unsure for p in preds])
-    assert unsure[right].mean() < 0.015  # measured 1.0% (docs/unsure.md)
-    assert unsure[~right].mean() > 0.3  # measured 40%
+    assert unsure[right].mean() < 0.015  # measured 0.8% (docs/unsure.md)
+    assert unsure[~right].mean() > 0.15  # measured 23%
 
 
 # ------------------------------------------------------------------------- D13: noise, real files
@@ -153,3 +168,102 @@ def test_no_preprocess_refuses_an_image_that_is_not_28x28(tmp_path, capsys, mnis
     # without the option the big one is preprocessed and read
     assert predict_cli.main(["--model", "shipped", str(big)]) == 0
     assert capsys.readouterr().out.startswith(f"{big}  7  ")
+
+
+# ------------------------------------------------------------------------ letters: real and drawn
+
+
+def _letters(directory):
+    import csv
+
+    with (directory / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_most_handwritten_letters_are_unsure(shipped, non_digits_dev_dir):
+    rows = _letters(non_digits_dev_dir)
+    preds = classify_files(shipped, [non_digits_dev_dir / r["file"] for r in rows])
+    caught = [not p.ok or p.unsure for p in preds]
+    not_digit_like = [c for c, r in zip(caught, rows) if r["digit_like"] == "no"]
+    assert len(not_digit_like) == 21
+    assert np.mean(not_digit_like) >= 0.4  # measured 52% (docs/unsure.md); one letter is 4.8%
+
+
+def test_drawn_letters_are_unsure_and_drawn_digits_are_not(shipped, tmp_path):
+    """Letters and digits drawn by the synthetic hand (a seed the check never trained on), saved
+    as files and read as predict.py reads them."""
+    from mnist_app.strokes import DIGIT_LIKE, DIGIT_STROKES, LETTER_STROKES, draw_strokes
+
+    rng = np.random.default_rng(12345)
+    letters, digits = [], []
+    for i in range(3):
+        for char, strokes in LETTER_STROKES.items():
+            if char not in DIGIT_LIKE:
+                letters.append(tmp_path / f"letter_{char}_{i}.png")
+                draw_strokes(strokes, rng).save(letters[-1])
+        for char, strokes in DIGIT_STROKES.items():
+            digits.append(tmp_path / f"{char}_{i}.png")
+            draw_strokes(strokes, rng).save(digits[-1])
+    letter_preds = classify_files(shipped, letters)
+    digit_preds = classify_files(shipped, digits)
+    assert np.mean([p.unsure for p in letter_preds]) >= 0.7  # measured 88% on seed 2 (docs/unsure.md)
+    assert np.mean([p.unsure for p in digit_preds]) <= 0.1
+    assert np.mean([p.digit == int(f.name[0]) for p, f in zip(digit_preds, digits)]) >= 0.9
+
+
+@pytest.mark.slow
+def test_few_right_digits_dev_answers_are_unsure(shipped, digits_dev_dir):
+    import csv
+
+    with (digits_dev_dir / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    preds = classify_files(shipped, [digits_dev_dir / r["file"] for r in rows])
+    right = [p for p, r in zip(preds, rows) if p.ok and p.digit == int(r["label"])]
+    wrong = [p for p, r in zip(preds, rows) if p.ok and p.digit != int(r["label"])]
+    assert np.mean([p.unsure for p in right]) <= 0.025  # the budget is 2%; measured 1.9%
+    assert np.mean([p.unsure for p in wrong]) >= 0.25  # measured 32%
+
+
+# ------------------------------------------------------------------ the training and measuring tools
+
+
+@pytest.mark.slow
+def test_train_digit_check_learns_and_saves_a_loadable_check(mnist, tmp_path):
+    from types import SimpleNamespace
+
+    from mnist_app.checkpoint import save_checkpoint
+    from mnist_app.digit_check import not_digit_scores
+    from mnist_app.unsure_lab import NOT_DIGIT_KINDS, synthetic_set, train_digit_check
+
+    small = SimpleNamespace(train_images=mnist.train_images[:2000], train_labels=mnist.train_labels[:2000])
+    synthetic = synthetic_set(seed=3, rounds=2)
+    assert set(synthetic.kind) >= {"stroke_letter", "stroke_digit", "scribble"}
+    network, meta = train_digit_check(small, synthetic, epochs=3)
+    path = tmp_path / "check.npz"
+    save_checkpoint(path, network, meta, momentum=False)
+    others = synthetic.X[synthetic.select(NOT_DIGIT_KINDS, digit_like=False)]
+    digits = mnist.test_images[:500]
+    assert np.median(not_digit_scores(others, path)) > np.median(not_digit_scores(digits, path)) + 2
+
+
+@pytest.mark.slow
+def test_measure_unsure_script_reports_the_rule_within_budget(mnist_mirror_dir, digits_dev_dir, non_digits_dev_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "measure_unsure.py"), "--data-dir", str(mnist_mirror_dir),
+         "--digits-dev", str(digits_dev_dir), "--non-digits-dev", str(non_digits_dev_dir), "--rounds", "1",
+         "--quiet", "--json"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    flagged = report["rule"]["flagged"]
+    assert flagged["digits-dev, right"]["flagged"] <= 0.025
+    assert flagged["letters, all 27"]["n"] == 27
+    assert report["rule"]["min_top_output"] == MIN_TOP_OUTPUT
+    assert any(c["min_top_output"] == MIN_TOP_OUTPUT for c in report["choices"])
+    assert "raw top sigmoid (low)" in report["candidates"]

@@ -1,0 +1,57 @@
+"""The not-a-digit check: a small network that scores how little a 28x28 input looks like a digit.
+
+Why a second network: the digit network answers "which digit?", never "is this a digit?". Trained
+only on digits, it is often *more* sure of a letter than of an odd real digit (H -> "4" at
+99.9%, W -> "4" at 100%), so no threshold on its outputs separates the two (docs/unsure.md
+measures the candidates: at 2% of correct digits-dev answers flagged, the best output or input
+statistic flags about a quarter to a third of handwritten letters).
+
+So a 784-30-1 sigmoid network (the same textbook Network, cross-entropy cost) is trained to say
+1 for "not a digit" and 0 for a digit:
+
+- digits: MNIST training images, redrawn every epoch with the shipped model's distortions
+  (affine + elastic + crossed 7s / flagged 1s), plus digits hand-drawn by mnist_app.strokes and
+  printed in the machine's fonts;
+- not digits: letters drawn by the same synthetic hand and printed in fonts (the ones that could
+  fairly be read as digits, such as O, I, S, Z, are left out), scribbles and noise.
+
+Digits and letters are drawn by the *same* synthetic hand, so the check has to learn shapes, not
+how the strokes were rendered. Every synthetic image goes through the real preprocessing. No real
+letter is ever trained on: the 27 handwritten letters of non-digits-dev only measure it.
+
+The check depends only on the input image, not on which digit model answered, so it serves the
+shipped model and a model you trained alike. Importing this module is light (numpy only); the
+weights are read on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+CHECK_MODEL = Path(__file__).resolve().parent / "shipped" / "digit_check.npz"
+SIZES = (784, 30, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _load(path: str):
+    from mnist_app.checkpoint import load_checkpoint
+
+    network, _meta = load_checkpoint(path)
+    if tuple(network.sizes) != SIZES:
+        from mnist_app.errors import CheckpointError
+
+        raise CheckpointError(f"{path}: not a digit check network (layer sizes {list(network.sizes)})")
+    return network
+
+
+def not_digit_scores(X, path: str | Path = CHECK_MODEL) -> np.ndarray:
+    """Log-odds that each row of X (N, 784) is *not* a digit: > 0 leans "not a digit".
+
+    Log-odds rather than the sigmoid output, so thresholds far in the tail stay readable."""
+    network = _load(str(path))
+    a = network.feedforward(np.ascontiguousarray(np.asarray(X, dtype=network.dtype).reshape(-1, SIZES[0])))
+    a = np.clip(a[:, 0].astype(np.float64), 1e-12, 1 - 1e-12)
+    return np.log(a) - np.log1p(-a)

@@ -1,0 +1,227 @@
+"""Synthetic pen strokes: digits, letters, scribbles and noise drawn as a user would (dark ink on
+paper, any size), for training and measuring the not-a-digit check (mnist_app.unsure).
+
+Letters and digits are skeletons of straight and curved strokes in a unit box (x right, y down),
+drawn with a random pen width, slant, rotation, aspect ratio and a smooth wobble, so digits and
+letters share one "handwriting": a check trained on them has to tell shapes apart, not the way
+they were drawn. Printed glyphs come from the fonts found on the machine (DejaVu, Liberation ...).
+Every image goes through the real preprocessing before anyone uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+CANVAS = 200  # px: a user's drawing, big enough that preprocessing has to shrink it
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, t0: float, t1: float, n: int = 24) -> list[tuple[float, float]]:
+    """Points of an ellipse arc; angles in degrees, 0 = right, 90 = down (y grows downwards)."""
+    t = np.radians(np.linspace(t0, t1, n))
+    return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))
+
+
+LETTER_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "A": [[(0, 1), (0.5, 0), (1, 1)], [(0.25, 0.55), (0.75, 0.55)]],
+    "B": [[(0, 0), (0, 1)], [(0, 0), (0.6, 0)] + _arc(0.6, 0.25, 0.3, 0.25, -90, 90) + [(0, 0.5)],
+          [(0, 0.5), (0.65, 0.5)] + _arc(0.65, 0.75, 0.3, 0.25, -90, 90) + [(0, 1)]],
+    "C": [_arc(0.5, 0.5, 0.5, 0.5, -45, -315)],
+    "D": [[(0, 0), (0, 1)], [(0, 0), (0.4, 0)] + _arc(0.4, 0.5, 0.6, 0.5, -90, 90) + [(0, 1)]],
+    "E": [[(1, 0), (0, 0), (0, 1), (1, 1)], [(0, 0.5), (0.7, 0.5)]],
+    "F": [[(1, 0), (0, 0), (0, 1)], [(0, 0.5), (0.7, 0.5)]],
+    "G": [_arc(0.5, 0.5, 0.5, 0.5, -45, -360) + [(0.55, 0.5)]],
+    "H": [[(0, 0), (0, 1)], [(1, 0), (1, 1)], [(0, 0.5), (1, 0.5)]],
+    "I": [[(0.5, 0), (0.5, 1)], [(0.2, 0), (0.8, 0)], [(0.2, 1), (0.8, 1)]],
+    "J": [[(0.8, 0), (0.8, 0.7)] + _arc(0.45, 0.7, 0.35, 0.3, 0, 180)],
+    "K": [[(0, 0), (0, 1)], [(1, 0), (0, 0.55)], [(0.3, 0.4), (1, 1)]],
+    "L": [[(0, 0), (0, 1), (0.8, 1)]],
+    "M": [[(0, 1), (0, 0), (0.5, 0.6), (1, 0), (1, 1)]],
+    "N": [[(0, 1), (0, 0), (1, 1), (1, 0)]],
+    "O": [_arc(0.5, 0.5, 0.5, 0.5, 0, 360, 40)],
+    "P": [[(0, 1), (0, 0), (0.6, 0)] + _arc(0.6, 0.27, 0.35, 0.27, -90, 90) + [(0, 0.55)]],
+    "Q": [_arc(0.5, 0.5, 0.5, 0.5, 0, 360, 40), [(0.6, 0.7), (1, 1.05)]],
+    "R": [[(0, 1), (0, 0), (0.6, 0)] + _arc(0.6, 0.27, 0.35, 0.27, -90, 90) + [(0, 0.55)], [(0.35, 0.55), (1, 1)]],
+    "S": [_arc(0.5, 0.25, 0.45, 0.25, -30, -270) + _arc(0.5, 0.75, 0.45, 0.25, -90, 150)],
+    "T": [[(0, 0), (1, 0)], [(0.5, 0), (0.5, 1)]],
+    "U": [[(0, 0), (0, 0.6)] + _arc(0.5, 0.6, 0.5, 0.4, 180, 0) + [(1, 0)]],
+    "V": [[(0, 0), (0.5, 1), (1, 0)]],
+    "W": [[(0, 0), (0.25, 1), (0.5, 0.3), (0.75, 1), (1, 0)]],
+    "X": [[(0, 0), (1, 1)], [(1, 0), (0, 1)]],
+    "Y": [[(0, 0), (0.5, 0.5), (1, 0)], [(0.5, 0.5), (0.5, 1)]],
+    "Z": [[(0, 0), (1, 0), (0, 1), (1, 1)]],
+}
+DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "0": [_arc(0.5, 0.5, 0.45, 0.5, -90, 275, 40)],
+    "1": [[(0.5, 0), (0.5, 1)]],
+    "2": [_arc(0.5, 0.3, 0.4, 0.3, 180, 390) + [(0.0, 1), (1, 1)]],
+    "3": [_arc(0.5, 0.25, 0.4, 0.25, 200, 450) + _arc(0.5, 0.75, 0.45, 0.25, 270, 520)],
+    "4": [[(0.15, 0), (0, 0.6), (1, 0.6)], [(0.7, 0.2), (0.7, 1)]],
+    "5": [[(0.9, 0), (0.2, 0), (0.15, 0.45)] + _arc(0.5, 0.7, 0.42, 0.3, -130, 150)],
+    "6": [[(0.8, 0), (0.4, 0.2)] + _arc(0.5, 0.72, 0.4, 0.28, 210, 570)],
+    "7": [[(0, 0), (1, 0), (0.4, 1)]],
+    "8": [_arc(0.5, 0.25, 0.35, 0.25, 90, 450), _arc(0.5, 0.75, 0.45, 0.25, -90, 270)],
+    "9": [_arc(0.5, 0.3, 0.4, 0.3, 0, 360), [(0.9, 0.3), (0.85, 1)]],
+}
+# Letters a person could fairly read as a digit (B~8, G~6, I~1, O~0, S~5, Z~2; lower case
+# b~6, g/q~9, l/i~1, o~0, s~5, z~2): a recogniser may answer these, so they are neither trained
+# on as "not a digit" nor counted as misses.
+DIGIT_LIKE = frozenset("BGIOSZbgqlioszj")
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _densify(stroke: list[tuple[float, float]]) -> np.ndarray:
+    """Straight segments get intermediate points, so the wobble bends them like a hand would."""
+    pts = np.asarray(stroke, dtype=float)
+    if len(pts) >= 8:
+        return pts
+    parts = [a + (b - a) * t for a, b in zip(pts[:-1], pts[1:]) for t in np.linspace(0, 1, 6)[:-1]]
+    return np.vstack(parts + [pts[-1]])
+
+
+def _wobble(pts: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """A smooth random offset along the stroke (low frequency) plus a little tremor."""
+    n = len(pts)
+    k = max(2, n // 8)
+    knots = rng.normal(0, amount, (k, 2))
+    t = np.linspace(0, k - 1, n)
+    offset = np.stack([np.interp(t, np.arange(k), knots[:, j]) for j in range(2)], axis=1)
+    return pts + offset + rng.normal(0, amount * 0.2, pts.shape)
+
+
+def draw_strokes(strokes, rng: np.random.Generator, size: int = CANVAS) -> Image.Image:
+    """One hand-drawn glyph: dark ink on light paper, greyscale ("L")."""
+    h = rng.uniform(0.5, 0.8) * size
+    w = h * rng.uniform(0.45, 1.0)
+    angle = np.radians(rng.uniform(-15, 15))
+    slant = rng.uniform(-0.3, 0.3)
+    width = max(1, int(rng.lognormal(np.log(8), 0.5)))
+    paper, ink = int(rng.uniform(190, 255)), int(rng.uniform(0, 100))
+    image = Image.new("L", (size, size), paper)
+    draw = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pts = _wobble(_densify(stroke), rng, rng.uniform(0.01, 0.05))
+        x = (pts[:, 0] - 0.5) * w + slant * (pts[:, 1] - 0.5) * h
+        y = (pts[:, 1] - 0.5) * h
+        xs = size / 2 + x * np.cos(angle) - y * np.sin(angle)
+        ys = size / 2 + x * np.sin(angle) + y * np.cos(angle)
+        draw.line(list(zip(xs, ys)), fill=ink, width=width, joint="curve")
+        r = width / 2
+        for px, py in ((xs[0], ys[0]), (xs[-1], ys[-1])):  # round pen ends
+            draw.ellipse((px - r, py - r, px + r, py + r), fill=ink)
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
+    return image
+
+
+def font_files() -> list[str]:
+    """TrueType fonts on this machine (Debian: DejaVu, Liberation); may be empty."""
+    roots = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
+    found = {str(f) for root in roots if root.is_dir() for f in root.rglob("*.ttf")}
+    return sorted(f for f in found if "Math" not in f)
+
+
+def font_glyph(char: str, font: str, rng: np.random.Generator, size: int = CANVAS) -> Image.Image:
+    """A printed character, slightly rotated, black on white."""
+    image = Image.new("L", (size, size), 255)
+    face = ImageFont.truetype(font, int(rng.uniform(0.45, 0.7) * size))
+    ImageDraw.Draw(image).text((size / 2, size / 2), char, font=face, fill=0, anchor="mm")
+    return image.rotate(rng.uniform(-10, 10), fillcolor=255, resample=Image.Resampling.BILINEAR)
+
+
+def scribble(rng: np.random.Generator, size: int = CANVAS) -> Image.Image:
+    """Something drawn that is no character: a wandering line, a zigzag, loops, a spiral, segments."""
+    image = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(image)
+    width = int(rng.uniform(3, 14))
+    lo, hi = 0.15 * size, 0.85 * size
+    kind = rng.integers(5)
+    if kind == 0:
+        heading, p = rng.uniform(0, 2 * np.pi), np.array([size / 2, size / 2])
+        pts = [tuple(p)]
+        for _ in range(rng.integers(20, 120)):
+            heading += rng.normal(0, 0.5)
+            p = np.clip(p + 0.03 * size * np.array([np.cos(heading), np.sin(heading)]), lo, hi)
+            pts.append(tuple(p))
+        draw.line(pts, fill=0, width=width, joint="curve")
+    elif kind == 1:
+        ys = np.linspace(lo, hi, rng.integers(4, 12))
+        draw.line([(lo if j % 2 == 0 else hi, y + rng.normal(0, 5)) for j, y in enumerate(ys)], fill=0, width=width)
+    elif kind == 2:
+        for _ in range(rng.integers(2, 6)):
+            (cx, cy), r = rng.uniform(0.3, 0.7, 2) * size, rng.uniform(0.08, 0.25) * size
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=0, width=width)
+    elif kind == 3:
+        draw.line([tuple(rng.uniform(lo, hi, 2)) for _ in range(rng.integers(3, 9))], fill=0, width=width)
+    else:
+        t = np.linspace(0, rng.uniform(6, 20), 200)
+        r = (0.05 + 0.3 * t / t.max()) * size
+        squash = rng.uniform(0.4, 1.0)
+        draw.line(list(zip(size / 2 + r * np.cos(t), size / 2 + r * np.sin(t) * squash)), fill=0, width=width)
+    return image
+
+
+def noise(rng: np.random.Generator, size: int = CANVAS) -> Image.Image:
+    """No drawing at all: sensor noise on grey paper, uniform noise, dust specks or blotches."""
+    kind = rng.integers(4)
+    level = rng.uniform(80, 230)
+    if kind == 0:
+        a = level + rng.normal(0, rng.choice([5, 10, 20, 40]), (size, size))
+    elif kind == 1:
+        a = rng.uniform(0, 255, (size, size))
+    elif kind == 2:
+        a = np.full((size, size), level)
+        a[rng.random((size, size)) < rng.uniform(0.001, 0.05)] = 0
+    else:
+        grain = Image.fromarray(np.clip(level + rng.normal(0, 40, (size, size)), 0, 255).astype(np.uint8))
+        a = np.asarray(grain.filter(ImageFilter.GaussianBlur(rng.uniform(1, 4))), dtype=float)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def low_resolution_scan(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The glyph as an old 16x16 scan shown enlarged (like USPS grey or Semeion black-and-white
+    digits): cropped to its ink, shrunk to 16 px, perhaps thresholded, blown up with hard edges."""
+    a = 255 - np.asarray(image.convert("L"), dtype=np.float32)
+    rows, cols = np.flatnonzero(a.max(axis=1) > 60), np.flatnonzero(a.max(axis=0) > 60)
+    if rows.size == 0:
+        return image
+    crop = Image.fromarray(a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    small = np.asarray(crop.resize((16, 16), Image.Resampling.BOX), dtype=np.float32)
+    if rng.random() < 0.5:  # black and white
+        small = np.where(small > small.max() * rng.uniform(0.3, 0.6), 255.0, 0.0)
+    big = Image.fromarray(np.clip(255 - small, 0, 255).astype(np.uint8)).resize((160, 160), Image.Resampling.NEAREST)
+    framed = Image.new("L", (200, 200), 255)
+    framed.paste(big, (20, 20))
+    return framed
+
+
+def samples(rng: np.random.Generator, rounds: int, fonts: list[str] | None = None,
+            low_resolution: float = 0.25):
+    """Yield ``(kind, char, image)``: per round every letter and digit hand-drawn once, every
+    capital, lower-case letter and digit in one random font, 5 scribbles and 3 noise images; a
+    ``low_resolution`` share of the glyphs and scribbles as low_resolution_scan shows them.
+    kind: stroke_letter, stroke_digit, font_letter, font_digit, scribble, noise."""
+    for kind, char, image in _glyphs(rng, rounds, font_files() if fonts is None else fonts):
+        if kind != "noise" and rng.random() < low_resolution:
+            image = low_resolution_scan(image, rng)
+        yield kind, char, image
+
+
+def _glyphs(rng: np.random.Generator, rounds: int, fonts: list[str]):
+    for _ in range(rounds):
+        for char, strokes in LETTER_STROKES.items():
+            yield "stroke_letter", char, draw_strokes(strokes, rng)
+        for char, strokes in DIGIT_STROKES.items():
+            yield "stroke_digit", char, draw_strokes(strokes, rng)
+        if fonts:
+            font = fonts[rng.integers(len(fonts))]
+            for char in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + LOWER:
+                yield "font_letter", char, font_glyph(char, font, rng)
+            for char in "0123456789":
+                yield "font_digit", char, font_glyph(char, font, rng)
+        for _ in range(5):
+            yield "scribble", "", scribble(rng)
+        for _ in range(3):
+            yield "noise", "", noise(rng)

@@ -1,0 +1,181 @@
+"""Training the not-a-digit check and measuring the unsure rule (scripts/train_digit_check.py,
+scripts/measure_unsure.py). Results and their reading are in docs/unsure.md."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_app.errors import MnistAppError
+from mnist_app.image_format import N_PIXELS
+from mnist_app.strokes import DIGIT_LIKE, samples
+
+NOT_DIGIT_KINDS = ("stroke_letter", "font_letter", "scribble", "noise")
+DIGIT_KINDS = ("stroke_digit", "font_digit")
+
+
+@dataclass
+class SyntheticSet:
+    X: np.ndarray  # (N, 784) what the network sees, for the images preprocessing kept
+    kind: np.ndarray  # (N,) str, see strokes.samples
+    char: np.ndarray  # (N,) str, "" for scribbles and noise
+    no_digit_found: dict  # kind -> number of images preprocessing refused ("no digit found")
+
+    def select(self, kinds, *, digit_like: bool | None = None) -> np.ndarray:
+        mask = np.isin(self.kind, list(kinds))
+        if digit_like is not None:
+            mask &= np.isin(self.char, list(DIGIT_LIKE)) == digit_like
+        return mask
+
+
+def synthetic_set(seed: int, rounds: int) -> SyntheticSet:
+    """strokes.samples through the real preprocessing (mnist_app.preprocess.prepare)."""
+    from mnist_app.preprocess import prepare
+
+    rng = np.random.default_rng(seed)
+    vectors, kinds, chars = [], [], []
+    refused: dict[str, int] = {}
+    for kind, char, image in samples(rng, rounds):
+        try:
+            vectors.append(prepare(image).vector)
+        except MnistAppError:
+            refused[kind] = refused.get(kind, 0) + 1
+            continue
+        kinds.append(kind)
+        chars.append(char)
+    X = np.stack(vectors) if vectors else np.zeros((0, N_PIXELS), np.float32)
+    return SyntheticSet(X, np.array(kinds), np.array(chars), refused)
+
+
+def train_digit_check(mnist, synthetic: SyntheticSet, *, seed: int = 1, epochs: int = 20,
+                      eta: float = 0.1, l2: float = 1.0, batch_size: int = 20, hidden: int = 30,
+                      augment: str | None = "affine+elastic+styles", progress=None):
+    """A Network (784, hidden, 1): output 1 = not a digit. Returns (network, meta)."""
+    from mnist_app.augment import augment_batch
+    from mnist_app.fast_sgd import sgd_epoch
+    from mnist_app.network import Network
+
+    rng = np.random.default_rng(seed)
+    scans = mnist_as_scans(mnist.train_images[: len(mnist.train_images) // 10], rng)
+    digits = np.concatenate([synthetic.X[synthetic.select(DIGIT_KINDS)], scans])
+    others = synthetic.X[synthetic.select(NOT_DIGIT_KINDS, digit_like=False)]
+    n_mnist = len(mnist.train_images)
+    # balance: the non-digits are repeated so that they weigh about a third of each epoch
+    repeat = max(1, round(0.5 * (n_mnist + len(digits)) / max(len(others), 1)))
+    Y = np.concatenate([np.zeros(n_mnist + len(digits)), np.ones(repeat * len(others))]).astype(np.float32)[:, None]
+    network = Network((N_PIXELS, hidden, 1), init="scaled", rng=rng)
+    for epoch in range(epochs):
+        redrawn = (augment_batch(mnist.train_images, rng, kind=augment, labels=mnist.train_labels)
+                   if augment else mnist.train_images)
+        X = np.concatenate([redrawn, digits] + [others] * repeat).astype(np.float32)
+        sgd_epoch(network, X, Y, eta, batch_size, order=rng.permutation(len(X)), cost="cross-entropy", l2=l2)
+        if progress:
+            progress(epoch + 1, epochs)
+    meta = {
+        "purpose": "not-a-digit check for mnist_app.unsure (output 1 = not a digit)",
+        "training": {
+            "seed": seed, "epochs": epochs, "eta": eta, "l2": l2, "batch_size": batch_size,
+            "cost": "cross-entropy", "init": "scaled",
+            "digits": f"{n_mnist} MNIST training images redrawn every epoch (affine+elastic+styles) "
+                      f"+ {len(digits) - len(scans)} synthetic digits (mnist_app.strokes) + {len(scans)} "
+                      "MNIST digits shown as 16x16 scans (strokes.low_resolution_scan)",
+            "not_digits": f"{len(others)} synthetic letters (not digit-like), scribbles and noise, "
+                          f"repeated x{repeat}",
+        },
+    }
+    return network, meta
+
+
+def mnist_as_scans(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """MNIST digits as old 16x16 scans (strokes.low_resolution_scan), preprocessed again: digits
+    drawn the way USPS and Semeion digits look, so blocky strokes are not taken for "not a digit"."""
+    from PIL import Image
+
+    from mnist_app.preprocess import prepare
+    from mnist_app.strokes import low_resolution_scan
+
+    out = []
+    for x in images:
+        paper = Image.fromarray((255 - np.rint(x.reshape(28, 28) * 255)).astype(np.uint8))
+        out.append(prepare(low_resolution_scan(paper.resize((140, 140), Image.Resampling.BILINEAR), rng)).vector)
+    return np.stack(out)
+
+
+# ------------------------------------------------------------------------------------ real sets
+
+
+def read_labelled_dir(directory: Path, label_column: str) -> tuple[list[Path], list[dict]]:
+    """Files and manifest rows of digits-dev (label) or non-digits-dev (letter, digit_like)."""
+    with (directory / "manifest.csv").open(newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get(label_column)]
+    return [directory / r["file"] for r in rows], rows
+
+
+def prepare_files(paths) -> tuple[np.ndarray, np.ndarray]:
+    """(X, found): preprocessed inputs (zeros where preprocessing found no digit)."""
+    from mnist_app.preprocess import prepare
+
+    vectors, found = [], []
+    for path in paths:
+        try:
+            vectors.append(prepare(path).vector)
+            found.append(True)
+        except MnistAppError:
+            vectors.append(np.zeros(N_PIXELS, np.float32))
+            found.append(False)
+    return np.stack(vectors), np.array(found)
+
+
+# ----------------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Scored:
+    """One set of inputs with everything the rule and its candidates look at."""
+
+    name: str
+    outputs: np.ndarray  # (N, 10) raw sigmoids of the digit network
+    X: np.ndarray  # (N, 784)
+    check: np.ndarray  # (N,) not-a-digit log-odds
+    right: np.ndarray | None = None  # (N,) bool, for labelled digits
+    refused: int = 0  # images preprocessing answered "no digit found" (not in the arrays)
+
+
+def score(name: str, network, X, *, labels=None, refused: int = 0) -> Scored:
+    from mnist_app.digit_check import not_digit_scores
+
+    X = np.asarray(X, dtype=np.float32)
+    outputs = network.feedforward(X) if len(X) else np.zeros((0, 10))
+    right = None if labels is None else outputs.argmax(axis=1) == np.asarray(labels)
+    return Scored(name, outputs, X, not_digit_scores(X) if len(X) else np.zeros(0), right, refused)
+
+
+def candidates(s: Scored) -> dict[str, np.ndarray]:
+    """Candidate suspicion scores (higher = more suspicious) for the risk-coverage comparison."""
+    from mnist_app.unsure import INK_LEVEL, main_stroke_shares
+
+    a = s.outputs.astype(np.float64)
+    p = a / np.maximum(a.sum(axis=1, keepdims=True), 1e-12)
+    ps, as_ = np.sort(p, axis=1), np.sort(a, axis=1)
+    images = s.X.reshape(-1, 28, 28)
+    return {
+        "normalised top probability (low)": -ps[:, -1],
+        "margin top-2 normalised (low)": -(ps[:, -1] - ps[:, -2]),
+        "raw top sigmoid (low)": -as_[:, -1],
+        "raw sigmoid sum (far from 1)": np.abs(a.sum(axis=1) - 1),
+        "raw top - second sigmoid (low)": -(as_[:, -1] - as_[:, -2]),
+        "ink coverage (high)": (images > INK_LEVEL).mean(axis=(1, 2)),
+        "main stroke share (low)": -main_stroke_shares(images),
+        "not-a-digit check (high)": s.check,
+    }
+
+
+def flags(s: Scored, **thresholds) -> np.ndarray:
+    """The unsure rule (mnist_app.unsure.unsure_reasons) on a scored set; ``thresholds``
+    (min_top_output, max_not_digit_score) override the stated ones for sweeps."""
+    from mnist_app.unsure import unsure_reasons
+
+    return np.array([r is not None for r in unsure_reasons(s.outputs, s.X, s.check, **thresholds)], dtype=bool)
