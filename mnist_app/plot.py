@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,10 +94,19 @@ def describe_config(config: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+MAX_HISTORY_BYTES = 64 * 1024 * 1024  # a real history.json is a few kB (one line per epoch)
+
+
 def load_history(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a ``history.json`` written by the trainer (CheckpointError if unusable)."""
     path = Path(path)
     try:
+        st = path.stat()
+        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_HISTORY_BYTES:
+            raise CheckpointError(f"{path}: {st.st_size} bytes is too large for a history.json "
+                                  f"(limit {MAX_HISTORY_BYTES})")
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):  # a FIFO would block forever
+            raise CheckpointError(f"{path}: not a regular file")
         history = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such history file") from None
@@ -584,6 +594,8 @@ def check_outputs(targets: Sequence[Path], inputs: Sequence[str | os.PathLike], 
                               "(choose another output name)")
         if target.is_dir():
             raise OutputError(f"{target}: is a directory; give a file name")
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device: never opened (reading could block)
+            raise OutputError(f"{target}: is not a regular file; choose another output name")
         if not overwrite and not is_previous_figure(target):
             raise OutputError(f"{target}: exists and is not a figure written by mnist_app; refusing to "
                               "overwrite it (choose another name, or add --overwrite)")

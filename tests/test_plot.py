@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,9 @@ def test_load_history_errors(tmp_path: Path) -> None:
     bad.write_text('{"epochs": [{"epoch": 1}]}')
     with pytest.raises(CheckpointError, match="not a training history"):
         load_history(bad)
+    os.mkfifo(tmp_path / "fifo.json")  # never read: it would block forever
+    with pytest.raises(CheckpointError, match="fifo.json: not a regular file"):
+        load_history(tmp_path / "fifo.json")
 
 
 def run_plot(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -230,9 +230,13 @@ def test_show_never_writes_over_an_input_or_a_stranger(model_path, digit_dir, tm
 
 @pytest.mark.slow
 def test_show_under_a_regular_file_is_one_line_error(model_path, digit_dir, tmp_path):
-    """D16: --show /path/under/a/regular/file/x.png was a FileExistsError traceback."""
+    """D16: --show /path/under/a/regular/file/x.png was a FileExistsError traceback; a FIFO
+    as the output is refused without being opened."""
     one = str(sorted(digit_dir.glob("*.png"))[0])
     (tmp_path / "file").write_text("x")
+    os.mkfifo(tmp_path / "fifo.png")  # must not be opened: reading it would block forever
+    done = run_predict("--model", str(model_path), one, "--show", "fifo.png", cwd=tmp_path)
+    assert done.returncode == 1 and "fifo.png: is not a regular file" in show_errors(done.stderr)[0]
     for target in ("file/x.png", "file/deeper/x.png"):
         done = run_predict("--model", str(model_path), one, "--show", target, cwd=tmp_path)
         assert done.returncode == 1
