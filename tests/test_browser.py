@@ -11,6 +11,7 @@ docs/img/serve.png was made with ``MNIST_SERVE_SCREENSHOT=docs/img/serve.png``).
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import os
@@ -142,6 +143,30 @@ def test_undo_takes_back_the_last_stroke(page):
     wait_until(page, "document.getElementById('digit').textContent === '1'")
 
 
+def test_live_answers_never_more_than_one_request_in_flight(page):
+    page.click("#clear")
+    page.evaluate("""() => { const real = window.fetch; window.flight = {now: 0, max: 0, predicts: 0};
+        window.fetch = async (url, init) => {
+            if (!String(url).startsWith('/api/predict')) return real(url, init);
+            flight.now++; flight.predicts++; flight.max = Math.max(flight.max, flight.now);
+            try { return await real(url, init); } finally { flight.now--; } }; }""")
+    # one long slow stroke: the answer follows the pen, one request at a time
+    page.locator("#pad").evaluate("pad => pad.scrollIntoView({block: 'center'})")
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 60)
+    page.mouse.down()
+    for i in range(40):
+        page.mouse.move(box["x"] + 60 + 4 * i, box["y"] + 60 + 4 * (i % 10))
+        page.wait_for_timeout(25)
+    page.mouse.up()
+    wait_until(page, "window.flight.predicts >= 2 && window.flight.now === 0")
+    page.wait_for_timeout(300)
+    flight = page.evaluate("window.flight")
+    assert flight["max"] == 1 and flight["predicts"] >= 2
+    page.reload()  # the page's own fetch back for the next tests
+    wait_until(page, "document.getElementById('model').textContent.includes('784-800-10')")
+
+
 def test_scribble_is_shown_as_unsure(page):
     page.click("#clear")
     zigzag = [(10 + 260 * (i % 2), 10 + 20 * i) for i in range(14)]
@@ -184,6 +209,19 @@ def test_upload_a_digits_dev_png_and_teach_it(page, site, digits_dev_dir, tmp_pa
     page.set_input_files("#file", str(bad))
     wait_until(page, "document.getElementById('error').textContent.includes('not an image')")
     assert page.locator("#labels button").first.is_disabled()
+
+
+def test_drop_an_image_on_the_pad(page, digits_dev_dir):
+    data = (digits_dev_dir / "3_myonn_2.png").read_bytes()
+    before = answers(page)
+    transfer = page.evaluate_handle(
+        """b64 => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
+            for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+            const t = new DataTransfer(); t.items.add(new File([bytes], 'three.png', {type: 'image/png'}));
+            return t; }""", base64.b64encode(data).decode())
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    wait_until(page, f"window.mnistTimings.length > {before}")
+    assert page.locator("#digit").inner_text() == "3"
 
 
 def test_screenshot_and_nothing_from_other_hosts(page, tmp_path):

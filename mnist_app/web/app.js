@@ -4,7 +4,7 @@
 
 (() => {
   const STROKE = 22;      // px on the 280 px pad: a 200 px digit then has MNIST's ~2 px strokes
-  const DEBOUNCE_MS = 120; // while drawing: ask again this long after the pen last moved
+  const DRAW_EVERY_MS = 120; // while drawing: ask for an answer at most this often
   const token = document.querySelector('meta[name="mnist-token"]').content;
   const $ = (id) => document.getElementById(id);
   const pad = $("pad");
@@ -73,7 +73,7 @@
       ctx.lineTo(p[0], p[1]);
     }
     ctx.stroke();
-    schedule(DEBOUNCE_MS);
+    schedule(DRAW_EVERY_MS);
   });
 
   function penUp() {
@@ -127,9 +127,12 @@
   });
 
   // ---------------------------------------------------------- asking the server
+  // delay 0: ask now (pen up, undo, upload). Otherwise ask once `delay` ms from the first call
+  // that finds no request waiting: while the pen moves the answer follows every DRAW_EVERY_MS.
   function schedule(delay) {
-    clearTimeout(timer);
-    timer = setTimeout(ask, delay);
+    if (delay === 0) clearTimeout(timer);
+    else if (timer) return;
+    timer = setTimeout(() => { timer = 0; ask(); }, delay);
   }
 
   // The pad as a PNG. Not canvas.toBlob: Chromium encodes that in idle time, which can take a
