@@ -13,7 +13,8 @@ its hidden layer did, and saves labelled examples into a collection folder that
     GET  /healthz               liveness
 
 The server adds no image processing of its own: uploads are decoded by preprocess.decode_image
-and prepared by preprocess.prepare, then classified by predict.classify -- the CLI's code path.
+and prepared by preprocess.prepare_all (one digit, or the digits of a number), then classified by
+predict.classify_many and read as predict.classify_files reads them -- the CLI's code path.
 
 Safety: request bodies are limited (Content-Length checked, then streamed bytes counted), the
 Host header must name this server (so a rebinding DNS name cannot reach it), and saving a sample
@@ -41,8 +42,9 @@ from mnist_app.errors import ImageError, MnistAppError, OutputError
 from mnist_app.fileio import atomic_write, ensure_directory
 from mnist_app.image_format import SIDE
 from mnist_app.network import sigmoid
-from mnist_app.predict import classify
-from mnist_app.preprocess import IMAGE_SUFFIXES, decode_image, prepare
+from mnist_app.number import as_number
+from mnist_app.predict import classify_many
+from mnist_app.preprocess import IMAGE_SUFFIXES, decode_image, prepare_all
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo is 2-8 MB; nothing legitimate is bigger
 TOP_UNITS = 8  # hidden units whose incoming weights the page draws
@@ -80,24 +82,13 @@ def _u8(values: np.ndarray) -> str:
     return base64.b64encode(np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8).tobytes()).decode("ascii")
 
 
-def analyse(network, data: bytes, name: str) -> dict:
-    """Decode, prepare and classify one image; the answer plus what the hidden layer did.
-
-    ImageError (one line naming ``name``) when the bytes are not a usable image.
-    """
-    started, cpu_started = time.perf_counter(), time.thread_time()
-    try:
-        prepared = prepare(decode_image(data, name))
-    except MnistAppError:
-        raise
-    except (OSError, ValueError, MemoryError) as exc:  # Pillow surprises: still the image's problem
-        raise ImageError(f"{name}: cannot process image ({type(exc).__name__}: {exc})") from None
-    pred = classify(network, prepared.vector, name)
-    hidden = hidden_activations(network, prepared.vector)
-    top = np.argsort(-hidden, kind="stable")[:TOP_UNITS]
+def look_inside(network, x: np.ndarray) -> dict:
+    """The hidden layer for input ``x``: every activation, and the TOP_UNITS most active units
+    with their incoming weights (the 28x28 pictures of the book's chapter 1)."""
+    hidden = hidden_activations(network, x)
     w = network.weights[0]
     units = []
-    for j in top:
+    for j in np.argsort(-hidden, kind="stable")[:TOP_UNITS]:
         scale = float(np.abs(w[j]).max()) or 1.0
         units.append({
             "unit": int(j),
@@ -106,17 +97,52 @@ def analyse(network, data: bytes, name: str) -> dict:
             # incoming weights mapped to [0, 1]: 0.5 is zero, 0 is -scale, 1 is +scale
             "weights_u8": _u8(0.5 + 0.5 * w[j] / scale),
         })
+    return {"size": int(hidden.size), "activations_u8": _u8(hidden), "top": units}
+
+
+def _seen(pred, prepared, network) -> dict:
+    """One digit's answer and what the network saw and did for it."""
     return {
-        "file": name,
         "digit": pred.digit,
         "confidence": pred.confidence,
         "probabilities": list(pred.probabilities),
         "unsure": pred.unsure,  # mnist_app.unsure's rule, as predict.py prints it
         "unsure_reason": pred.unsure_reason,
         "input": np.round(prepared.vector, 3).tolist(),
-        "input_side": SIDE,
         "raw": prepared.raw,
-        "hidden": {"size": int(hidden.size), "activations_u8": _u8(hidden), "top": units},
+        "hidden": look_inside(network, prepared.vector),
+    }
+
+
+def analyse(network, data: bytes, name: str) -> dict:
+    """Decode, prepare and classify one image; the answer plus what the hidden layer did.
+
+    An image of one digit answers with that digit's fields at the top level (``number`` and
+    ``digits`` None); an image of several digits is read as a number, as predict.py reads it:
+    ``number`` "2026", ``digit``/``input``/``hidden`` None, and ``digits`` with each digit's fields
+    and its ``box``. ImageError (one line naming ``name``) when the bytes are not a usable image.
+    """
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    try:
+        prepared = prepare_all(decode_image(data, name))
+    except MnistAppError:
+        raise
+    except (OSError, ValueError, MemoryError) as exc:  # Pillow surprises: still the image's problem
+        raise ImageError(f"{name}: cannot process image ({type(exc).__name__}: {exc})") from None
+    preds = classify_many(network, np.stack([d.vector for d in prepared]), [name] * len(prepared))
+    if len(preds) == 1:
+        answer = {"file": name, **_seen(preds[0], prepared[0], network), "number": None, "digits": None}
+    else:  # as predict.classify_files does it
+        number = as_number(name, preds, [d.box for d in prepared])
+        answer = {
+            "file": name, "digit": None, "confidence": number.confidence, "probabilities": None,
+            "unsure": number.unsure, "unsure_reason": number.unsure_reason, "input": None, "raw": False,
+            "hidden": None, "number": number.number,
+            "digits": [{**_seen(p, d, network), "box": list(d.box)} for p, d in zip(preds, prepared)],
+        }
+    return {
+        **answer,
+        "input_side": SIDE,
         # time this request spent in the server (wall clock) and the CPU time its thread used
         "server_ms": round((time.perf_counter() - started) * 1000.0, 2),
         "cpu_ms": round((time.thread_time() - cpu_started) * 1000.0, 2),
@@ -330,7 +356,9 @@ def create_app(
 
         def check_and_save() -> tuple[str, dict]:
             image = decode_image(data, name)  # an image, not a bomb ...
-            prepare(image)  # ... with a digit in it (a blank drawing teaches nothing)
+            found = len(prepare_all(image))  # ... with one digit in it (a blank drawing teaches nothing)
+            if found > 1:
+                raise ImageError(f"{name}: holds {found} digits (a number); a label is for one digit")
             file = collection.save(data, int(label), source, image.format)
             return file, collection.counts()
 

@@ -167,6 +167,18 @@ def test_live_answers_never_more_than_one_request_in_flight(page):
     wait_until(page, "document.getElementById('model').textContent.includes('784-800-10')")
 
 
+def test_two_digits_are_read_as_a_number(page):
+    page.click("#clear")
+    assert draw(page, [[(60, 60), (58, 220)], [(120, 70), (240, 70), (165, 230)]]) == "17"
+    assert page.locator("#strip .seen").count() == 2
+    assert page.locator("#labels button").first.is_disabled()  # a label is for one digit
+    page.locator("#strip .seen").nth(1).click()  # the 7's bars
+    widths = page.eval_on_selector_all("#bars .bar", "bars => bars.map(b => parseFloat(b.style.width))")
+    assert widths.index(max(widths)) == 7
+    page.click("#clear")
+    assert page.locator("#strip .seen").count() == 0
+
+
 def test_scribble_is_shown_as_unsure(page):
     page.click("#clear")
     zigzag = [(10 + 260 * (i % 2), 10 + 20 * i) for i in range(14)]
@@ -233,7 +245,7 @@ def test_screenshot_and_nothing_from_other_hosts(page, tmp_path):
     target.parent.mkdir(parents=True, exist_ok=True)
     data = page.screenshot(full_page=True)
     shot = Image.open(io.BytesIO(data))
-    shot = shot.convert("RGB").quantize(64)  # a small file for the repository; the page has few colours
+    shot = shot.convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)  # small file
     shot.save(target, optimize=True)
     assert Image.open(target).size[0] == 1000
     assert page.foreign_requests == []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from serve_fixtures import REPO_ROOT, running_server, shipped_model
 
@@ -127,6 +127,36 @@ def test_predict_digits_dev_matches_the_cli_code_path(server, dev_items):
         assert acts == sorted(acts, reverse=True)
         correct += a["digit"] == label
     assert correct >= 0.8 * len(dev_items)
+
+
+def drawn(width: int, strokes) -> bytes:
+    """Black strokes 22 px wide on a white PNG, as the page's pad draws them."""
+    image = Image.new("L", (width, 280), 255)
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pen.line(stroke, fill=0, width=22, joint="curve")
+    return png(image)
+
+
+def test_an_image_of_several_digits_is_read_as_a_number_like_the_cli(server, tmp_path):
+    from mnist_app.predict import classify_files, load_model
+
+    data = drawn(600, [[(100, 40), (98, 240)], [(250, 50), (390, 50), (300, 250)], [(470, 40), (468, 240)]])
+    (tmp_path / "171.png").write_bytes(data)
+    network, _ = load_model("shipped")
+    cli = classify_files(network, [tmp_path / "171.png"])[0]
+    a = requests.post(server.url + "api/predict", data=data, timeout=30).json()
+    assert a["number"] == cli.number == "171"
+    assert a["digit"] is None and a["input"] is None and a["probabilities"] is None
+    assert a["unsure"] == cli.unsure and a["confidence"] == pytest.approx(cli.confidence)
+    assert [d["digit"] for d in a["digits"]] == [1, 7, 1]
+    assert [d["box"] for d in a["digits"]] == [list(d.box) for d in cli.digits]
+    for part, mine in zip(a["digits"], cli.digits):
+        assert part["input"] == pytest.approx(mine.input.tolist(), abs=6e-4)
+        assert len(part["probabilities"]) == 10 and part["hidden"]["size"] == 800
+    # a label is for one digit: a number is not saved as a sample
+    r = save(server, data, label="1")
+    assert r.status_code == 422 and "3 digits" in r.json()["error"]
 
 
 @pytest.mark.parametrize(

@@ -192,6 +192,7 @@
     for (const li of bars.children) { li.className = ""; li.querySelector(".bar").style.width = "0"; li.querySelector(".p").textContent = ""; }
     paintGrey($("input"), new Float32Array(28 * 28));
     $("units").textContent = "";
+    $("strip").textContent = "";
     setTeach(false);
   }
 
@@ -204,22 +205,61 @@
     setTeach(false);
   }
 
-  function showAnswer(a) {
-    $("error").textContent = "";
-    $("answer").className = a.unsure ? "answer unsure" : "answer";
-    $("digit").textContent = a.unsure ? a.digit + "?" : String(a.digit);
-    $("confidence").textContent = (a.unsure ? "unsure, perhaps " + a.digit : "it is a " + a.digit) +
-      ` (${(100 * a.confidence).toFixed(1)}%)`;
-    $("unsure").textContent = a.unsure && a.unsure_reason ? a.unsure_reason : "";
-    a.probabilities.forEach((p, d) => {
-      const li = bars.children[d];
-      li.className = d === a.digit ? "top" : "";
+  // One digit's bars, 28x28 input and hidden layer (the answer's, or one digit of a number's).
+  function showDetail(d) {
+    d.probabilities.forEach((p, k) => {
+      const li = bars.children[k];
+      li.className = k === d.digit ? "top" : "";
       li.querySelector(".bar").style.width = (100 * p).toFixed(1) + "%";
       li.querySelector(".p").textContent = (100 * p).toFixed(1) + "%";
     });
-    paintGrey($("input"), a.input);
-    showInside(a.hidden);
-    setTeach(true);
+    paintGrey($("input"), d.input);
+    showInside(d.hidden);
+  }
+
+  // A number: each digit as the network saw it; clicking one shows its bars and hidden layer.
+  function showStrip(digits) {
+    const strip = $("strip");
+    strip.textContent = "";
+    digits.forEach((d, i) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "seen" + (d.unsure ? " unsure" : "") + (i === 0 ? " picked" : "");
+      b.title = `digit ${i + 1}: show its probabilities and hidden layer`;
+      const cv = document.createElement("canvas");
+      cv.width = cv.height = 28;
+      cv.className = "pixels";
+      paintGrey(cv, d.input);
+      const cap = document.createElement("span");
+      cap.textContent = `${d.digit}${d.unsure ? "?" : ""} ${(100 * d.confidence).toFixed(0)}%`;
+      b.append(cv, cap);
+      b.addEventListener("click", () => {
+        for (const other of strip.children) other.classList.remove("picked");
+        b.classList.add("picked");
+        showDetail(d);
+      });
+      strip.appendChild(b);
+    });
+  }
+
+  function showAnswer(a) {
+    $("error").textContent = "";
+    $("answer").className = a.unsure ? "answer unsure" : "answer";
+    const read = a.number !== null ? a.number : String(a.digit);
+    $("digit").textContent = a.unsure ? read + "?" : read;
+    const pct = `${(100 * a.confidence).toFixed(1)}%`;
+    if (a.number !== null) {
+      $("confidence").textContent = (a.unsure ? "unsure, perhaps " : "it reads ") + a.number +
+        ` (least sure digit ${pct})`;
+    } else {
+      $("confidence").textContent = (a.unsure ? "unsure, perhaps " + a.digit : "it is a " + a.digit) + ` (${pct})`;
+    }
+    $("unsure").textContent = a.unsure && a.unsure_reason ? a.unsure_reason : "";
+    showStrip(a.digits || []);
+    showDetail(a.digits ? a.digits[0] : a);
+    setTeach(a.number === null);
+    $("saved").textContent = a.number === null ? "" :
+      `This image holds ${a.digits.length} digits; Teach takes one digit at a time.`;
   }
 
   function bytes(b64) {
