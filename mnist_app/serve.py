@@ -197,7 +197,7 @@ class Collection:
         try:
             with manifest.open(newline="", encoding="utf-8-sig") as fh:  # as evaluate reads it
                 reader = csv.DictReader(fh)
-                fields = list(reader.fieldnames or [])
+                reader.fieldnames = fields = [f.strip() for f in reader.fieldnames or []]
                 rows = list(reader)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise OutputError(f"{manifest}: cannot read it as a UTF-8 CSV file ({exc})") from None
@@ -224,6 +224,7 @@ class Collection:
             raise ValueError(f"source must be one of {SAMPLE_SOURCES}, got {source!r}")
         suffix = _suffix_for(format_name) or ".png"
         with self._locked():
+            fields, rows = self._rows()  # a manifest we cannot add to stops us before any write
             stamp = time.strftime("%Y%m%d-%H%M%S")
             while True:  # unique under the lock; random so two folders never collide when merged
                 name = f"{label}_{source}_{stamp}_{secrets.token_hex(3)}{suffix}"
@@ -231,14 +232,13 @@ class Collection:
                     break
             with atomic_write(self.directory / name, "wb") as fh:
                 fh.write(data)
-            fields, rows = self._rows()
             rows.append({"file": name, "label": str(label), "source": source, "style": SAMPLE_STYLE})
             text = io.StringIO()
             writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-            with atomic_write(self.directory / MANIFEST, "w") as fh:
-                fh.write(text.getvalue())
+            with atomic_write(self.directory / MANIFEST, "wb") as fh:
+                fh.write(text.getvalue().encode("utf-8"))
         return name
 
 

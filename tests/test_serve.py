@@ -258,6 +258,25 @@ def test_sample_is_saved_with_a_server_made_name_and_a_manifest_row(server, work
     assert (folder / r.json()["file"]).read_bytes() == jpeg.getvalue()
 
 
+def test_a_manifest_that_cannot_be_added_to_is_reported_and_nothing_is_written(tmp_path, dev_items):
+    from mnist_app.errors import OutputError
+    from mnist_app.serve import Collection
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text("name,digit\nx.png,3\n", encoding="utf-8")
+    with pytest.raises(OutputError, match="needs a header with columns 'file' and 'label'"):
+        Collection(folder).save(dev_items[0][0].read_bytes(), 3, "upload", "PNG")
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["manifest.csv"]
+    # an existing manifest (Excel's byte-order mark, extra columns, a non-ASCII name) keeps its rows
+    (folder / "manifest.csv").write_text("\ufefffile, label,note\nzéro.png,0,mine\n", encoding="utf-8")
+    name = Collection(folder).save(dev_items[0][0].read_bytes(), 3, "drawn", "PNG")
+    assert manifest_rows(folder) == [
+        {"file": "zéro.png", "label": "0", "note": "mine", "source": "", "style": ""},
+        {"file": name, "label": "3", "note": "", "source": "drawn", "style": "own"},
+    ]
+
+
 def test_fifty_concurrent_saves_lose_nothing(server, workdir, dev_items):
     folder = workdir / "collected"
     before = manifest_rows(folder) if (folder / "manifest.csv").exists() else []
