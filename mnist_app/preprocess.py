@@ -80,7 +80,7 @@ KEEP_RULES = ((0.002, 0.0), (0.01, 0.08), (0.04, 0.3), (0.25, 1.0))
 # (noise, texture): nothing is dropped, so the unsure rule sees it as it is.
 MIN_DIGIT_SHARE = 0.5
 # The sheet's edge (remove_outside_sheet): a dark run along >= 85% of a side, straight within 3% of
-# the side; light paper over >= 35% of the frame and >= 70% of what lies inside the edges.
+# the side; light paper over >= 20% of the frame and >= 70% of what lies inside the edges.
 SHEET_EDGE_COVER = 0.85
 # Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees, ink along >= 40% of
 # the image's width (faint lines break into dashes), <= 0.8% of its shorter side (>= 3 px) thick.
@@ -88,12 +88,13 @@ LINE_TILTS = tuple(np.arange(-4.0, 4.01, 0.5))
 LINE_MIN_SPAN = 0.4
 LINE_MAX_WIDTH = 0.008
 SHEET_EDGE_STRAIGHT = 0.03
-SHEET_MIN_PAPER = 0.35
+SHEET_MIN_PAPER = 0.2
 SHEET_MIN_PAPER_INSIDE = 0.7
 # MNIST's stroke width in its 28x28 field, measured as below on 300 test digits: median 2.25 px,
 # 10-90% 1.55-3.25 px. Strokes outside STROKE_BAND x this are brought to it.
 MNIST_STROKE = 2.25
 STROKE_BAND = (0.55, 1.75)
+MIN_INK_KEPT = 0.4  # thinning keeps at least this share of the ink pixels (less thinning if need be)
 
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 IMAGE_SUFFIXES = frozenset(
@@ -604,7 +605,9 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
     The digit's box grows with the pen (by the width change), so the width wanted here is
     W' = T (L - W) / (BOX - T) for the longer side L, width W and target T: then W' BOX / (L - W
     + W') = T. Thickening moves a round pen of radius (W' - W) / 2 along the ink (distance to
-    the ink, antialiased); thinning keeps the ink deeper than (W - W') / 2 inside the strokes.
+    the ink, antialiased); thinning keeps the ink deeper than (W - W') / 2 inside the strokes --
+    or less deep, so that MIN_INK_KEPT of the ink stays (a blob, such as a marker's filled-in
+    loop, measures far wider than its strokes and would be thinned away).
     """
     from scipy import ndimage
 
@@ -624,8 +627,13 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
         return np.maximum(padded, np.clip(r + 0.5 - distance, 0.0, 1.0)).astype(np.float32)
     r = (width - wanted) / 2
     depth = ndimage.distance_transform_edt(np.pad(crop > 0.5, 1))[1:-1, 1:-1]
-    thinned = (crop * np.clip(depth - r + 0.5, 0.0, 1.0)).astype(np.float32)
-    return thinned if float(thinned.max()) > 0 else crop
+    inked = int((crop > 0.5).sum())
+    for _ in range(4):  # a blob (a filled-in loop) is no stroke: never thin away most of the ink
+        thinned = (crop * np.clip(depth - r + 0.5, 0.0, 1.0)).astype(np.float32)
+        if (thinned > 0.5).sum() >= MIN_INK_KEPT * inked:
+            return thinned
+        r *= 0.6
+    return crop
 
 
 def center_digit(ink: np.ndarray, *, name: str | Path = "image", normalise: bool = True) -> np.ndarray:

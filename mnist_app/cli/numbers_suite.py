@@ -51,11 +51,13 @@ def evaluate_numbers(network, directory: Path) -> dict:
     for row, pred in zip(rows, preds):
         read = (pred.number if pred.number is not None else str(pred.digit)) if pred.ok else ""
         exact = int(read == row["number"])
+        counted = int(len(read) == len(row["number"]))
         for key, value in (("kind", row["kind"]), ("length", str(len(row["number"])))):
-            cell = by[key].setdefault(value, [0, 0])
+            cell = by[key].setdefault(value, [0, 0, 0])
             cell[0] += exact
             cell[1] += 1
-        if len(read) == len(row["number"]):
+            cell[2] += counted
+        if counted:
             count_right += 1
             digits_right += sum(a == b for a, b in zip(read, row["number"]))
             digits_total += len(read)
@@ -65,8 +67,10 @@ def evaluate_numbers(network, directory: Path) -> dict:
         "exact": sum(c[0] for c in by["kind"].values()) / n,
         "digit_count_right": count_right / n,
         "digit_accuracy_when_count_right": digits_right / digits_total if digits_total else None,
-        "by_kind": {k: {"exact": c[0] / c[1], "n": c[1]} for k, c in sorted(by["kind"].items())},
-        "by_length": {k: {"exact": c[0] / c[1], "n": c[1]} for k, c in sorted(by["length"].items())},
+        "by_kind": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
+                    for k, c in sorted(by["kind"].items())},
+        "by_length": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
+                      for k, c in sorted(by["length"].items())},
     }
 
 
@@ -90,7 +94,8 @@ def _main(argv: Sequence[str] | None) -> int:
     print(f"model: {info.path}   seed {args.seed}, {report['n']} numbers of 2-8 digits")
     print(f"exact number: {report['exact']:.1%}   digit count right: {report['digit_count_right']:.1%}   "
           f"digits right when the count is: {report['digit_accuracy_when_count_right']:.1%}")
-    print("by kind:   " + "  ".join(f"{k} {v['exact']:.1%} (n={v['n']})" for k, v in report["by_kind"].items()))
+    print("by kind:   " + "  ".join(f"{k} {v['exact']:.1%} (count right {v['digit_count_right']:.1%}, n={v['n']})"
+                                    for k, v in report["by_kind"].items()))
     print("by length: " + "  ".join(f"{k}: {v['exact']:.1%}" for k, v in report["by_length"].items()))
     return EXIT_OK
 
