@@ -44,9 +44,9 @@ def shipped_model() -> Path:
 
 
 @contextlib.contextmanager
-def running_server(collect_dir: Path, cwd: Path, *extra: str) -> Iterator[Server]:
+def running_server(collect_dir: Path, cwd: Path, *extra: str, env: dict | None = None) -> Iterator[Server]:
     """Start scripts/serve.py --port 0, wait for its URL line, stop it with SIGINT afterwards."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     cmd = [sys.executable, str(SERVE_SCRIPT), "--port", "0", "--collect", str(collect_dir),
            "--model", "shipped", *extra]
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

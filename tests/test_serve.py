@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -332,6 +333,19 @@ def test_ctrl_c_stops_cleanly_and_a_busy_port_is_one_line(tmp_path):
         assert busy.stderr.count("\n") == 1 and f":{port}: cannot listen" in busy.stderr
     assert first.returncode == 130
     assert "Traceback" not in first.stderr and "interrupted" in first.stderr
+
+
+def test_open_starts_the_users_browser_on_the_page(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"  # $BROWSER is the command Python's webbrowser module runs
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    with running_server(tmp_path / "c", tmp_path, "--open", env={"BROWSER": str(browser)}) as srv:
+        for _ in range(100):
+            if opened.exists() and opened.read_text().strip():
+                break
+            time.sleep(0.1)
+        assert opened.read_text().strip() == srv.url
 
 
 def test_other_host_warns_and_help_has_examples(tmp_path):
