@@ -273,6 +273,9 @@ class Network:
             )
         nabla_b = [None] * len(self.biases)
         nabla_w = [None] * len(self.weights)
+        # Rows are examples, so the book's column formulas appear transposed: w . a + b is
+        # ``a @ w.T + b``, (w^T delta) is ``delta @ w``, and the book's sum over the mini-batch
+        # of delta a^T is one product ``delta.T @ a``.
         # Forward pass, remembering every z and activation.
         activation = X
         activations = [X]
