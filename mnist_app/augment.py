@@ -80,9 +80,10 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         "sigma": 4.0,  # standard deviation of the Gaussian smoothing, pixels
         # Stroke thickness.
         "thickness": 0.5,  # blend amount t ~ U(-thickness, thickness)
-        # Handwriting styles (add_handwriting_styles): crossed 7s, flagged and footed 1s.
+        # Handwriting styles (add_handwriting_styles): crossed 7s, flagged and footed 1s, closed 4s.
         "style_probability": 0.5,  # chance a 7 gets a crossbar / a 1 gets a flag
-        "foot_probability": 1.0 / 3.0,  # chance a flagged 1 also gets a foot
+        "foot_probability": 0.5,  # chance a flagged 1 also gets a foot
+        "closed_four_probability": 0.3,  # chance a 4 gets its top closed (a triangle 4)
     }
 )
 """Default distortion parameters; every one can be overridden as a keyword argument of
@@ -110,7 +111,7 @@ _PARAMS_OF = {
     "affine": ("shift", "rotation", "scale", "shear", "stretch"),
     "elastic": ("alpha", "sigma"),
     "thickness": ("thickness",),
-    "styles": ("style_probability", "foot_probability"),
+    "styles": ("style_probability", "foot_probability", "closed_four_probability"),
 }
 
 
@@ -365,15 +366,18 @@ _INK = 0.3
 _FLAG_GAP = 35.0
 """Least angle in degrees between a 1's flag and its stroke (both going down-left)."""
 
+_FOUR_BAND = 0.35
+"""Top fraction of a 4's ink rows where its left arm and stem are looked for (above the crossbar)."""
+
 _STYLE_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {
         "crossbar_length": (7.0, 11.0),  # px, the 7's crossbar
         "crossbar_tilt": (-10.0, 10.0),  # degrees from horizontal (positive: right end lower)
         "crossbar_height": (-1.0, 1.5),  # px below the digit's vertical middle
         "crossbar_offset": (-1.0, 1.0),  # px from the stem to the bar's centre, along x
-        "flag_length": (7.0, 12.0),  # px, the 1's up-stroke
+        "flag_length": (7.0, 14.0),  # px, the 1's up-stroke
         "flag_angle": (15.0, 45.0),  # degrees below horizontal, going left from the top
-        "foot_length": (4.0, 8.0),  # px, the 1's base serif
+        "foot_length": (6.0, 13.0),  # px, the 1's base (real feet span most of the digit's width)
         "foot_offset": (-1.0, 1.0),  # px from the stroke's bottom to the foot's centre
     }
 )
@@ -449,6 +453,59 @@ def _band_stats(
     return x, width, mass
 
 
+def _close_fours(out: np.ndarray, img: np.ndarray, chosen: np.ndarray, u: np.ndarray) -> None:
+    """Close the top of each 4 of ``img[chosen]``: draw a stroke from the top of its left arm to
+    the top of its stem, into ``out`` (N, 784) in place.  ``u``: (M, 2) uniform numbers for the
+    chosen images (the ends' jitter).
+
+    The two strokes are found in the top :data:`_FOUR_BAND` of the digit's ink rows: the left arm
+    is the ink left of the first empty column after the leftmost ink, the stem the ink right of
+    it.  A 4 whose top is already closed (no empty column there) or whose strokes are less than
+    3 px apart is left alone.  Each end sits half a pen width below its stroke's top ink row, at
+    the ink-weighted column of that row, moved +-0.5 px at random.  Pen width: the ink per row
+    across the stem's lower part (only the stem crosses those rows), clipped to 1.5-3.5 px.
+    """
+    if chosen.size == 0:
+        return
+    sub = img[chosen]
+    m = chosen.size
+    inked = sub >= _INK
+    ink_rows = inked.any(axis=2)
+    top = ink_rows.argmax(axis=1)
+    bottom = SIDE - 1 - ink_rows[:, ::-1].argmax(axis=1)
+    height = bottom - top + 1
+    r = np.arange(SIDE)
+    band = (r[None, :] >= top[:, None]) & (r[None, :] < (top + _FOUR_BAND * height)[:, None])
+    in_band = inked & band[:, :, None]
+    columns = in_band.any(axis=1)  # (M, 28): columns holding ink in the top band
+    first = columns.argmax(axis=1)
+    gap = ~columns & (r[None, :] > first[:, None])
+    split = np.where(gap.any(axis=1), gap.argmax(axis=1), SIDE)  # the first empty column after the arm
+    left_side = r[None, :] < split[:, None]  # (M, 28) over columns
+
+    def stroke_top(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top ink row of the band's ink in ``mask`` columns, its ink-weighted column, and presence."""
+        where = in_band & mask[:, None, :]
+        present = where.any(axis=(1, 2))
+        row = where.any(axis=2).argmax(axis=1)
+        line = sub[np.arange(m), row] * mask  # (M, 28): that row's ink in those columns
+        x = (line @ r.astype(np.float32)) / np.maximum(line.sum(axis=1), 1e-6)
+        return row.astype(np.float32), x, present
+
+    left_y, left_x, has_left = stroke_top(left_side)
+    right_y, right_x, has_right = stroke_top(~left_side)
+    rows = r.astype(np.float32)
+    _, cross, mass = _band_stats(sub, rows, (bottom - 0.15 * height).astype(np.float32), 1.0)
+    width = np.clip(cross, 1.5, 3.5)
+    good = has_left & has_right & (right_x - left_x >= 3.0) & (mass > 0)
+    half = width / 2
+    jitter = u - 0.5  # +-0.5 px along x for each end
+    draw_segments(
+        out, chosen[good], (left_x + jitter[:, 0])[good], (left_y + half)[good],
+        (right_x + jitter[:, 1])[good], (right_y + half)[good], width[good], sub.max(axis=(1, 2))[good],
+    )
+
+
 def add_handwriting_styles(
     images: np.ndarray,
     labels: np.ndarray,
@@ -456,17 +513,22 @@ def add_handwriting_styles(
     *,
     probability: float | None = None,
     foot_probability: float | None = None,
+    closed_four_probability: float | None = None,
 ) -> np.ndarray:
-    """Draw European-style strokes onto some 7s and 1s: crossed 7s, flagged (and footed) 1s.
+    """Draw European-style strokes onto some 7s, 1s and 4s: crossed 7s, flagged (and footed) 1s,
+    closed-top 4s.
 
     images: (N, 784) or (N, 28, 28) digits in [0, 1] (MNIST scale: ink 1, about 20 px
             tall, centred); any real dtype.  Not modified.
-    labels: (N,) the true digit of each image; only 7s and 1s are changed.
+    labels: (N,) the true digit of each image; only 7s, 1s and 4s are changed.
     rng:    np.random.Generator, the only source of randomness.
     probability:      chance that a 7 gets a crossbar and, independently, that a 1 gets a
                       flag (default ``DEFAULTS["style_probability"]``, 0.5).
     foot_probability: chance that a flagged 1 also gets a foot
-                      (default ``DEFAULTS["foot_probability"]``, 1/3).
+                      (default ``DEFAULTS["foot_probability"]``, 0.5).
+    closed_four_probability: chance that a 4 gets its open top closed
+                      (default ``DEFAULTS["closed_four_probability"]``, 0.3); 0 draws no
+                      random numbers for it, so the other styles come out as before it existed.
 
     What is drawn (ranges in :data:`_STYLE_RANGES`; pen width = the digit's own stroke
     width, measured as the ink per row across its middle rows, clipped to 1.5-3.5 px):
@@ -474,11 +536,14 @@ def add_handwriting_styles(
     * 7 -> a crossbar 7-11 px long, tilted up to 10 degrees, through the stem at the
       digit's vertical middle.  The stem is found as the ink-weighted mean column of the
       rows within 1 px of the middle row (in a 7 only the stem crosses those rows).
-    * 1 -> a flag 7-12 px long from the top of the stroke down to the left, 15-45 degrees
+    * 1 -> a flag 7-14 px long from the top of the stroke down to the left, 15-45 degrees
       below horizontal (but at least 35 degrees shallower than a slanted stroke, or the
       flag would vanish into it); the top is the mean column of the top two ink rows.
-      A third of flagged 1s (``foot_probability``) also get a horizontal foot 4-8 px long
+      Half the flagged 1s (``foot_probability``) also get a horizontal foot 6-13 px long
       centred (+-1 px) under the bottom of the stroke.
+    * 4 -> a stroke joining the top of the left arm to the top of the stem (a "triangle" 4,
+      which MNIST's writers leave open and a network trained on them reads as 9);
+      see :func:`_close_fours`.
 
     Images with no ink where the stroke should attach are left alone.  Returns a new
     float32 array of the input's shape with values in [0, 1]; the random numbers are
@@ -489,7 +554,10 @@ def add_handwriting_styles(
     """
     p = DEFAULTS["style_probability"] if probability is None else float(probability)
     p_foot = DEFAULTS["foot_probability"] if foot_probability is None else float(foot_probability)
-    for name, value in (("style_probability", p), ("foot_probability", p_foot)):
+    p_four = (DEFAULTS["closed_four_probability"] if closed_four_probability is None
+              else float(closed_four_probability))
+    for name, value in (("style_probability", p), ("foot_probability", p_foot),
+                        ("closed_four_probability", p_four)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     batch, shape = _as_batch(images)
@@ -500,6 +568,7 @@ def add_handwriting_styles(
 
     # Every random number first, for every image: the draw does not depend on the labels.
     u = rng.random((n, 9), dtype=np.float32)
+    u_four = rng.random((n, 3), dtype=np.float32) if p_four > 0 else None
 
     def pick(column: int, key: str, chosen: np.ndarray) -> np.ndarray:
         low, high = _STYLE_RANGES[key]
@@ -508,6 +577,10 @@ def add_handwriting_styles(
     out = batch.reshape(n, SIDE * SIDE).copy()
     img = batch.reshape(n, SIDE, SIDE)
     rows = np.arange(SIDE, dtype=np.float32)
+    if u_four is not None:
+        fours = np.flatnonzero((labels == 4) & (u_four[:, 0] < p_four))
+        if fours.size:
+            _close_fours(out, img, fours, u_four[fours, 1:])
 
     # Top and bottom ink rows of every targeted image (a row with any pixel >= _INK).
     targeted = np.flatnonzero(((labels == 7) | (labels == 1)) & (u[:, 0] < p))
@@ -672,6 +745,7 @@ def augment_batch(
         batch = add_handwriting_styles(
             batch, labels, rng,
             probability=p["style_probability"], foot_probability=p["foot_probability"],
+            closed_four_probability=p["closed_four_probability"],
         )
     matrices = shifts = amounts = None
     if "affine" in parts:

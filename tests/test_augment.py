@@ -269,7 +269,7 @@ def test_bad_arguments_raise_value_error():
 def test_defaults_are_documented_and_read_only():
     assert set(DEFAULTS) == {
         "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
-        "style_probability", "foot_probability",
+        "style_probability", "foot_probability", "closed_four_probability",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
     with pytest.raises(TypeError):
@@ -384,11 +384,11 @@ def test_flag_goes_up_left_from_the_top_of_ones():
         added = (out[k] - x[k]).reshape(28, 28)
         ys, xs = np.nonzero(added > 0.05)
         assert ys.size > 5
-        assert ys.min() >= 4 and ys.max() <= 4 + 1 + 12  # starts at the top (row 4), goes down
+        assert ys.min() >= 4 and ys.max() <= 4 + 1 + 14 * 0.71 + 1  # from the top (row 4) down, <= 14 px at <= 45 degrees
         assert xs.min() <= 14 - 5  # reaches at least 5 px left of the stroke (columns 14-15)
         assert xs.max() <= 17  # nothing to the right beyond the pen's round cap
-        upper = added[:12].sum()
-        assert upper > 0.8 * added.sum()  # in the upper half of the 1: a flag, not a foot
+        upper = added[:17].sum()
+        assert upper > 0.8 * added.sum()  # in the upper two thirds of the 1: a flag, not a foot
         left_top = added[4:18, :14].sum()
         assert left_top > 0.8 * added.sum()  # down-left of the top
 
@@ -409,16 +409,18 @@ def test_feet_are_horizontal_strokes_at_the_bottom():
 
 def test_style_probability_zero_is_identity_and_one_changes_every_seven_and_one(digits, mnist):
     labels = mnist.train_labels[:300]
-    same = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=0.0)
+    same = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=0.0,
+                                  closed_four_probability=0.0)
     np.testing.assert_array_equal(same, digits)
-    out = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=1.0)
+    out = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=1.0,
+                                 closed_four_probability=0.0)
     changed = (out != digits).any(axis=1)
     targeted = (labels == 7) | (labels == 1)
     assert targeted.sum() > 40
     assert changed[targeted].all()
     assert not changed[~targeted].any()
     # default: about half of them (binomial, n ~ 60)
-    half = add_handwriting_styles(digits, labels, np.random.default_rng(0))
+    half = add_handwriting_styles(digits, labels, np.random.default_rng(0), closed_four_probability=0.0)
     frac = (half != digits).any(axis=1)[targeted].mean()
     assert 0.3 < frac < 0.7
 
@@ -496,3 +498,75 @@ def test_stretch_changes_width_only():
     cols = np.flatnonzero(wide[0].max(axis=0) > 0.5)
     rows = np.flatnonzero(wide[0].max(axis=1) > 0.5)
     assert len(cols) == 6 and len(rows) == 16
+
+
+# ---- closed-top 4s -------------------------------------------------------------------------
+
+
+def synthetic_four() -> np.ndarray:
+    """An open 4: left arm on columns 8-9 (rows 4-15), crossbar on rows 14-15 (columns 8-21),
+    stem on columns 17-18 (rows 6-23, its top 2 px below the arm's)."""
+    img = np.zeros((28, 28), dtype=np.float32)
+    img[4:16, 8:10] = 1.0
+    img[14:16, 8:22] = 1.0
+    img[6:24, 17:19] = 1.0
+    return img.reshape(784)
+
+
+def test_closed_four_joins_the_top_of_the_arm_to_the_top_of_the_stem():
+    x = np.stack([synthetic_four()] * 5)
+    out = add_handwriting_styles(x, np.full(5, 4), np.random.default_rng(4), probability=0.0,
+                                 closed_four_probability=1.0)
+    for k in range(5):
+        added = (out[k] - x[k]).reshape(28, 28)
+        ys, xs = np.nonzero(added > 0.05)
+        assert ys.size > 8
+        assert (out[k] >= x[k]).all()  # ink is only added
+        # from the arm's top (row 4, columns 8-9) to the stem's top (row 6, columns 17-18)
+        assert ys.min() >= 3 and ys.max() <= 9  # along the top, nowhere near the crossbar (row 14)
+        assert xs.min() <= 10 and xs.max() >= 16  # spans the gap between arm and stem
+        gap = out[k].reshape(28, 28)[4:9, 11:16]
+        assert (gap.max(axis=0) > 0.5).all()  # every column of the gap is crossed: the top is closed
+        # at the digit's own pen width: the stem's 2 px, so ~2 px of ink per column in the gap
+        np.testing.assert_allclose(added[:, 12:15].sum(axis=0), 2.0, atol=0.5)
+
+
+def test_closed_four_only_changes_fours_and_leaves_closed_ones_alone():
+    four, seven, one = synthetic_four(), synthetic_seven(), synthetic_one()
+    closed = four.reshape(28, 28).copy()
+    closed[4:6, 8:19] = 1.0  # already closed: no empty column at the top
+    x = np.stack([four, four, seven, one, closed.reshape(784)])
+    labels = np.array([4, 9, 7, 1, 4])  # the second 4-shape is labelled 9: left alone
+    out = add_handwriting_styles(x, labels, np.random.default_rng(0), probability=0.0,
+                                 closed_four_probability=1.0)
+    assert (out[0] != x[0]).any()
+    np.testing.assert_array_equal(out[1:], x[1:])
+
+
+def test_closed_four_probability_on_real_digits_and_zero_keeps_old_streams(digits, mnist):
+    labels = mnist.train_labels[:300]
+    fours = labels == 4
+    assert fours.sum() > 20
+    out = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=0.0,
+                                 closed_four_probability=1.0)
+    changed = (out != digits).any(axis=1)
+    assert not changed[~fours].any()
+    assert changed[fours].mean() > 0.6  # most MNIST 4s are open at the top
+    # the added ink sits in the top half of each 4
+    added = (out - digits).reshape(-1, 28, 28)[fours & changed]
+    for before, extra in zip(digits.reshape(-1, 28, 28)[fours & changed], added):
+        rows = np.flatnonzero((before >= 0.3).any(axis=1))
+        weight = extra.sum(axis=1)
+        assert (weight * np.arange(28)).sum() / weight.sum() < (rows[0] + rows[-1]) / 2
+    # probability 0 draws nothing for 4s: the 7s and 1s come out as with the generator alone
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    none = add_handwriting_styles(digits, labels, rng_a, probability=1.0, closed_four_probability=0.0)
+    some = add_handwriting_styles(digits, labels, rng_b, probability=1.0, closed_four_probability=1.0)
+    np.testing.assert_array_equal(none[~fours], some[~fours])
+    assert rng_a.random() != rng_b.random()  # a probability > 0 draws three more numbers per image
+    # deterministic
+    again = add_handwriting_styles(digits, labels, np.random.default_rng(0), probability=0.0,
+                                   closed_four_probability=1.0)
+    np.testing.assert_array_equal(out, again)
+    with pytest.raises(ValueError, match="closed_four_probability"):
+        add_handwriting_styles(digits, labels, np.random.default_rng(0), closed_four_probability=-0.1)
