@@ -79,6 +79,11 @@ def _check_augment(kind: Any) -> None:
         parse_kind(kind)
 
 
+def _check_init_from(path: Any) -> None:
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(path)
+
+
 AUGMENT_KINDS = (
     f"none, {', '.join(KINDS)}, or a '+'-joined combination of those and affine, elastic, thickness, styles"
 )
@@ -103,6 +108,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Constraint | None]] = {
     "plateau_patience": [Interval(int, 1, None)],
     "patience": [Interval(int, 1, None), None],
     "augment": [Check(_check_augment, AUGMENT_KINDS)],
+    "init_from": [Check(_check_init_from, "a model file's path"), None],
 }
 
 
@@ -126,6 +132,8 @@ class TrainConfig:
     * ``augment`` -- distort the whole training array once per epoch with
       ``mnist_app.augment.augment_batch(images, rng, kind=augment)``: a kind of
       ``mnist_app.augment.KINDS`` or a '+'-joined combination (``"affine+elastic+styles"``).
+    * ``init_from`` -- start from this model file's weights instead of random ones (its layer
+      sizes must be ``sizes``): continue a trained model on new distortions at a small ``eta``.
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)
@@ -144,6 +152,7 @@ class TrainConfig:
     plateau_patience: int = 2
     patience: int | None = None
     augment: str = "none"
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         self.sizes = tuple(int(n) if isinstance(n, numbers.Integral) else n for n in self.sizes)
@@ -486,6 +495,17 @@ def _resumed_config(stored: TrainConfig, requested: TrainConfig | dict[str, Any]
     return dataclasses.replace(stored, **{k: changes[k] for k in ("epochs", "patience") if k in changes})
 
 
+def _initial_network(config: TrainConfig) -> Any:
+    """The network of ``config.init_from`` (a model file), checked against ``config``'s sizes and dtype."""
+    network, _ = load_checkpoint(config.init_from)
+    sizes = tuple(int(n) for n in network.sizes)
+    if sizes != config.sizes:
+        raise TrainingError(f"{config.init_from}: layer sizes {_show(sizes)} differ from the run's {_show(config.sizes)}")
+    if network.weights[0].dtype != np.dtype(config.dtype):
+        raise TrainingError(f"{config.init_from}: holds {network.weights[0].dtype} weights, the run uses {config.dtype}")
+    return network
+
+
 def _show(value: Any) -> str:
     return "-".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
@@ -646,6 +666,8 @@ def _train(
             config = dataclasses.replace(config, seed=int(np.random.SeedSequence().entropy % 2**63))
         rng = np.random.default_rng(config.seed)
         network = Network(config.sizes, init=config.init, dtype=config.dtype, rng=rng)
+        if config.init_from is not None:
+            network = _initial_network(config)
 
     best_epoch, best_val = _best(history)
     stopped_early = False

@@ -669,3 +669,37 @@ def test_help_defaults_come_from_trainconfig(capsys) -> None:
         after = text[text.index(f" {flag} "):]
         assert f"(default: {shown})" in after[: after.index(" --", len(flag) + 2)], name
     assert "(default: 1)" in text  # the seed
+
+
+def test_init_from_starts_at_a_saved_models_weights(tmp_path: Path) -> None:
+    first = train(config(epochs=3), DATA, model_dir=tmp_path / "first")
+    start = tmp_path / "first" / "best.npz"
+    saved, _ = load_checkpoint(start)
+    # one epoch at a tiny eta from the saved model stays next to it; from random weights it cannot
+    near = train(config(epochs=1, eta=1e-6, init_from=str(start), seed=3), DATA)
+    for a, b in zip(near.network.weights, saved.weights):
+        assert np.abs(a - b).max() < 1e-3
+    assert near.history[0]["test_accuracy"] == pytest.approx(
+        np.mean(saved.predict(DATA.test_images) == DATA.test_labels))
+    fresh = train(config(epochs=1, eta=1e-6, seed=3), DATA)
+    assert np.abs(fresh.network.weights[0] - saved.weights[0]).max() > 0.1
+    # repeatable, and recorded in the run's history for --resume and the model card
+    again = train(config(epochs=1, eta=1e-6, init_from=str(start), seed=3), DATA)
+    assert_identical(near.network, again.network)
+    assert first.config.init_from is None and near.config.to_dict()["init_from"] == str(start)
+    with pytest.raises(ValueError, match="^init_from must be "):
+        config(init_from="").validate()
+
+
+def test_init_from_refuses_other_sizes_and_missing_files(tmp_path: Path) -> None:
+    from mnist_app.errors import TrainingError
+
+    train(config(epochs=1), DATA, model_dir=tmp_path / "small")
+    with pytest.raises(TrainingError, match="layer sizes 784-6-10 differ"):
+        train(config(sizes=(784, 7, 10), init_from=str(tmp_path / "small" / "best.npz")), DATA)
+    with pytest.raises(CheckpointError, match="nowhere.npz"):
+        train(config(init_from=str(tmp_path / "nowhere.npz")), DATA)
+    done = run_script("--init-from", str(tmp_path / "small" / "best.npz"), "--hidden", "7", "--epochs", "1",
+                      "--model-dir", str(tmp_path / "cli"), "--data-dir", str(tmp_path / "no-data"),
+                      "--no-default-mirrors")
+    assert done.returncode == 1 and "Traceback" not in done.stderr

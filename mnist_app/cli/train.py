@@ -58,6 +58,7 @@ HOME = "models"
 NETWORK_FLAGS = (
     ("init", None, "weight initialisation: N(0,1) or N(0,1/n_in)"),
     ("dtype", None, "floating point type"),
+    ("init_from", "PATH", "start from this model file's weights instead of random ones (same layer sizes)"),
 )
 TRAINING_FLAGS = (
     ("epochs", "N", "total number of epochs"),
@@ -72,7 +73,7 @@ TRAINING_FLAGS = (
     ("seed", "S", "random seed (same seed, same run); 'random' draws a fresh one, recorded in history.json"),
 )
 #: How a default of None reads in --help.
-NONE_MEANS = {"patience": "never"}
+NONE_MEANS = {"patience": "never", "init_from": "random weights"}
 
 
 def _preset_help() -> str:
