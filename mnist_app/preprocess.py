@@ -412,8 +412,14 @@ def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:
     """(ink is dark?, background level, ink contrast), all on the [0, full] scale."""
     flat = grey.ravel()
     bg = float(np.median(_border(grey)))
-    lo, hi = (float(v) for v in np.quantile(flat, (0.001, 0.999)))
+    deep_lo, lo, hi, deep_hi = (float(v) for v in np.quantile(flat, (0.0001, 0.001, 0.999, 0.9999)))
     darker, lighter = bg - lo, hi - bg
+    # A fine pen in a big photo inks under 0.1% of the pixels: the 0.1% quantile then lands on
+    # the strokes' soft edges or the paper, so the contrast is taken 10x deeper.
+    if darker < 0.5 * (bg - deep_lo):
+        darker = bg - deep_lo
+    if lighter < 0.5 * (deep_hi - bg):
+        lighter = deep_hi - bg
     if darker == lighter:  # uniform or symmetric: fall back to "paper is light"
         return bg >= full / 2, bg, max(darker, 0.0)
     return darker > lighter, bg, max(darker, lighter)

@@ -420,3 +420,12 @@ def test_ruled_and_squared_paper_lines_are_not_ink():
             if squared:
                 d.line([(k, 0), (k - 8, 399)], fill=170, width=2)
         assert _similar(image_to_mnist(im), expected) > 0.9, squared
+
+
+def test_a_fine_pen_in_a_big_photo_is_found():
+    # 3000 px, a 2-px pen: under 0.1% of the pixels are ink (the 0.1% quantile is paper)
+    im = draw_digit(size=(3000, 3000), box=(1300, 1200, 1700, 1700), width=2, ink=40, paper=235)
+    assert (np.asarray(im) < 100).mean() < 0.001
+    v = image_to_mnist(im)
+    assert 70 <= int((v > 0.5).sum()) <= 130
+    assert features(v)[2] >= 19
