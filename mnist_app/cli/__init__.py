@@ -10,7 +10,6 @@ modules are imported only when their subcommand runs, so start-up stays light.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 
@@ -47,7 +46,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "mnist-app") -> int:
 
     common.invoked_as(f"{prog} {name}")
     try:
-        module = importlib.import_module(f"mnist_app.cli.{name}")
-        return module.main(rest)
+        return common.start(name, rest)
     finally:
         common.invoked_as(None)

@@ -7,9 +7,12 @@ Exit 0 on success, 1 on failure (a MnistAppError: message on stderr, no tracebac
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from mnist_app.errors import MnistAppError
 
@@ -112,6 +115,48 @@ def error(prog: str, message: str) -> None:
     print(f"{program_name(prog)}: error: {printable(message)}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def ctrl_c_exits_at_once() -> Iterator[None]:
+    """Ctrl-C inside the block ends the process with 130 at once, quietly. For imports with nothing to
+    save yet: a KeyboardInterrupt inside numpy's C initialisation would surface as an ImportError
+    with a page of advice, elsewhere in an import as a traceback."""
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: os._exit(EXIT_INTERRUPTED))
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def start(command: str, argv: Sequence[str] | None = None) -> int:
+    """Run ``mnist_app.cli.<command>``'s main, as scripts/<command>.py and ``mnist-app <command>`` do.
+
+    Ctrl-C while the command's modules load (numpy, Pillow, matplotlib: the first few hundred ms)
+    exits 130 at once; from then on it is a KeyboardInterrupt, which the command turns into
+    "interrupted" after saving what it must (train keeps its last epoch). The scripts set the same
+    exit-at-once handler as their first line, before even this module is imported."""
+    with ctrl_c_exits_at_once():
+        module = importlib.import_module(f"mnist_app.cli.{command}")
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, _keyboard_interrupt)
+    return module.main(argv)
+
+
+_ctrl_c_pressed = False
+
+
+def _keyboard_interrupt(signum, frame) -> None:
+    """Ctrl-C as Python's default handler has it (KeyboardInterrupt), remembering that it came: inside
+    a C extension's initialisation (numpy's, imported lazily after the options are parsed) the
+    KeyboardInterrupt is swallowed and an ImportError with a page of advice comes out instead."""
+    global _ctrl_c_pressed
+    _ctrl_c_pressed = True
+    raise KeyboardInterrupt
+
+
 def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)`` and turn expected failures into exit codes without tracebacks."""
     try:
@@ -121,6 +166,11 @@ def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[s
         return EXIT_FAILURE
     except KeyboardInterrupt:
         error(prog, "interrupted")
+        return EXIT_INTERRUPTED
+    except ImportError:
+        if not _ctrl_c_pressed:  # a real installation problem: its own advice is worth the page
+            raise
+        error(prog, "interrupted")  # Ctrl-C inside numpy's initialisation (see _keyboard_interrupt)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `predict.py ... | head`): not an error worth a traceback.

@@ -9,19 +9,17 @@ quadratic cost, seed 1. Every epoch prints one line. This module only parses, ca
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mnist_app.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_data_options,
+    ctrl_c_exits_at_once,
     load_data,
     make_parser,
     program_name,
@@ -276,24 +274,8 @@ def _print_summary(result, stream) -> None:
         print(f"Next: {_predict_command()} YOUR_DIGIT.png --model {summary['best_model']}{published}", file=stream)
 
 
-@contextlib.contextmanager
-def _ctrl_c_exits_at_once() -> Iterator[None]:
-    """Ctrl-C inside the block ends the process with 130 at once, quietly. For imports with nothing to
-    save yet: a KeyboardInterrupt inside numpy's C initialisation would surface as an ImportError
-    with a page of advice."""
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: os._exit(EXIT_INTERRUPTED))
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _main(argv: Sequence[str] | None) -> int:
-    with _ctrl_c_exits_at_once():
+    with ctrl_c_exits_at_once():
         import mnist_app.train  # noqa: F401  (numpy, the network, matplotlib later)
     parser = build_parser()
     args = parser.parse_args(argv)
