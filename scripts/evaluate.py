@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Thin wrapper: `python scripts/evaluate.py --help`. The work is in mnist_app/cli/evaluate.py."""
 
+import _signal  # the C half of `signal`, loaded with Python: no import during which Ctrl-C is a traceback
 import os
-import signal
 import sys
 
 # Ctrl-C while starting up (importing numpy takes a while) has nothing to save: leave at once,
 # quietly, with the usual 130 (mnist_app.cli.common.start says when Ctrl-C becomes a normal interrupt).
-signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+_signal.signal(_signal.SIGINT, lambda signum, frame: os._exit(130))
 
 from pathlib import Path  # noqa: E402
 
