@@ -778,8 +778,12 @@ def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], w
               mirror_list: list[str], results: dict[str, FileResult], **options: Any) -> None:
     """Fetch every file of ``todo`` (under the data directory's lock) into ``results``."""
     if not mirror_list:
+        # Say why a file that is there needs downloading (a Fashion-MNIST file under an MNIST name):
+        # the note that said so may have been quiet.
+        kept = "".join(f"; {directory / name} is not the MNIST file ({wrong[name][1]}) and was left untouched"
+                       for name in todo if name in wrong)
         raise DownloadError(
-            f"no mirrors to download {', '.join(todo)} from; {_MIRROR_HINT}"
+            f"no mirrors to download {', '.join(todo)} from{kept}; {_MIRROR_HINT}"
         )
     import requests  # only now: a run with every file present never loads it
 

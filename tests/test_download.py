@@ -499,6 +499,20 @@ def test_wrong_file_is_left_untouched_when_no_mirror_can_replace_it(tmp_path, pa
     assert not list(tmp_path.glob("*.bad-*"))
 
 
+def test_wrong_file_with_no_mirror_at_all_is_named_in_the_error(tmp_path, payload, specs):
+    """`evaluate.py --data-dir D` (its data loading is quiet) with a Fashion-MNIST file under an MNIST
+    name and no mirror said only "no mirrors to download NAME from": not why a file that is there
+    needs downloading, nor that it was kept."""
+    fashion = b"x" * len(payload[LABELS])  # right size, wrong bytes
+    (tmp_path / LABELS).write_bytes(fashion)
+    with pytest.raises(DownloadError) as info:
+        fetch(tmp_path, [], specs)
+    message = str(info.value)
+    assert f"{tmp_path / LABELS} is not the MNIST file (MD5 mismatch" in message
+    assert "was left untouched" in message and "--mirror" in message and "\n" not in message
+    assert (tmp_path / LABELS).read_bytes() == fashion
+
+
 def test_cli_json_reports_the_moved_aside_file(tmp_path, mnist_http_mirror, capsys):
     labels = "t10k-labels-idx1-ubyte.gz"
     (tmp_path / labels).write_bytes(b"mine")
