@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,6 +47,14 @@ SPEC_HELP = (
 )
 
 
+def architecture(sizes: Sequence[int], shown: int = 8) -> str:
+    """Layer sizes as ``784-30-10``; beyond ``shown`` layers the first and last few and the count."""
+    if len(sizes) <= shown:
+        return "-".join(str(s) for s in sizes)
+    head, tail = sizes[: shown // 2], sizes[-(shown // 2):]
+    return f"{'-'.join(map(str, head))}-...-{'-'.join(map(str, tail))}, {len(sizes):,} layers"
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a user needs to know about the model that answered."""
@@ -59,7 +68,9 @@ class ModelInfo:
 
     @property
     def architecture(self) -> str:
-        return "-".join(str(s) for s in self.sizes)
+        """``784-30-10``; a deep network is shortened (``784-1-1-...-1-10, 6,002 layers``), so the
+        model line stays one readable line whatever checkpoint it names."""
+        return architecture(self.sizes)
 
     @property
     def display_path(self) -> str:
@@ -192,7 +203,7 @@ def load(spec: str | os.PathLike | None = None, cwd: str | os.PathLike | None = 
     sizes = tuple(int(s) for s in network.sizes)
     if sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
         raise CheckpointError(
-            f"{path}: wrong shape for a digit classifier: layer sizes {list(sizes)} "
+            f"{path}: wrong shape for a digit classifier: layer sizes {architecture(sizes)} "
             f"(need {N_PIXELS} inputs and {N_CLASSES} outputs)"
         )
     info = ModelInfo(

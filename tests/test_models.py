@@ -137,6 +137,26 @@ def test_wrong_shape_is_refused(tmp_path):
         models.load(wrong)
 
 
+def test_a_deep_model_is_named_on_one_short_line(tmp_path):
+    """A checkpoint of 200 one-unit layers (loadable: D20) made predict's `model:` line 800
+    characters long (6,000 layers: 12,000), and a wrong-shaped one listed every size. Both are
+    shortened: the first and last layers and the count."""
+    from mnist_app.network import Network
+
+    deep = tmp_path / "deep.npz"
+    save_checkpoint(deep, Network((784, *[1] * 200, 10), rng=0), {}, momentum=False)
+    Image.new("L", (28, 28), 0).save(tmp_path / "blank.png")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "blank.png", "--model", "deep.npz"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    model_line = next(line for line in done.stderr.splitlines() if line.startswith("model:"))
+    assert model_line == "model: deep.npz (784-1-1-1-...-1-1-1-10, 202 layers)", model_line
+    wrong = tmp_path / "wrong.npz"
+    save_checkpoint(wrong, Network((784, *[1] * 200, 5), rng=0), {}, momentum=False)
+    with pytest.raises(CheckpointError) as caught:
+        models.load(wrong)
+    assert "layer sizes 784-1-1-1-...-1-1-1-5, 202 layers (need 784 inputs and 10 outputs)" in str(caught.value)
+
+
 def test_description_names_path_architecture_accuracy_and_origin(trained_here, monkeypatch):
     directory, accuracy = trained_here
     monkeypatch.chdir(directory)
