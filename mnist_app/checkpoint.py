@@ -235,6 +235,8 @@ def _open_archive(path: Path) -> _Archive:
             raise _fail(path, "no such checkpoint file")
         if path.is_dir():
             raise _fail(path, "is a directory, not a checkpoint file")
+        if not path.is_file():  # opening a named pipe waits for a writer; /dev/zero never ends
+            raise _fail(path, "is not a regular file (a pipe or device?), not a checkpoint file")
         with open(path, "rb") as handle:
             magic = handle.read(6)
     except OSError as exc:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mnist_app import checkpoint
 from mnist_app.checkpoint import (
@@ -341,3 +345,21 @@ def test_six_thousand_one_unit_layers_load(tmp_path: Path) -> None:
 def test_more_layers_than_the_limit_are_refused_from_the_meta(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(checkpoint, "MAX_LAYERS", 2)
     _expect_error(_hostile(tmp_path), "3 layers", "at most 2")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_or_device_named_like_a_checkpoint_is_refused_at_once(tmp_path):
+    """`predict.py x.png --model m.npz` and `train.py --resume` on a named pipe waited forever for a
+    writer (a symlink to /dev/zero would be read without end). Real processes, bounded in time."""
+    os.mkfifo(tmp_path / "m.npz")
+    (tmp_path / "z.npz").symlink_to("/dev/zero")
+    (tmp_path / "run").mkdir()
+    os.mkfifo(tmp_path / "run" / "last.npz")
+    Image.new("L", (28, 28), 0).save(tmp_path / "x.png")
+    script = Path(__file__).resolve().parent.parent / "scripts"
+    for args in (["predict.py", "x.png", "--model", "m.npz"], ["predict.py", "x.png", "--model", "z.npz"],
+                 ["train.py", "--resume", "--model-dir", "run"]):
+        done = subprocess.run([sys.executable, str(script / args[0]), *args[1:]], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, (args, done.stderr)
+        assert "is not a regular file (a pipe or device?)" in done.stderr and "Traceback" not in done.stderr
