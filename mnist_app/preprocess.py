@@ -74,11 +74,14 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "AVIF", "PPM")
 
 # A piece of ink joins the digit if it carries at least this share of the ink kept so far and lies
 # within this many times the kept box's longer side of it (pieces touching the image's edge need
-# 3x the share). Tiny pieces inside the box count (dotted strokes); specks further out do not.
+# EDGE_SHARE x the share). Tiny pieces inside the box count (dotted strokes); specks further out do not.
 KEEP_RULES = ((0.002, 0.0), (0.01, 0.08), (0.04, 0.3), (0.25, 1.0))
 # If the digit's pieces hold less than this share of all the ink, the "specks" are the image
 # (noise, texture): nothing is dropped, so the unsure rule sees it as it is.
 MIN_DIGIT_SHARE = 0.5
+EDGE_WEIGHT = 0.3  # choosing the digit's core, a piece touching the image's edge weighs this much
+EDGE_SHARE = 6  # and to join the digit it needs this many times the share of ink (a crease, an edge)
+EDGE_GROWTH = 1.5  # and may not make the digit's box longer than this x its longer side
 # The sheet's edge (remove_outside_sheet): a dark run along >= 85% of a side, straight within 3% of
 # the side; light paper over >= 20% of the frame and >= 70% of what lies inside the edges.
 SHEET_EDGE_COVER = 0.85
@@ -528,8 +531,10 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     28x28. The ink is split into connected pieces (8-neighbours); the heaviest piece is the
     digit's core, and other pieces join it -- growing its box -- when they are heavy enough for
     their distance to it: broken or dotted strokes (a fine pen, pencil, a 5's detached bar) lie
-    close; specks are light and anywhere. Pieces that touch the image's edge must be heavier
-    still (the edge of a sheet, a crease, a finger). The rule is in KEEP_RULES. When the pieces kept
+    close; specks are light and anywhere. Pieces that touch the image's edge (the edge of a
+    sheet, a crease, a finger, a line drawn across) weigh less as the core (EDGE_WEIGHT), must
+    be heavier still to join (EDGE_SHARE) and may not stretch the digit's box (EDGE_GROWTH)
+    unless they are digit-sized (the first digit of a tightly cropped number). The rule is in KEEP_RULES. When the pieces kept
     hold less than MIN_DIGIT_SHARE of all the ink, the image is texture or noise, not a digit on
     specked paper, and is returned unchanged.
     """
@@ -543,10 +548,14 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     mass = np.asarray(ndimage.sum_labels(ink, labels, index), dtype=np.float64)
     boxes = ndimage.find_objects(labels)
     h, w = ink.shape
-    main = int(np.argmax(mass))
+    # the core: the heaviest piece, though one touching the image's edge (a crease, the sheet's
+    # edge, a shadow) counts EDGE_WEIGHT as much -- a digit is written inside the frame
+    at_edge = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == h or b[1].stop == w for b in boxes])
+    main = int(np.argmax(np.where(at_edge, EDGE_WEIGHT, 1.0) * mass))
     y0, y1, x0, x1 = boxes[main][0].start, boxes[main][0].stop, boxes[main][1].start, boxes[main][1].stop
     keep = np.zeros(n, dtype=bool)
     keep[main] = True
+    core_h = y1 - y0
     total = mass[main]
     changed = True
     while changed:
@@ -555,9 +564,13 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
         for i in np.flatnonzero(~keep):
             by, bx = boxes[i]
             gap = max(y0 - by.stop, by.start - y1, x0 - bx.stop, bx.start - x1, 0)
-            at_edge = by.start == 0 or bx.start == 0 or by.stop == h or bx.stop == w
             share = mass[i] / total
-            if any(share >= min_share * (3 if at_edge else 1) and gap <= max_gap * size
+            grown = max(max(y1, by.stop) - min(y0, by.start), max(x1, bx.stop) - min(x0, bx.start))
+            piece_h, piece_w = by.stop - by.start, bx.stop - bx.start
+            digit_sized = 0.6 * core_h <= piece_h <= 1.4 * core_h and piece_w <= 1.2 * piece_h  # a neighbour
+            if at_edge[i] and grown > EDGE_GROWTH * size and not digit_sized:  # a line from the edge
+                continue
+            if any(share >= min_share * (EDGE_SHARE if at_edge[i] else 1) and gap <= max_gap * size
                    for min_share, max_gap in KEEP_RULES):
                 keep[i] = True
                 total += mass[i]
