@@ -134,7 +134,8 @@ def evaluate_images(network, directory: Path, *, raw: bool = False) -> dict:
     items, folder_problems = labelled_images(directory)
     preds = classify_files(network, [it["path"] for it in items], raw=raw)
     labels = [it["label"] for it in items]
-    answers = [p.digit if p.ok else -1 for p in preds]
+    # an image read as a number of several digits has no single answer: counted as not read
+    answers = [p.digit if p.ok and p.digit is not None else -1 for p in preds]
     groups = {key: [it.get(key, "") for it in items] for key in ("source", "style") if any(key in it for it in items)}
     rep = report(labels, answers, groups=groups)
     rep["misclassified"] = mistakes(labels, answers, [p.confidence or 0.0 for p in preds], [p.file for p in preds])

@@ -76,3 +76,13 @@ def test_numbers_suite_small_run(tmp_path, digits_dev_dir, mnist_mirror_dir):
     assert report["n"] == 24 and set(report["by_kind"]) <= set(synth.NUMBER_KINDS)
     # read as one squeezed digit (before numbers were segmented), none of these was right
     assert report["digit_count_right"] >= 0.8 and report["exact"] >= 0.5, report
+
+
+def test_evaluate_counts_a_labelled_image_read_as_a_number_without_crashing(mnist, tmp_path):
+    from mnist_app.evaluate import evaluate_images
+    from mnist_app.predict import load_model
+
+    number_image(mnist, [0, 1], tmp_path / "7_two_digits.png")  # labelled 7, holds "72"
+    number_image(mnist, [0], tmp_path / "7_one.png")
+    rep = evaluate_images(load_model("shipped")[0], tmp_path)
+    assert rep["n"] == 2 and rep["correct"] == 1
