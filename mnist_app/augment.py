@@ -83,7 +83,7 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         # Handwriting styles (add_handwriting_styles): crossed 7s, flagged and footed 1s, closed 4s.
         "style_probability": 0.5,  # chance a 7 gets a crossbar / a 1 gets a flag
         "foot_probability": 0.5,  # chance a flagged 1 also gets a foot
-        "closed_four_probability": 0.3,  # chance a 4 gets its top closed (a triangle 4)
+        "closed_four_probability": 0.5,  # chance a 4 gets its top closed (a triangle 4), if its bar crosses the stem
     }
 )
 """Default distortion parameters; every one can be overridden as a keyword argument of
@@ -369,6 +369,9 @@ _FLAG_GAP = 35.0
 _FOUR_BAND = 0.35
 """Top fraction of a 4's ink rows where its left arm and stem are looked for (above the crossbar)."""
 
+_BAR_PAST_STEM = 2.5
+"""Least reach in px of a 4's crossbar to the right of its stem's centre for its top to be closed."""
+
 _STYLE_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {
         "crossbar_length": (7.0, 11.0),  # px, the 7's crossbar
@@ -461,7 +464,8 @@ def _close_fours(out: np.ndarray, img: np.ndarray, chosen: np.ndarray, u: np.nda
     The two strokes are found in the top :data:`_FOUR_BAND` of the digit's ink rows: the left arm
     is the ink left of the first empty column after the leftmost ink, the stem the ink right of
     it.  A 4 whose top is already closed (no empty column there) or whose strokes are less than
-    3 px apart is left alone.  Each end sits half a pen width below its stroke's top ink row, at
+    3 px apart is left alone, and so is one whose crossbar stops at the stem (does not reach
+    :data:`_BAR_PAST_STEM` px past the stem's centre): closed, that shape is a 9.  Each end sits half a pen width below its stroke's top ink row, at
     the ink-weighted column of that row, moved +-0.5 px at random.  Pen width: the ink per row
     across the stem's lower part (only the stem crosses those rows), clipped to 1.5-3.5 px.
     """
@@ -495,9 +499,20 @@ def _close_fours(out: np.ndarray, img: np.ndarray, chosen: np.ndarray, u: np.nda
     left_y, left_x, has_left = stroke_top(left_side)
     right_y, right_x, has_right = stroke_top(~left_side)
     rows = r.astype(np.float32)
-    _, cross, mass = _band_stats(sub, rows, (bottom - 0.15 * height).astype(np.float32), 1.0)
+    low_row = (bottom - 0.15 * height).astype(np.float32)
+    low_x, cross, mass = _band_stats(sub, rows, low_row, 1.0)
     width = np.clip(cross, 1.5, 3.5)
-    good = has_left & has_right & (right_x - left_x >= 3.0) & (mass > 0)
+    # The crossbar: the inkiest row between the band and the stem's lower part. Closed, a 4 whose
+    # bar stops at the stem is a 9; only a bar reaching past the stem keeps it a 4, so only those
+    # are closed (the stem's column at the bar's row is interpolated between its top and low end).
+    between = (r[None, :] >= (top + _FOUR_BAND * height)[:, None]) & (r[None, :] <= low_row[:, None] - 1)
+    bar_row = np.where(between, sub.sum(axis=2), -1.0).argmax(axis=1)
+    along = (bar_row - right_y) / np.maximum(low_row - right_y, 1.0)
+    stem_at_bar = right_x + (low_x - right_x) * along
+    near_bar = np.abs(r[None, :] - bar_row[:, None]) <= 1  # (M, 28) rows
+    past_stem = r[None, :] >= (stem_at_bar + _BAR_PAST_STEM)[:, None]  # (M, 28) columns
+    bar_past_stem = (inked & near_bar[:, :, None] & past_stem[:, None, :]).any(axis=(1, 2))
+    good = has_left & has_right & (right_x - left_x >= 3.0) & (mass > 0) & bar_past_stem
     half = width / 2
     jitter = u - 0.5  # +-0.5 px along x for each end
     draw_segments(
@@ -527,7 +542,7 @@ def add_handwriting_styles(
     foot_probability: chance that a flagged 1 also gets a foot
                       (default ``DEFAULTS["foot_probability"]``, 0.5).
     closed_four_probability: chance that a 4 gets its open top closed
-                      (default ``DEFAULTS["closed_four_probability"]``, 0.3); 0 draws no
+                      (default ``DEFAULTS["closed_four_probability"]``, 0.5); 0 draws no
                       random numbers for it, so the other styles come out as before it existed.
 
     What is drawn (ranges in :data:`_STYLE_RANGES`; pen width = the digit's own stroke
