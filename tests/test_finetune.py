@@ -185,3 +185,13 @@ def test_mnist_app_finetune_subcommand_names_itself():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "python -m mnist_app finetune" in result.stdout and "--model" in result.stdout and "examples:" in result.stdout
+
+
+def test_the_command_module_loads_without_numpy_so_one_blas_thread_takes_effect():
+    """cli/finetune asks for one BLAS thread before numpy loads (many mini-batches of 20: OpenBLAS's
+    threads only wait for each other); that only works if importing the command loads no numpy."""
+    code = ("import sys; import mnist_app.cli.finetune; "
+            "print('numpy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert result.stdout.strip() == "False", result.stderr

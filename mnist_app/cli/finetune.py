@@ -12,7 +12,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, add_model_option, load_data, make_parser, positive_int, run
+from mnist_app.cli.common import (
+    EXIT_OK, add_data_options, add_model_option, load_data, make_parser, one_blas_thread, positive_int, run,
+)
 
 PROG = "finetune.py"
 
@@ -45,6 +47,7 @@ def _percent(value) -> str:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    one_blas_thread()  # before numpy loads: many mini-batches of 20 (see its docstring)
     args = build_parser().parse_args(argv)
     from mnist_app.finetune import Settings, personalise, total_examples
     from mnist_app.imagefiles import printable

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, make_parser, program_name, run
+from mnist_app.cli.common import EXIT_OK, make_parser, one_blas_thread, program_name, run
 from mnist_app.errors import MnistAppError
 from mnist_app.models import SPEC_HELP
 
@@ -69,17 +69,6 @@ def listen(host: str, port: int) -> socket.socket:
         hint = "; is another server running? try --port" if port else ""
         raise MnistAppError(f"{host}:{port}: cannot listen ({exc.strerror or exc}){hint}") from None
     return sock
-
-
-def one_blas_thread() -> None:
-    """Let numpy's BLAS use one thread (unless the user chose otherwise), before numpy loads.
-
-    Requests run in parallel threads already; OpenBLAS's own threads for one 800x784 product gain
-    nothing and, when the CPU is busy, wait for each other: the median predict time on a loaded
-    2-core machine went from 60 ms to 7 ms with one thread (docs/serve.md).
-    """
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
 
 
 def _main(argv: Sequence[str] | None) -> int:
