@@ -6,8 +6,10 @@ only on digits, it is often *more* sure of a letter than of an odd real digit (H
 measures the candidates: at 2% of correct digits-dev answers flagged, the best output or input
 statistic flags about a quarter to a third of handwritten letters).
 
-So a 784-30-1 sigmoid network (the same textbook Network, cross-entropy cost) is trained to say
-1 for "not a digit" and 0 for a digit:
+So 784-30-1 sigmoid networks (the same textbook Network, cross-entropy cost) are trained to say
+1 for "not a digit" and 0 for a digit; three of them, trained from different seeds, are shipped
+merged into one 784-90-1 network whose log-odds is the mean of theirs
+(mnist_app.unsure_lab.merge_checks):
 
 - digits: MNIST training images, redrawn every epoch with the shipped model's distortions
   (affine + elastic + crossed 7s / flagged 1s), plus digits hand-drawn by mnist_app.strokes and
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 CHECK_MODEL = Path(__file__).resolve().parent / "shipped" / "digit_check.npz"
-SIZES = (784, 30, 1)
+N_INPUTS = 784
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,7 +42,7 @@ def _load(path: str):
     from mnist_app.checkpoint import load_checkpoint
 
     network, _meta = load_checkpoint(path)
-    if tuple(network.sizes) != SIZES:
+    if len(network.sizes) != 3 or network.sizes[0] != N_INPUTS or network.sizes[-1] != 1:
         from mnist_app.errors import CheckpointError
 
         raise CheckpointError(f"{path}: not a digit check network (layer sizes {list(network.sizes)})")
@@ -52,6 +54,6 @@ def not_digit_scores(X, path: str | Path = CHECK_MODEL) -> np.ndarray:
 
     Log-odds rather than the sigmoid output, so thresholds far in the tail stay readable."""
     network = _load(str(path))
-    a = network.feedforward(np.ascontiguousarray(np.asarray(X, dtype=network.dtype).reshape(-1, SIZES[0])))
+    a = network.feedforward(np.ascontiguousarray(np.asarray(X, dtype=network.dtype).reshape(-1, N_INPUTS)))
     a = np.clip(a[:, 0].astype(np.float64), 1e-12, 1 - 1e-12)
     return np.log(a) - np.log1p(-a)

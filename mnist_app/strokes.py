@@ -97,7 +97,7 @@ def draw_strokes(strokes, rng: np.random.Generator, size: int = CANVAS) -> Image
     w = h * rng.uniform(0.45, 1.0)
     angle = np.radians(rng.uniform(-15, 15))
     slant = rng.uniform(-0.3, 0.3)
-    width = max(1, int(rng.lognormal(np.log(8), 0.5)))
+    width = max(1, int(h * rng.lognormal(np.log(0.065), 0.45)))  # 3-13% of the height, as pens go
     paper, ink = int(rng.uniform(190, 255)), int(rng.uniform(0, 100))
     image = Image.new("L", (size, size), paper)
     draw = ImageDraw.Draw(image)
@@ -184,7 +184,8 @@ def low_resolution_scan(image: Image.Image, rng: np.random.Generator) -> Image.I
     """The glyph as an old 16x16 scan shown enlarged (like USPS grey or Semeion black-and-white
     digits): cropped to its ink, shrunk to 16 px, perhaps thresholded, blown up with hard edges."""
     a = 255 - np.asarray(image.convert("L"), dtype=np.float32)
-    rows, cols = np.flatnonzero(a.max(axis=1) > 60), np.flatnonzero(a.max(axis=0) > 60)
+    a = np.maximum(a - np.median(a[0]), 0)  # ink above the paper (grey paper is not ink)
+    rows, cols = np.flatnonzero(a.max(axis=1) > 30), np.flatnonzero(a.max(axis=0) > 30)
     if rows.size == 0:
         return image
     crop = Image.fromarray(a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
@@ -198,14 +199,18 @@ def low_resolution_scan(image: Image.Image, rng: np.random.Generator) -> Image.I
 
 
 def samples(rng: np.random.Generator, rounds: int, fonts: list[str] | None = None,
-            low_resolution: float = 0.25):
+            low_resolution: float = 0.2, small: float = 0.25):
     """Yield ``(kind, char, image)``: per round every letter and digit hand-drawn once, every
     capital, lower-case letter and digit in one random font, 5 scribbles and 3 noise images; a
-    ``low_resolution`` share of the glyphs and scribbles as low_resolution_scan shows them.
+    ``low_resolution`` share of the glyphs and scribbles as low_resolution_scan shows them and a
+    ``small`` share of the rest shrunk to 28-64 px (antialiased), as small drawings come.
     kind: stroke_letter, stroke_digit, font_letter, font_digit, scribble, noise."""
     for kind, char, image in _glyphs(rng, rounds, font_files() if fonts is None else fonts):
         if kind != "noise" and rng.random() < low_resolution:
             image = low_resolution_scan(image, rng)
+        elif kind != "noise" and rng.random() < small:  # a small drawing or crop, e.g. 28x28
+            side = int(rng.choice([28, 40, 64]))
+            image = image.resize((side, side), Image.Resampling.BOX)
         yield kind, char, image
 
 
