@@ -626,7 +626,7 @@ def prediction_figure(chunk: Sequence, *, failed: Sequence = (), title: str | No
             row[2].bar(range(len(colors)), pred.probabilities, color=colors)
             row[2].set_xticks(range(len(colors)))
             row[2].set_ylim(0, 1)
-            unsure = f" -- unsure: {pred.unsure_reason}" if pred.unsure else ""
+            unsure = f"\nunsure: {pred.unsure_reason}" if pred.unsure else ""  # own line: the title is narrow
             row[2].set_title(f"answer {pred.digit} ({pred.confidence:.1%}){unsure}", fontsize=9,
                              color="tab:red" if pred.unsure else "black")
     if title:  # which model answered
