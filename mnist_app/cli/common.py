@@ -99,6 +99,17 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="NAME|PATH", help=SPEC_HELP)
 
 
+def add_suite_options(parser: argparse.ArgumentParser) -> None:
+    """The options the measuring suites share (photo_suite, numbers_suite): where their source digits
+    come from, the seed, where the images go, the model and --json."""
+    parser.add_argument("--digits-dev", metavar="DIR", required=True, help="folder of real digits with manifest.csv")
+    parser.add_argument("--mnist", metavar="DIR", required=True, help="folder with the MNIST t10k .gz files")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", metavar="DIR", help="write the images here and keep them (default: a temporary folder)")
+    add_model_option(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (a bad value is a usage error, exit 2)."""
     try:

@@ -22,8 +22,8 @@ PROG = "measure_unsure.py"
 BUDGET = 0.02  # share of right digits-dev answers the rule may flag (issue 11)
 
 EXAMPLES = """
-  python scripts/measure_unsure.py --data-dir ../shared/mnist --digits-dev ../shared/digits-dev \\
-      --non-digits-dev ../shared/non-digits-dev
+  python scripts/measure_unsure.py --data-dir MNIST_DIR --digits-dev DIGITS_DEV_DIR \\
+      --non-digits-dev NON_DIGITS_DEV_DIR
   python scripts/measure_unsure.py ... --model best --json > unsure.json
 """
 

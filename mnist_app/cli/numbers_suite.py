@@ -14,26 +14,21 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, make_parser, positive_int, run
+from mnist_app.cli.common import EXIT_OK, add_suite_options, make_parser, positive_int, run
 
 PROG = "numbers_suite.py"
 
 EXAMPLES = """
-  python scripts/numbers_suite.py --digits-dev ../shared/digits-dev --mnist ../shared/mnist
+  python scripts/numbers_suite.py --digits-dev DIGITS_DEV_DIR --mnist MNIST_DIR
   python scripts/numbers_suite.py --digits-dev DEV --mnist MIRROR --count 100 --out /tmp/numbers
 """
 
 
 def build_parser():
     parser = make_parser(PROG, "Exact-number accuracy on synthetic photos of written numbers.", EXAMPLES)
-    parser.add_argument("--digits-dev", metavar="DIR", required=True, help="folder of real digits with manifest.csv")
-    parser.add_argument("--mnist", metavar="DIR", required=True, help="folder with the MNIST t10k .gz files")
+    add_suite_options(parser)
     parser.add_argument("--count", type=positive_int, default=1000, help="numbers to make (default 1000)")
     parser.add_argument("--pool", type=positive_int, default=300, help="digits taken from each source (default 300)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", metavar="DIR", help="write the images here and keep them (default: a temporary folder)")
-    parser.add_argument("--model", metavar="PATH", help="shipped, best, personal, last or a checkpoint path")
-    parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
     return parser
 
 

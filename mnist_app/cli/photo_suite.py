@@ -15,12 +15,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, make_parser, positive_int, run
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_suite_options, make_parser, positive_int, run
 
 PROG = "photo_suite.py"
 
 EXAMPLES = """
-  python scripts/photo_suite.py --digits-dev ../shared/digits-dev --mnist ../shared/mnist
+  python scripts/photo_suite.py --digits-dev DIGITS_DEV_DIR --mnist MNIST_DIR
   python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --n 20 --out /tmp/photos  # keep them
   python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --json --model models/last.npz
 """
@@ -31,13 +31,8 @@ def build_parser():
 
     conditions = "; ".join(f"{c.name}: {c.description}" for c in CONDITIONS)
     parser = make_parser(PROG, "Accuracy per synthetic photo condition. Conditions: " + conditions, EXAMPLES)
-    parser.add_argument("--digits-dev", metavar="DIR", required=True, help="folder of real digits with manifest.csv")
-    parser.add_argument("--mnist", metavar="DIR", required=True, help="folder with the MNIST t10k .gz files")
+    add_suite_options(parser)
     parser.add_argument("--n", type=positive_int, default=150, help="digits taken from each source (default 150)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", metavar="DIR", help="write the images here and keep them (default: a temporary folder)")
-    parser.add_argument("--model", metavar="PATH", help="shipped, best, personal, last or a checkpoint path (default: as predict.py)")
-    parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
     return parser
 
 

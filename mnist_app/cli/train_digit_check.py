@@ -21,7 +21,7 @@ from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_pars
 PROG = "train_digit_check.py"
 
 EXAMPLES = """
-  python scripts/train_digit_check.py --data-dir ../shared/mnist          # -> the shipped check
+  python scripts/train_digit_check.py --data-dir MNIST_DIR          # -> the shipped check
   python scripts/train_digit_check.py --out /tmp/check.npz --seeds 7      # one check, another draw
 """
 
