@@ -159,7 +159,10 @@ def digit_dir(mnist, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def non_digits_dev_dir() -> Path:
     """../shared/non-digits-dev: handwritten letters (not digits), manifest.csv with file,letter,digit_like."""
-    directory = Path(os.environ.get("MNIST_TEST_NON_DIGITS_DEV", NON_DIGITS_DEV))
+    default = NON_DIGITS_DEV
+    if "MNIST_TEST_DIGITS_DEV" in os.environ:  # the two sets travel together (shared/digits-dev, shared/non-digits-dev)
+        default = Path(os.environ["MNIST_TEST_DIGITS_DEV"]).parent / "non-digits-dev"
+    directory = Path(os.environ.get("MNIST_TEST_NON_DIGITS_DEV", default))
     if not (directory / "manifest.csv").is_file():
         _missing(f"no non-digits-dev set at {directory} (set MNIST_TEST_NON_DIGITS_DEV)")
     return directory
