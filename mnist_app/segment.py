@@ -11,7 +11,9 @@ line) and two digits can touch. So:
    projected onto the x axis and cut at gaps at least MIN_GAP of the writing's height wide.
    Pieces of one digit overlap in x (the 5's bar lies over its body), so they stay together.
 3. **small groups**: a group much shorter than the writing (under MIN_HEIGHT of the tallest: a
-   dot, a dash, a stray piece) is joined to its neighbour when it is close, else dropped.
+   dot, a dash, a stray piece) or much lighter (under LIGHT_GROUP of the median group's ink: a
+   digit's stray dots one above the other) is joined to its neighbour when it is close, else
+   dropped -- so that digit's crop holds them, as it would if it were written alone.
 4. **touching digits**: a group far wider than a digit (more than TOUCHING_WIDTH x its height)
    is cut where its vertical projection (ink per column) is thinnest near where evenly spaced
    digits would meet -- only there, and only if that column holds little ink (CUT_INK of the
@@ -34,6 +36,8 @@ MIN_HEIGHT = 0.4  # a group shorter than this x the tallest is a fragment ...
 JOIN_GAP = 0.25  # ... joined to a neighbour no further than this x the tallest's height
 TOUCHING_WIDTH = 1.25  # a group wider than this x its height holds touching digits, as does one
 TOUCHING_VS_OTHERS = 1.35  # wider than this x the median width of the row's other groups (>= 3)
+PAIR_MIN_WIDTH = 1.0  # ... and then at least as wide as tall: two digits side by side are (a wide 4 is not)
+LIGHT_GROUP = 0.15  # a group with less ink than this x the median group's is a fragment, however tall
 DIGIT_WIDTH = 0.7  # expected width of one digit, x the height (to count touching digits)
 CUT_INK = 0.5  # a cut column holds at most this x the group's mean ink per (inked) column
 PART_HEIGHT = 0.6  # and every part it leaves is at least this x the group's height tall
@@ -67,10 +71,12 @@ def _split_touching(ink: np.ndarray, x0: int, x1: int, height: int, typical_widt
     """Cut the columns [x0, x1) of a too-wide group into digits at thin columns, or keep it.
 
     Too wide: wider than TOUCHING_WIDTH x its height, or -- when the row has other digits to
-    compare with -- than TOUCHING_VS_OTHERS x their median width (and 0.8 x its height)."""
+    compare with -- than TOUCHING_VS_OTHERS x their median width (and PAIR_MIN_WIDTH x its
+    height: a wide single 4 or 8 beside narrow 1s and 7s is still one digit)."""
     width = x1 - x0
     wide_alone = width > TOUCHING_WIDTH * height
-    wide_vs_others = typical_width is not None and width > TOUCHING_VS_OTHERS * typical_width and width > 0.8 * height
+    wide_vs_others = (typical_width is not None and width > TOUCHING_VS_OTHERS * typical_width
+                      and width >= PAIR_MIN_WIDTH * height)
     if not (wide_alone or wide_vs_others):
         return [(x0, x1)]
     one = typical_width if typical_width is not None else DIGIT_WIDTH * height
@@ -116,9 +122,14 @@ def find_digits(ink: np.ndarray) -> list[Digit]:
     # fragments: joined to the nearer full-height neighbour if close enough, else dropped
     tall = [_rows(mask[:, a:b])[1] - _rows(mask[:, a:b])[0] for a, b in groups]
     tallest = max(tall)
-    full = [list(g) for g, h in zip(groups, tall) if h >= MIN_HEIGHT * tallest]
-    for (a, b), h in zip(groups, tall):
-        if h >= MIN_HEIGHT * tallest:
+    ink_of = [float(ink[:, a:b].sum()) for a, b in groups]
+    median_ink = float(np.median(ink_of))
+    # a fragment is short, or light however tall its pieces spread (a digit's stray dots, one
+    # above the other, span half a digit's height but hold a few percent of its ink)
+    is_digit = [h >= MIN_HEIGHT * tallest and m >= LIGHT_GROUP * median_ink for h, m in zip(tall, ink_of)]
+    full = [list(g) for g, keep in zip(groups, is_digit) if keep]
+    for (a, b), keep in zip(groups, is_digit):
+        if keep:
             continue
         gaps = [(max(g[0] - b, a - g[1], 0), i) for i, g in enumerate(full)]
         if gaps and min(gaps)[0] <= JOIN_GAP * tallest:

@@ -91,3 +91,34 @@ def test_digits_dev_images_are_never_split(digits_dev_dir):
         rows = list(csv.DictReader(fh))
     split = [r["file"] for r in rows[::3] if len(prepare_all(digits_dev_dir / r["file"])) != 1]
     assert split == []
+
+
+def four(d, x, y=50, h=100, w=95):
+    """An open 4: a down stroke, a long bar, the stem well to the right."""
+    d.line([(x, y), (x, y + 2 * h // 3), (x + w, y + 2 * h // 3)], fill=0, width=9)
+    d.line([(x + 3 * w // 5, y + h // 4), (x + 3 * w // 5, y + h)], fill=0, width=9)
+
+
+def test_a_wide_four_among_narrow_ones_is_one_digit():
+    """Wider than 1.35 x the row's median width but narrower than tall: one digit, not a pair."""
+    im, d = canvas(700, 200)
+    seven(d, 30, w=40)
+    seven(d, 130, w=40)
+    one(d, 200, w=20)
+    four(d, 300, w=90)  # 99 px wide, 101 tall; the row's median width is 49
+    seven(d, 460, w=40)
+    digits = find_digits(ink_of(im))
+    assert len(digits) == 5
+    assert digits[3].box[2] <= 300 and digits[3].box[3] >= 390
+
+
+def test_stray_dots_one_above_the_other_join_their_digit():
+    """Two dots beside a digit span half its height but hold little ink: not a digit of their own."""
+    im, d = canvas(500, 200)
+    zero(d, 60)
+    seven(d, 200)
+    d.ellipse([278, 80, 286, 88], fill=0)
+    d.ellipse([280, 130, 288, 138], fill=0)
+    digits = find_digits(ink_of(im))
+    assert len(digits) == 2
+    assert digits[1].box[3] >= 288  # the dots are in the 7's crop, as they would be if it stood alone
