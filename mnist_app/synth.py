@@ -349,6 +349,31 @@ def make_photo_suite(
 NUMBER_KINDS = ("separated", "touching", "broken")
 
 
+def evaluate_photo_suite(network, directory: Path) -> dict:
+    """Accuracy per condition and source of a suite folder (manifest.csv as make_photo_suite writes)."""
+    from mnist_app.predict import classify_files
+
+    with (directory / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    preds = classify_files(network, [directory / r["file"] for r in rows])
+    table: dict[str, dict[str, list[int]]] = {}
+    for row, pred in zip(rows, preds):
+        right = int(pred.ok and pred.digit == int(row["label"]))
+        cell = table.setdefault(row["style"], {}).setdefault(row["source"], [0, 0])
+        cell[0] += right
+        cell[1] += 1
+    report = {}
+    for condition, by_source in table.items():
+        right = sum(c[0] for c in by_source.values())
+        total = sum(c[1] for c in by_source.values())
+        report[condition] = {
+            "accuracy": right / total,
+            "n": total,
+            "by_source": {s: {"accuracy": c[0] / c[1], "n": c[1]} for s, c in sorted(by_source.items())},
+        }
+    return report
+
+
 def compose_number(digits: list[SourceDigit], kind: str, rng: np.random.Generator) -> tuple[Image.Image, dict]:
     """A photo of ``digits`` written in a row: varied sizes, gaps and baseline, on paper.
 
@@ -410,3 +435,38 @@ def make_numbers_suite(out: Path, pool: list[SourceDigit], count: int = 1000, se
         writer.writeheader()
         writer.writerows(rows)
     return out / "numbers.csv"
+
+
+def evaluate_numbers_suite(network, directory: Path) -> dict:
+    """Exact-number accuracy of a numbers suite folder (numbers.csv as make_numbers_suite writes)."""
+    from mnist_app.predict import classify_files
+
+    with (directory / "numbers.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    preds = classify_files(network, [directory / r["file"] for r in rows])
+    by: dict[str, dict[str, list[int]]] = {"kind": {}, "length": {}}
+    count_right = digits_right = digits_total = 0
+    for row, pred in zip(rows, preds):
+        read = (pred.number if pred.number is not None else str(pred.digit)) if pred.ok else ""
+        exact = int(read == row["number"])
+        counted = int(len(read) == len(row["number"]))
+        for key, value in (("kind", row["kind"]), ("length", str(len(row["number"])))):
+            cell = by[key].setdefault(value, [0, 0, 0])
+            cell[0] += exact
+            cell[1] += 1
+            cell[2] += counted
+        if counted:
+            count_right += 1
+            digits_right += sum(a == b for a, b in zip(read, row["number"]))
+            digits_total += len(read)
+    n = len(rows)
+    return {
+        "n": n,
+        "exact": sum(c[0] for c in by["kind"].values()) / n,
+        "digit_count_right": count_right / n,
+        "digit_accuracy_when_count_right": digits_right / digits_total if digits_total else None,
+        "by_kind": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
+                    for k, c in sorted(by["kind"].items())},
+        "by_length": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
+                      for k, c in sorted(by["length"].items())},
+    }

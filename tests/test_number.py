@@ -66,13 +66,13 @@ def test_show_draws_a_number_with_its_boxes(mnist, tmp_path, capsys):
 @pytest.mark.slow
 def test_numbers_suite_small_run(tmp_path, digits_dev_dir, mnist_mirror_dir):
     from mnist_app import synth
-    from mnist_app.cli.numbers_suite import evaluate_numbers
+    from mnist_app.synth import evaluate_numbers_suite
     from mnist_app.predict import load_model
 
     rng = np.random.default_rng(0)
     pool = synth.digits_dev(digits_dev_dir, 40, rng) + synth.mnist_test(mnist_mirror_dir, 40, rng)
     synth.make_numbers_suite(tmp_path, pool, count=24, seed=0)
-    report = evaluate_numbers(load_model("shipped")[0], tmp_path)
+    report = evaluate_numbers_suite(load_model("shipped")[0], tmp_path)
     assert report["n"] == 24 and set(report["by_kind"]) <= set(synth.NUMBER_KINDS)
     # read as one squeezed digit (before numbers were segmented), none of these was right
     assert report["digit_count_right"] >= 0.8 and report["exact"] >= 0.5, report

@@ -375,7 +375,7 @@ def test_a_fine_pen_stroke_is_thickened_and_a_marker_thinned_to_mnist_width():
 @pytest.mark.slow
 def test_photo_suite_small_run_reads_most_photos(tmp_path, digits_dev_dir, mnist_mirror_dir):
     from mnist_app import synth
-    from mnist_app.cli.photo_suite import evaluate_suite
+    from mnist_app.synth import evaluate_photo_suite
     from mnist_app.predict import load_model
 
     rng = np.random.default_rng(0)
@@ -383,7 +383,7 @@ def test_photo_suite_small_run_reads_most_photos(tmp_path, digits_dev_dir, mnist
     conditions = ("clean", "fine_pen", "grain", "marker", "sheet_edge", "table_margin", "tiny_grey",
                   "ruled_paper")
     synth.make_photo_suite(tmp_path, sources, conditions)
-    report = evaluate_suite(load_model("shipped")[0], tmp_path)
+    report = evaluate_photo_suite(load_model("shipped")[0], tmp_path)
     assert set(report) == set(conditions) and all(r["n"] == 12 for r in report.values())
     # before this work (150 + 150 digits): grain 86%, marker 85%, sheet edge 38%, table 7%, tiny grey 10%
     for condition in conditions:

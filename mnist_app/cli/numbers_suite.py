@@ -32,43 +32,6 @@ def build_parser():
     return parser
 
 
-def evaluate_numbers(network, directory: Path) -> dict:
-    """Exact-number accuracy of a numbers suite folder (numbers.csv as make_numbers_suite writes)."""
-    import csv
-
-    from mnist_app.predict import classify_files
-
-    with (directory / "numbers.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    preds = classify_files(network, [directory / r["file"] for r in rows])
-    by: dict[str, dict[str, list[int]]] = {"kind": {}, "length": {}}
-    count_right = digits_right = digits_total = 0
-    for row, pred in zip(rows, preds):
-        read = (pred.number if pred.number is not None else str(pred.digit)) if pred.ok else ""
-        exact = int(read == row["number"])
-        counted = int(len(read) == len(row["number"]))
-        for key, value in (("kind", row["kind"]), ("length", str(len(row["number"])))):
-            cell = by[key].setdefault(value, [0, 0, 0])
-            cell[0] += exact
-            cell[1] += 1
-            cell[2] += counted
-        if counted:
-            count_right += 1
-            digits_right += sum(a == b for a, b in zip(read, row["number"]))
-            digits_total += len(read)
-    n = len(rows)
-    return {
-        "n": n,
-        "exact": sum(c[0] for c in by["kind"].values()) / n,
-        "digit_count_right": count_right / n,
-        "digit_accuracy_when_count_right": digits_right / digits_total if digits_total else None,
-        "by_kind": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
-                    for k, c in sorted(by["kind"].items())},
-        "by_length": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
-                      for k, c in sorted(by["length"].items())},
-    }
-
-
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     import numpy as np
@@ -82,7 +45,7 @@ def _main(argv: Sequence[str] | None) -> int:
     with tempfile.TemporaryDirectory(prefix="numbers-suite-") as tmp:
         directory = Path(args.out) if args.out else Path(tmp)
         synth.make_numbers_suite(directory, pool, args.count, args.seed)
-        report = evaluate_numbers(network, directory)
+        report = synth.evaluate_numbers_suite(network, directory)
     if args.json:
         print(json.dumps({"model": str(info.path), "seed": args.seed, **report}))
         return EXIT_OK

@@ -36,33 +36,6 @@ def build_parser():
     return parser
 
 
-def evaluate_suite(network, directory: Path) -> dict:
-    """Accuracy per condition and source of a suite folder (manifest.csv as make_photo_suite writes)."""
-    import csv
-
-    from mnist_app.predict import classify_files
-
-    with (directory / "manifest.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    preds = classify_files(network, [directory / r["file"] for r in rows])
-    table: dict[str, dict[str, list[int]]] = {}
-    for row, pred in zip(rows, preds):
-        right = int(pred.ok and pred.digit == int(row["label"]))
-        cell = table.setdefault(row["style"], {}).setdefault(row["source"], [0, 0])
-        cell[0] += right
-        cell[1] += 1
-    report = {}
-    for condition, by_source in table.items():
-        right = sum(c[0] for c in by_source.values())
-        total = sum(c[1] for c in by_source.values())
-        report[condition] = {
-            "accuracy": right / total,
-            "n": total,
-            "by_source": {s: {"accuracy": c[0] / c[1], "n": c[1]} for s, c in sorted(by_source.items())},
-        }
-    return report
-
-
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     import numpy as np
@@ -77,7 +50,7 @@ def _main(argv: Sequence[str] | None) -> int:
     with tempfile.TemporaryDirectory(prefix="photo-suite-") as tmp:
         directory = Path(args.out) if args.out else Path(tmp)
         synth.make_photo_suite(directory, sources, seed=args.seed)
-        report = evaluate_suite(network, directory)
+        report = synth.evaluate_photo_suite(network, directory)
     clean = report.get("clean", {}).get("accuracy")
     if args.json:
         print(json.dumps({"model": str(model_path), "seed": args.seed, "n_per_source": args.n, "conditions": report}))
