@@ -213,9 +213,8 @@ def cross_validated_accuracy(base, user: UserDigits, mnist_X, mnist_y, settings:
                              rng: np.random.Generator, progress=None) -> tuple[float | None, int | None]:
     """Accuracy on the user's digits of networks fine-tuned without them (see module docstring);
     ``(None, None)`` when there are fewer digits than folds."""
-    n = len(user)
-    folds = min(settings.folds, n)
-    if folds < 2 or n < settings.folds:
+    n, folds = len(user), settings.folds
+    if n < folds:
         return None, None
     fold = fold_of(user.labels, folds, rng)
     correct = 0
