@@ -172,12 +172,29 @@ _ctrl_c_pressed = False
 
 
 def _keyboard_interrupt(signum, frame) -> None:
-    """Ctrl-C as Python's default handler has it (KeyboardInterrupt), remembering that it came: inside
-    a C extension's initialisation (numpy's, imported lazily after the options are parsed) the
-    KeyboardInterrupt is swallowed and an ImportError with a page of advice comes out instead."""
+    """Ctrl-C as Python's default handler has it (KeyboardInterrupt), except inside an import.
+
+    Commands import their heavy modules lazily (scipy for photos, matplotlib for --show), and a
+    KeyboardInterrupt raised inside an import can be swallowed by the import machinery ("Exception
+    ignored ... Traceback" and the command carries on) or turned into an ImportError with a page of
+    advice (inside numpy's C initialisation). An import has nothing to save, so Ctrl-C there exits
+    130 at once, as it does while the command's own modules load (ctrl_c_exits_at_once)."""
     global _ctrl_c_pressed
     _ctrl_c_pressed = True
+    if _inside_an_import(frame):
+        with contextlib.suppress(Exception):  # keep what was printed before the import
+            sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
     raise KeyboardInterrupt
+
+
+def _inside_an_import(frame) -> bool:
+    """Whether the interrupted code runs under Python's import machinery (importlib's bootstrap)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
