@@ -8,7 +8,7 @@ answer, confidence and box. A number is unsure when any of its digits is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,24 @@ class DigitRead:
 
     def to_json(self) -> dict:
         return {"digit": self.digit, "confidence": self.confidence, "box": list(self.box), "unsure": self.unsure}
+
+
+def confidence_judge(network) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """segment.find_digits' judge: for each ink crop, how much it looks like a digit to the
+    network -- its largest raw (sigmoid) output, 0 when the not-a-digit check rejects it (both as
+    mnist_app.unsure uses them; the normalised confidence stays high when all ten outputs are
+    low, so it is not used). Each crop is made into a 28x28 exactly as a digit cut out of a number
+    is (preprocess.center_digit); one network call for all crops."""
+    from mnist_app.digit_check import not_digit_scores
+    from mnist_app.preprocess import center_digit
+    from mnist_app.unsure import MAX_NOT_DIGIT_SCORE
+
+    def judge(crops: list[np.ndarray]) -> np.ndarray:
+        X = np.stack([center_digit(c).reshape(-1) for c in crops]).astype(network.dtype)
+        top = network.feedforward(X).max(axis=1)
+        return np.where(not_digit_scores(X) > MAX_NOT_DIGIT_SCORE, 0.0, top)
+
+    return judge
 
 
 def as_number(file: str, digits: Sequence, boxes: Sequence[tuple[int, int, int, int]]):

@@ -25,7 +25,7 @@ import numpy as np
 
 from mnist_app.errors import MnistAppError
 from mnist_app.image_format import N_PIXELS
-from mnist_app.number import as_number
+from mnist_app.number import as_number, confidence_judge
 from mnist_app.preprocess import is_image_file, prepare_all
 from mnist_app.unsure import unsure_reasons
 
@@ -146,13 +146,14 @@ def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = F
     vectors: list[np.ndarray] = []
     names: list[str] = []
     pieces: list[list] = []  # per readable file: its digits (one, or several for a number)
+    judge = confidence_judge(network)  # lets segmentation split touching digits (mnist_app.segment)
     for path in paths:
         name = str(path)
         names.append(name)
         try:
             with warnings.catch_warnings():  # a quirky file's numpy/Pillow warnings: not extra stderr lines
                 warnings.simplefilter("ignore")
-                digits = prepare_all(path, raw=raw)
+                digits = prepare_all(path, raw=raw, judge=judge)
         except MnistAppError as exc:
             results.append(failed(name, str(exc)))
             continue

@@ -787,17 +787,18 @@ def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Pr
     return Prepared(center_digit(ink, name=name).reshape(SIDE * SIDE), False)
 
 
-def prepare_all(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> list[Prepared]:
+def prepare_all(image_or_path: Image.Image | str | Path, *, raw: bool = False, judge=None) -> list[Prepared]:
     """One Prepared per digit, left to right: a number written in a row gives several, each with
-    its box (mnist_app.segment finds them). An image of one digit gives exactly what `prepare`
-    gives (box None)."""
+    its box (mnist_app.segment finds them; ``judge``, number.confidence_judge, lets it split
+    touching digits by the network's confidence). An image of one digit gives exactly what
+    `prepare` gives (box None)."""
     from mnist_app.segment import find_digits
 
     grey, full, name, scale = _grey_of(image_or_path, raw)
     if raw or looks_like_mnist(grey, full):
         return [Prepared(_raw(grey, full).reshape(SIDE * SIDE), True)]
     ink = _photo_ink(grey, full, name)
-    digits = find_digits(ink)
+    digits = find_digits(ink, judge)
     if len(digits) <= 1:
         return [Prepared(center_digit(ink, name=name).reshape(SIDE * SIDE), False)]
     out = []

@@ -19,6 +19,15 @@ line) and two digits can touch. So:
    digits would meet -- only there, and only if that column holds little ink (CUT_INK of the
    group's mean column) and every part left is PART_HEIGHT of the group's height tall (a 2's
    long tail is not a digit), so a wide single digit is not cut.
+5. **touching digits the network can tell apart** (only when a ``judge`` is given:
+   number.confidence_judge, how much a piece of ink looks like a digit to the network): a group
+   too wide for one digit (as in 4) with no thin column -- two digits written into each other --
+   is cut at the column, among the ink-profile minima in its middle, that makes *both* halves
+   most digit-like (the largest minimum of the two), only if both halves then reach
+   SPLIT_CONFIDENCE and the whole group does not look like a digit (below unsure's
+   MIN_TOP_OUTPUT: it would be answered "unsure, low confidence"). The network reads half of a
+   wide 9 or 4 as a confident 5 or 1, so a whole that reads well is never cut
+   (docs/numbers.md has the measurements).
 
 Everything returns boxes in the ink map's pixel coordinates; each digit's own ink is the ink
 inside its box that belongs to its pieces (``Digit.ink``).
@@ -26,6 +35,7 @@ inside its box that belongs to its pieces (``Digit.ink``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +51,11 @@ LIGHT_GROUP = 0.15  # a group with less ink than this x the median group's is a 
 DIGIT_WIDTH = 0.7  # expected width of one digit, x the height (to count touching digits)
 CUT_INK = 0.5  # a cut column holds at most this x the group's mean ink per (inked) column
 PART_HEIGHT = 0.6  # and every part it leaves is at least this x the group's height tall
+JUDGE_MARGIN = 0.2  # judged cuts lie in the group's middle, this share of its width from each end
+JUDGE_CUTS = 4  # at most this many candidate columns (the lowest ink-profile minima) are judged
+SPLIT_CONFIDENCE = 0.9  # both halves' judged digit-likeness at least this (raw top sigmoid output)
+
+Judge = Callable[[list[np.ndarray]], np.ndarray]  # ink crops -> the network's confidence in each
 
 
 @dataclass(frozen=True)
@@ -67,17 +82,21 @@ def _rows(mask: np.ndarray) -> tuple[int, int]:
     return (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
 
 
-def _split_touching(ink: np.ndarray, x0: int, x1: int, height: int, typical_width: float | None) -> list[tuple[int, int]]:
-    """Cut the columns [x0, x1) of a too-wide group into digits at thin columns, or keep it.
-
-    Too wide: wider than TOUCHING_WIDTH x its height, or -- when the row has other digits to
-    compare with -- than TOUCHING_VS_OTHERS x their median width (and PAIR_MIN_WIDTH x its
+def _too_wide(width: int, height: int, typical_width: float | None) -> bool:
+    """Wider than one digit: than TOUCHING_WIDTH x its height, or -- when the row has other digits
+    to compare with -- than TOUCHING_VS_OTHERS x their median width (and PAIR_MIN_WIDTH x its
     height: a wide single 4 or 8 beside narrow 1s and 7s is still one digit)."""
-    width = x1 - x0
     wide_alone = width > TOUCHING_WIDTH * height
     wide_vs_others = (typical_width is not None and width > TOUCHING_VS_OTHERS * typical_width
                       and width >= PAIR_MIN_WIDTH * height)
-    if not (wide_alone or wide_vs_others):
+    return wide_alone or wide_vs_others
+
+
+def _split_touching(ink: np.ndarray, x0: int, x1: int, height: int, typical_width: float | None) -> list[tuple[int, int]]:
+    """Cut the columns [x0, x1) of a too-wide group (`_too_wide`) into digits at thin columns, or
+    keep it."""
+    width = x1 - x0
+    if not _too_wide(width, height, typical_width):
         return [(x0, x1)]
     one = typical_width if typical_width is not None else DIGIT_WIDTH * height
     count = max(2, round(width / one))
@@ -104,8 +123,52 @@ def _split_touching(ink: np.ndarray, x0: int, x1: int, height: int, typical_widt
     return parts
 
 
-def find_digits(ink: np.ndarray) -> list[Digit]:
-    """The digits in an ink map (float, ink > 0), left to right; [] if there is no ink."""
+def _cut_candidates(profile: np.ndarray) -> list[int]:
+    """Columns (offsets into ``profile``) worth cutting at: local minima of the ink per column in
+    the group's middle, lowest first, at most JUDGE_CUTS of them."""
+    width = profile.size
+    lo, hi = max(1, int(JUDGE_MARGIN * width)), min(width - 1, int(np.ceil((1 - JUDGE_MARGIN) * width)))
+    if hi <= lo:
+        return []
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    minima = [c for c in range(lo, hi) if smooth[c] <= smooth[c - 1] and smooth[c] <= smooth[min(c + 1, width - 1)]]
+    minima.sort(key=lambda c: smooth[c])
+    picked: list[int] = []
+    for c in minima:  # keep them apart: neighbouring columns of one valley are one candidate
+        if all(abs(c - p) > 2 for p in picked):
+            picked.append(c)
+        if len(picked) == JUDGE_CUTS:
+            break
+    return picked
+
+
+def _split_by_judge(ink: np.ndarray, x0: int, x1: int, height: int, judge: Judge) -> list[tuple[int, int]]:
+    """Cut [x0, x1) in two where both halves read most like digits, if both do and the whole does
+    not (step 5); else keep it whole."""
+    from mnist_app.unsure import MIN_TOP_OUTPUT
+
+    region = ink[:, x0:x1]
+    cuts = []
+    for c in _cut_candidates(region.sum(axis=0)):
+        parts = (region[:, :c], region[:, c:])
+        if all(_rows(p > 0)[1] - _rows(p > 0)[0] >= PART_HEIGHT * height for p in parts):
+            cuts.append(c)
+    if not cuts:
+        return [(x0, x1)]
+    crops = [region] + [p for c in cuts for p in (region[:, :c], region[:, c:])]
+    confidence = np.asarray(judge(crops), dtype=np.float64)
+    both = np.minimum(confidence[1::2], confidence[2::2])
+    best = int(np.argmax(both))
+    if both[best] >= SPLIT_CONFIDENCE and confidence[0] < MIN_TOP_OUTPUT:
+        return [(x0, x0 + cuts[best]), (x0 + cuts[best], x1)]
+    return [(x0, x1)]
+
+
+def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
+    """The digits in an ink map (float, ink > 0), left to right; [] if there is no ink.
+
+    ``judge`` (the network's confidence in ink crops, see number.confidence_judge) lets touching
+    digits with no thin column between them be split (step 5); without it only steps 1-4 run."""
     from scipy import ndimage  # lazily, as in preprocess
 
     mask = ink > 0
@@ -141,7 +204,10 @@ def find_digits(ink: np.ndarray) -> list[Digit]:
     digits = []
     for a, b in full:
         h = _rows(mask[:, a:b])
-        for x0, x1 in _split_touching(ink, a, b, h[1] - h[0], typical_width):
+        parts = _split_touching(ink, a, b, h[1] - h[0], typical_width)
+        if judge is not None and len(parts) == 1 and _too_wide(b - a, h[1] - h[0], typical_width):
+            parts = _split_by_judge(ink, a, b, h[1] - h[0], judge)  # too wide, but no thin column
+        for x0, x1 in parts:
             own = np.zeros_like(ink)
             own[:, x0:x1] = ink[:, x0:x1]
             top, bottom = _rows(own > 0)

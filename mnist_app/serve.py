@@ -42,7 +42,7 @@ from mnist_app.errors import ImageError, MnistAppError, OutputError
 from mnist_app.fileio import atomic_write, ensure_directory
 from mnist_app.image_format import SIDE
 from mnist_app.network import sigmoid
-from mnist_app.number import as_number
+from mnist_app.number import as_number, confidence_judge
 from mnist_app.predict import classify_many
 from mnist_app.preprocess import IMAGE_SUFFIXES, decode_image, prepare_all
 
@@ -124,7 +124,7 @@ def analyse(network, data: bytes, name: str) -> dict:
     """
     started, cpu_started = time.perf_counter(), time.thread_time()
     try:
-        prepared = prepare_all(decode_image(data, name))
+        prepared = prepare_all(decode_image(data, name), judge=confidence_judge(network))
     except MnistAppError:
         raise
     except (OSError, ValueError, MemoryError) as exc:  # Pillow surprises: still the image's problem

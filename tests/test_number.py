@@ -30,6 +30,43 @@ def number_image(mnist, indices, path, gap=40):
     return path, labels
 
 
+def first_of(mnist, label):
+    return int(np.flatnonzero(mnist.test_labels == label)[0])
+
+
+def touching_image(mnist, labels, path, overlap):
+    """MNIST test digits (the first of each label), 4x enlarged, in a row with 40 px gaps, except
+    that the second and third are written ``overlap`` px into each other (ink blended by max)."""
+    parts = []
+    for label in labels:
+        a = mnist.test_images[first_of(mnist, label)].reshape(28, 28)
+        cols = np.flatnonzero(a.max(axis=0) > 0.1)
+        part = a[:, cols[0] : cols[-1] + 1]
+        parts.append(np.asarray(Image.fromarray(part, "F").resize((part.shape[1] * 4, 112), Image.Resampling.BILINEAR)))
+    gaps = [40, -overlap] + [40] * (len(parts) - 3)
+    canvas = np.zeros((192, 120 + sum(p.shape[1] for p in parts) + sum(gaps)), np.float32)
+    x = 60
+    for k, part in enumerate(parts):
+        region = canvas[40:152, x : x + part.shape[1]]
+        np.maximum(region, part, out=region)
+        x += part.shape[1] + (gaps[k] if k < len(gaps) else 0)
+    Image.fromarray((255 * (1 - np.clip(canvas, 0, 1))).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("labels", ["3005", "3705", "3455"])
+def test_digits_written_into_each_other_are_split_where_both_halves_read_as_digits(mnist, tmp_path, labels):
+    from mnist_app.predict import classify_files, load_model
+    from mnist_app.preprocess import prepare_all
+
+    network = load_model("shipped")[0]
+    path = touching_image(mnist, [int(c) for c in labels], tmp_path / "touching.png", overlap=8)
+    # the ink profile alone finds no thin column between the two: without the network they are one box
+    assert len(prepare_all(path)) == 3
+    read = classify_files(network, [path])[0]
+    assert read.number == labels, read
+
+
 def test_a_number_is_read_left_to_right_in_text_and_json(mnist, tmp_path, capsys):
     path, labels = number_image(mnist, [0, 1, 2, 3], tmp_path / "number.png")  # 7, 2, 1, 0
     assert predict_cli.main(["--model", "shipped", str(path)]) == 0
@@ -86,3 +123,19 @@ def test_evaluate_counts_a_labelled_image_read_as_a_number_without_crashing(mnis
     number_image(mnist, [0], tmp_path / "7_one.png")
     rep = evaluate_images(load_model("shipped")[0], tmp_path)
     assert rep["n"] == 2 and rep["correct"] == 1
+
+
+@pytest.mark.parametrize("label", [0, 3, 7])
+def test_a_wide_single_digit_is_not_cut_in_two_by_the_network(mnist, tmp_path, label):
+    from mnist_app.predict import classify_files, load_model
+
+    a = mnist.test_images[first_of(mnist, label)].reshape(28, 28)
+    cols, rows = np.flatnonzero(a.max(axis=0) > 0.1), np.flatnonzero(a.max(axis=1) > 0.1)
+    part = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    # 1.5x as wide as tall: too wide for one digit, with no thin column, so the network is asked
+    wide = np.asarray(Image.fromarray(part, "F").resize((150, 100), Image.Resampling.BILINEAR))
+    ink = np.pad(wide, 40)
+    path = tmp_path / "wide.png"
+    Image.fromarray((255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8)).save(path)
+    read = classify_files(load_model("shipped")[0], [path])[0]
+    assert read.number is None and read.digit == label, read
