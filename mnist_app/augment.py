@@ -84,6 +84,10 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         "style_probability": 0.5,  # chance a 7 gets a crossbar / a 1 gets a flag
         "foot_probability": 0.5,  # chance a flagged 1 also gets a foot
         "closed_four_probability": 0.5,  # chance a 4 gets its top closed (a triangle 4), if its bar crosses the stem
+        # Low-resolution source (lower_resolution): a 16x16 scan as predict enlarges it.
+        "lowres_probability": 0.3,  # chance an image is redrawn from a coarse grid
+        "lowres_block": 1.7,  # a coarse pixel is U(1.1, lowres_block) px of the 28x28 field
+        "binary_probability": 0.5,  # chance a coarse image is also binarised (a Semeion-style scan)
     }
 )
 """Default distortion parameters; every one can be overridden as a keyword argument of
@@ -97,6 +101,7 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "thickness": ("thickness",),
         "all": ("affine", "elastic", "thickness"),
         "styles": ("styles",),
+        "lowres": ("lowres",),
     }
 )
 """Named kinds and the distortions each applies.  Any '+'-joined combination of
@@ -112,6 +117,7 @@ _PARAMS_OF = {
     "elastic": ("alpha", "sigma"),
     "thickness": ("thickness",),
     "styles": ("style_probability", "foot_probability", "closed_four_probability"),
+    "lowres": ("lowres_probability", "lowres_block", "binary_probability"),
 }
 
 
@@ -334,6 +340,74 @@ def change_thickness(images: np.ndarray, amounts: np.ndarray) -> np.ndarray:
     out = batch + np.abs(a) * (target - batch)
     np.clip(out, 0.0, 1.0, out=out)
     return out.reshape(shape)
+
+
+# --------------------------------------------------------------------------------------
+# A low-resolution source
+# --------------------------------------------------------------------------------------
+#
+# Many digits reach predict from a coarse grid: a 16x16 scan (USPS: grey; Semeion: binary, thick
+# blocky strokes), a tiny crop, a thumbnail -- shown enlarged or not. preprocess.center_digit
+# scales the digit's box to 20 px whatever its resolution, so the network receives a digit whose
+# edges are the coarse grid's staircase, smoothed by the enlargement, and -- for a binary scan --
+# strokes a whole number of coarse pixels wide with no grey edge. MNIST digits were anti-aliased
+# from 128x128-ish scans and never look like that. :func:`lower_resolution` renders a digit the
+# way such a source would give it: area-average it onto a coarse grid (a coarse pixel spans
+# ``block`` px of the 28x28 field, from a random phase), optionally binarise it, and enlarge it
+# back with bilinear interpolation (what Pillow's resize does when predict enlarges a small crop),
+# ink peak back to 1 as center_digit leaves it. Both steps are linear along rows and columns, so
+# each is a product with a 28x28 matrix per image on either side: no Python loop over images.
+
+_LOWRES_MIN_BLOCK = 1.1
+"""The finest coarse grid drawn: a coarse pixel spans at least this many of the 28x28's pixels."""
+
+_BINARY_THRESHOLDS = (0.3, 0.6)
+"""A binarised coarse pixel is ink when its average ink is above U(0.3, 0.6) of full ink."""
+
+
+def coarse_grid_matrices(blocks: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per image, the (28, 28) matrices that take a 28x28 digit to a coarse grid and back.
+
+    blocks (N,): a coarse pixel spans ``block`` (>= 1) pixels of the field; offsets (N,) in
+    [0, block): coarse pixel i covers [i * block - offset, (i + 1) * block - offset).
+    Returns (down, up), each (N, 28, 28) float32: ``down[k] @ x @ down[k].T`` is the area
+    average of x over each coarse pixel (rows of coarse pixels past the field are 0) and
+    ``up[k] @ v @ up[k].T`` enlarges a coarse image v back with bilinear interpolation between
+    coarse pixel centres (zero beyond the grid).
+    """
+    b = np.asarray(blocks, dtype=np.float64).reshape(-1, 1, 1)
+    o = np.asarray(offsets, dtype=np.float64).reshape(-1, 1, 1)
+    if np.any(b < 1) or np.any(o < 0) or np.any(o >= b):
+        raise ValueError("blocks must be >= 1 and offsets in [0, block)")
+    i = np.arange(SIDE, dtype=np.float64).reshape(1, -1, 1)  # coarse pixel (rows of down)
+    j = np.arange(SIDE, dtype=np.float64).reshape(1, 1, -1)  # fine pixel
+    start, stop = i * b - o, (i + 1) * b - o
+    down = np.clip(np.minimum(stop, j + 1) - np.maximum(start, j), 0.0, None) / b
+    centre = (j.reshape(1, -1, 1) + 0.5 + o) / b - 0.5  # fine pixel's centre in coarse coordinates
+    up = np.clip(1.0 - np.abs(centre - i.reshape(1, 1, -1)), 0.0, None)
+    return down.astype(np.float32), up.astype(np.float32)
+
+
+def lower_resolution(
+    images: np.ndarray, blocks: np.ndarray, offsets: np.ndarray, thresholds: np.ndarray
+) -> np.ndarray:
+    """Render each digit as a coarse-grid source would reach the network (see above).
+
+    images (N, 784) or (N, 28, 28) in [0, 1]; blocks, offsets (N,) as for
+    :func:`coarse_grid_matrices`; thresholds (N,): a coarse pixel of image k becomes 1 if its
+    average ink exceeds thresholds[k] and 0 otherwise; NaN keeps it grey. Returns float32 in the
+    input's shape, peak ink 1 (an image left with no ink comes back unchanged).
+    """
+    batch, shape = _as_batch(images)
+    down, up = coarse_grid_matrices(blocks, offsets)
+    coarse = np.matmul(np.matmul(down, batch), down.transpose(0, 2, 1))
+    t = np.asarray(thresholds, dtype=np.float32).reshape(-1, 1, 1)
+    coarse = np.where(np.isnan(t), coarse, (coarse > t).astype(np.float32))
+    out = np.matmul(np.matmul(up, coarse), up.transpose(0, 2, 1))
+    peak = out.max(axis=(1, 2), keepdims=True)
+    out = np.where(peak > 0, out / np.maximum(peak, 1e-12), batch)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out.astype(np.float32).reshape(shape)
 
 
 # --------------------------------------------------------------------------------------
@@ -691,6 +765,24 @@ def random_affine_parameters(
     return matrices, shifts
 
 
+def _random_lowres(
+    rng: np.random.Generator, n: int, probability: float, block: float, binary_probability: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(chosen, blocks, offsets, thresholds) of :func:`lower_resolution` for n images: each is
+    chosen with ``probability``, its coarse pixel spans U(1.1, block) px from a random phase, and
+    it is binarised (threshold U(0.3, 0.6)) with ``binary_probability``, else kept grey (NaN)."""
+    for name, value in (("lowres_probability", probability), ("binary_probability", binary_probability)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    if not block >= _LOWRES_MIN_BLOCK:
+        raise ValueError(f"lowres_block must be >= {_LOWRES_MIN_BLOCK}, got {block}")
+    u = rng.random((5, n))
+    blocks = _LOWRES_MIN_BLOCK + (block - _LOWRES_MIN_BLOCK) * u[1]
+    low, high = _BINARY_THRESHOLDS
+    thresholds = np.where(u[3] < binary_probability, low + (high - low) * u[4], np.nan)
+    return u[0] < probability, blocks, blocks * u[2], thresholds
+
+
 def parse_kind(kind: str) -> tuple[str, ...]:
     """The distortions a kind names, in the order they are applied: ``"both"`` ->
     ``("affine", "elastic")``; ``"elastic+styles"`` -> ``("elastic", "styles")``. ValueError if
@@ -702,7 +794,7 @@ def parse_kind(kind: str) -> tuple[str, ...]:
     if not parts or any(part not in _PARAMS_OF for part in parts) or len(set(parts)) != len(parts):
         raise ValueError(
             f"unknown augmentation kind {kind!r}: use one of {', '.join(KINDS)} "
-            "or a '+'-joined combination of these and affine, elastic, thickness, styles"
+            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres"
         )
     return parts
 
@@ -772,6 +864,9 @@ def augment_batch(
         if not 0 <= p["thickness"] <= 1:
             raise ValueError(f"thickness must be in [0, 1], got {p['thickness']}")
         amounts = rng.uniform(-p["thickness"], p["thickness"], size=n).astype(np.float32)
+    lowres = None
+    if "lowres" in parts:
+        lowres = _random_lowres(rng, n, p["lowres_probability"], p["lowres_block"], p["binary_probability"])
     elastic = "elastic" in parts
     if elastic and not (p["alpha"] >= 0 and p["sigma"] >= 0):
         raise ValueError(f"alpha and sigma must be >= 0, got alpha={p['alpha']}, sigma={p['sigma']}")
@@ -800,6 +895,13 @@ def augment_batch(
             chunk = bilinear_sample(chunk, np.broadcast_to(sy, size), np.broadcast_to(sx, size))
         if amounts is not None:
             chunk = change_thickness(chunk, amounts[start:stop])
+        if lowres is not None:
+            chosen, blocks, offsets, thresholds = lowres
+            here = np.flatnonzero(chosen[start:stop])
+            if here.size:
+                chunk = np.array(chunk, dtype=np.float32, copy=True)
+                rows = here + start
+                chunk[here] = lower_resolution(chunk[here], blocks[rows], offsets[rows], thresholds[rows])
         out[start:stop] = chunk
     np.clip(out, 0.0, 1.0, out=out)
     return out.reshape(shape)

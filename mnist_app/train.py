@@ -85,7 +85,7 @@ def _check_init_from(path: Any) -> None:
 
 
 AUGMENT_KINDS = (
-    f"none, {', '.join(KINDS)}, or a '+'-joined combination of those and affine, elastic, thickness, styles"
+    f"none, {', '.join(KINDS)}, or a '+'-joined combination of those and affine, elastic, thickness, styles, lowres"
 )
 
 #: What each TrainConfig field may be: the one place settings are checked. TrainConfig.validate and

@@ -17,9 +17,11 @@ from mnist_app.augment import (
     augment_batch,
     bilinear_sample,
     change_thickness,
+    coarse_grid_matrices,
     elastic_transform,
     gaussian_matrix,
     add_handwriting_styles,
+    lower_resolution,
     draw_segments,
     segment_distance,
     smooth_displacement,
@@ -270,6 +272,7 @@ def test_defaults_are_documented_and_read_only():
     assert set(DEFAULTS) == {
         "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
         "style_probability", "foot_probability", "closed_four_probability",
+        "lowres_probability", "lowres_block", "binary_probability",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
     with pytest.raises(TypeError):
@@ -572,3 +575,56 @@ def test_closed_four_probability_on_real_digits_and_zero_keeps_old_streams(digit
     np.testing.assert_array_equal(out, again)
     with pytest.raises(ValueError, match="closed_four_probability"):
         add_handwriting_styles(digits, labels, np.random.default_rng(0), closed_four_probability=-0.1)
+
+
+# ---- a low-resolution source ------------------------------------------------------------
+
+
+def test_coarse_grid_of_block_one_is_the_identity():
+    down, up = coarse_grid_matrices(np.array([1.0]), np.array([0.0]))
+    np.testing.assert_allclose(down[0], np.eye(28), atol=1e-6)
+    np.testing.assert_allclose(up[0], np.eye(28), atol=1e-6)
+    x = random_digits(1)
+    np.testing.assert_allclose(lower_resolution(x, [1.0], [0.0], [np.nan]), x / x.max(), atol=1e-5)
+
+
+def test_coarse_grid_averages_areas_and_enlarges_back_to_the_same_place():
+    down, up = coarse_grid_matrices(np.array([2.0, 1.5]), np.array([0.0, 0.7]))
+    # every fine pixel is shared out completely among the coarse pixels that cover it
+    np.testing.assert_allclose(down.sum(axis=1) * np.array([2.0, 1.5])[:, None], 1.0, atol=1e-6)
+    assert down[0, 3, 6] == 0.5 and down[0, 3, 7] == 0.5 and down[0, 3, 8] == 0.0
+    # a coarse pixel centre lands back where it came from: fine pixels 6 and 7 (centre 7.0) read
+    # half of coarse pixel 3 each ... and a constant coarse field enlarges to a constant inside
+    assert up[0, 6, 3] == pytest.approx(0.75) and up[0, 7, 3] == pytest.approx(0.75)
+    np.testing.assert_allclose(up[1, 3:20].sum(axis=1), 1.0, atol=1e-6)
+    with pytest.raises(ValueError):
+        coarse_grid_matrices(np.array([0.5]), np.array([0.0]))
+
+
+def test_binarised_bar_keeps_its_place_and_gets_whole_coarse_pixels():
+    bar = np.zeros((28, 28), dtype=np.float32)
+    bar[12:16, 6:22] = 0.8  # 4 px high, faint
+    out = lower_resolution(bar.reshape(1, 784), [2.0], [0.0], [0.5]).reshape(28, 28)
+    assert out.max() == 1.0  # binarised: full ink, as a scan would give
+    rows = np.flatnonzero(out[:, 14] > 0.5)
+    assert rows.min() >= 11 and rows.max() <= 16  # still where the bar was
+    grey = lower_resolution(bar.reshape(1, 784), [2.0], [0.0], [np.nan]).reshape(28, 28)
+    assert grey.max() == pytest.approx(1.0)  # grey source: peak back to 1 like center_digit
+    empty = lower_resolution(bar.reshape(1, 784) * 0.1, [2.0], [0.0], [0.5])
+    np.testing.assert_array_equal(empty, bar.reshape(1, 784) * 0.1)  # nothing left: unchanged
+
+
+def test_lowres_kind_changes_about_its_share_of_real_digits(digits):
+    rng = np.random.default_rng(3)
+    out = augment_batch(digits, rng, kind="lowres", lowres_probability=0.5)
+    changed = np.abs(out - digits).max(axis=1) > 1e-3
+    assert 0.35 < changed.mean() < 0.65
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    mass_ratio = out[changed].sum(axis=1) / digits[changed].sum(axis=1)
+    assert 0.6 < np.median(mass_ratio) < 1.6  # still the same digit's ink, thicker or thinner
+    again = augment_batch(digits, np.random.default_rng(3), kind="lowres", lowres_probability=0.5)
+    np.testing.assert_array_equal(out, again)
+    none = augment_batch(digits, np.random.default_rng(3), kind="lowres", lowres_probability=0.0)
+    np.testing.assert_array_equal(none, digits)
+    with pytest.raises(ValueError, match="lowres_block"):
+        augment_batch(digits, rng, kind="lowres", lowres_block=0.9)
