@@ -84,6 +84,7 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         "style_probability": 0.5,  # chance a 7 gets a crossbar / a 1 gets a flag
         "foot_probability": 0.5,  # chance a flagged 1 also gets a foot
         "closed_four_probability": 0.5,  # chance a 4 gets its top closed (a triangle 4), if its bar crosses the stem
+        "short_stem_probability": 0.0,  # chance a 4 not closed gets a stem starting at its bar
         # Low-resolution source (lower_resolution): a 16x16 scan as predict enlarges it.
         "lowres_probability": 0.3,  # chance an image is redrawn from a coarse grid
         "lowres_block": 1.7,  # a coarse pixel is U(1.1, lowres_block) px of the 28x28 field
@@ -116,7 +117,7 @@ _PARAMS_OF = {
     "affine": ("shift", "rotation", "scale", "shear", "stretch"),
     "elastic": ("alpha", "sigma"),
     "thickness": ("thickness",),
-    "styles": ("style_probability", "foot_probability", "closed_four_probability"),
+    "styles": ("style_probability", "foot_probability", "closed_four_probability", "short_stem_probability"),
     "lowres": ("lowres_probability", "lowres_block", "binary_probability"),
 }
 
@@ -530,6 +531,56 @@ def _band_stats(
     return x, width, mass
 
 
+def _four_top_band(sub: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Where a 4's open top is, for (M, 28, 28) 4s: (inked, top, bottom, height, in_band, split).
+
+    ``inked`` = ink >= _INK; ``top``/``bottom`` its first and last ink rows and ``height`` the rows
+    between; ``in_band`` the ink of the top :data:`_FOUR_BAND` of those rows; ``split`` the first
+    empty column after the leftmost ink of that band -- the left arm lies left of it, the stem right
+    of it (28 where the top is closed: no empty column).
+    """
+    inked = sub >= _INK
+    ink_rows = inked.any(axis=2)
+    top = ink_rows.argmax(axis=1)
+    bottom = SIDE - 1 - ink_rows[:, ::-1].argmax(axis=1)
+    height = bottom - top + 1
+    r = np.arange(SIDE)
+    band = (r[None, :] >= top[:, None]) & (r[None, :] < (top + _FOUR_BAND * height)[:, None])
+    in_band = inked & band[:, :, None]
+    columns = in_band.any(axis=1)  # (M, 28): columns holding ink in the top band
+    first = columns.argmax(axis=1)
+    gap = ~columns & (r[None, :] > first[:, None])
+    split = np.where(gap.any(axis=1), gap.argmax(axis=1), SIDE)  # the first empty column after the arm
+    return inked, top, bottom, height, in_band, split
+
+
+def _shorten_four_stems(out: np.ndarray, img: np.ndarray, chosen: np.ndarray, u: np.ndarray) -> None:
+    """Make each open-top 4 of ``img[chosen]`` one whose stem starts at the crossbar: erase, in
+    ``out`` (N, 784) in place, the ink right of the top band's gap (the stem's side) above a row
+    0-4 px (``u`` (M,) uniform numbers) above the crossbar.
+
+    Many European writers draw a 4 as a long left arm curving into the bar, then a short stem
+    crossing the bar from just above it; MNIST's stems reach the top, and a network trained on
+    them reads such a 4 as 6. The crossbar is the inkiest row below the top band and above the
+    lowest fifth; a 4 with a closed top, or with no ink on either side of the gap, is left alone.
+    """
+    if chosen.size == 0:
+        return
+    sub = img[chosen]
+    inked, top, bottom, height, in_band, split = _four_top_band(sub)
+    r = np.arange(SIDE)
+    right_side = r[None, :] >= split[:, None]  # (M, 28) columns
+    has_left = (in_band & ~right_side[:, None, :]).any(axis=(1, 2))
+    has_right = (in_band & right_side[:, None, :]).any(axis=(1, 2))
+    between = (r[None, :] >= (top + _FOUR_BAND * height)[:, None]) & (r[None, :] <= (bottom - 0.2 * height)[:, None])
+    bar_row = np.where(between, sub.sum(axis=2), -1.0).argmax(axis=1)
+    cut = bar_row - np.floor(u * 5.0)  # the stem's new top row: 0-4 px above the bar
+    good = has_left & has_right & (split < SIDE) & between.any(axis=1) & (cut > top + 2)
+    erase = (r[None, :, None] < cut[:, None, None]) & right_side[:, None, :] & good[:, None, None]
+    view = out.reshape(-1, SIDE, SIDE)
+    view[chosen] = np.where(erase, np.float32(0), view[chosen])
+
+
 def _close_fours(out: np.ndarray, img: np.ndarray, chosen: np.ndarray, u: np.ndarray) -> None:
     """Close the top of each 4 of ``img[chosen]``: draw a stroke from the top of its left arm to
     the top of its stem, into ``out`` (N, 784) in place.  ``u``: (M, 2) uniform numbers for the
@@ -547,18 +598,8 @@ def _close_fours(out: np.ndarray, img: np.ndarray, chosen: np.ndarray, u: np.nda
         return
     sub = img[chosen]
     m = chosen.size
-    inked = sub >= _INK
-    ink_rows = inked.any(axis=2)
-    top = ink_rows.argmax(axis=1)
-    bottom = SIDE - 1 - ink_rows[:, ::-1].argmax(axis=1)
-    height = bottom - top + 1
+    inked, top, bottom, height, in_band, split = _four_top_band(sub)
     r = np.arange(SIDE)
-    band = (r[None, :] >= top[:, None]) & (r[None, :] < (top + _FOUR_BAND * height)[:, None])
-    in_band = inked & band[:, :, None]
-    columns = in_band.any(axis=1)  # (M, 28): columns holding ink in the top band
-    first = columns.argmax(axis=1)
-    gap = ~columns & (r[None, :] > first[:, None])
-    split = np.where(gap.any(axis=1), gap.argmax(axis=1), SIDE)  # the first empty column after the arm
     left_side = r[None, :] < split[:, None]  # (M, 28) over columns
 
     def stroke_top(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -603,6 +644,7 @@ def add_handwriting_styles(
     probability: float | None = None,
     foot_probability: float | None = None,
     closed_four_probability: float | None = None,
+    short_stem_probability: float | None = None,
 ) -> np.ndarray:
     """Draw European-style strokes onto some 7s, 1s and 4s: crossed 7s, flagged (and footed) 1s,
     closed-top 4s.
@@ -618,6 +660,8 @@ def add_handwriting_styles(
     closed_four_probability: chance that a 4 gets its open top closed
                       (default ``DEFAULTS["closed_four_probability"]``, 0.5); 0 draws no
                       random numbers for it, so the other styles come out as before it existed.
+    short_stem_probability: chance that a 4 not closed gets a stem starting at its crossbar
+                      (default ``DEFAULTS["short_stem_probability"]``); 0 draws no random numbers.
 
     What is drawn (ranges in :data:`_STYLE_RANGES`; pen width = the digit's own stroke
     width, measured as the ink per row across its middle rows, clipped to 1.5-3.5 px):
@@ -645,8 +689,10 @@ def add_handwriting_styles(
     p_foot = DEFAULTS["foot_probability"] if foot_probability is None else float(foot_probability)
     p_four = (DEFAULTS["closed_four_probability"] if closed_four_probability is None
               else float(closed_four_probability))
+    p_short = (DEFAULTS["short_stem_probability"] if short_stem_probability is None
+               else float(short_stem_probability))
     for name, value in (("style_probability", p), ("foot_probability", p_foot),
-                        ("closed_four_probability", p_four)):
+                        ("closed_four_probability", p_four), ("short_stem_probability", p_short)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     batch, shape = _as_batch(images)
@@ -658,6 +704,7 @@ def add_handwriting_styles(
     # Every random number first, for every image: the draw does not depend on the labels.
     u = rng.random((n, 9), dtype=np.float32)
     u_four = rng.random((n, 3), dtype=np.float32) if p_four > 0 else None
+    u_short = rng.random((n, 2), dtype=np.float32) if p_short > 0 else None
 
     def pick(column: int, key: str, chosen: np.ndarray) -> np.ndarray:
         low, high = _STYLE_RANGES[key]
@@ -666,10 +713,13 @@ def add_handwriting_styles(
     out = batch.reshape(n, SIDE * SIDE).copy()
     img = batch.reshape(n, SIDE, SIDE)
     rows = np.arange(SIDE, dtype=np.float32)
-    if u_four is not None:
-        fours = np.flatnonzero((labels == 4) & (u_four[:, 0] < p_four))
-        if fours.size:
-            _close_fours(out, img, fours, u_four[fours, 1:])
+    closing = (labels == 4) & (u_four[:, 0] < p_four) if u_four is not None else np.zeros(n, dtype=bool)
+    if u_short is not None:  # before closing (img is the untouched input): a 4 gets one or the other
+        short = np.flatnonzero((labels == 4) & (u_short[:, 0] < p_short) & ~closing)
+        _shorten_four_stems(out, img, short, u_short[short, 1])
+    if closing.any():
+        fours = np.flatnonzero(closing)
+        _close_fours(out, img, fours, u_four[fours, 1:])
 
     # Top and bottom ink rows of every targeted image (a row with any pixel >= _INK).
     targeted = np.flatnonzero(((labels == 7) | (labels == 1)) & (u[:, 0] < p))
@@ -853,6 +903,7 @@ def augment_batch(
             batch, labels, rng,
             probability=p["style_probability"], foot_probability=p["foot_probability"],
             closed_four_probability=p["closed_four_probability"],
+            short_stem_probability=p["short_stem_probability"],
         )
     matrices = shifts = amounts = None
     if "affine" in parts:

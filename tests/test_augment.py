@@ -271,7 +271,7 @@ def test_bad_arguments_raise_value_error():
 def test_defaults_are_documented_and_read_only():
     assert set(DEFAULTS) == {
         "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
-        "style_probability", "foot_probability", "closed_four_probability",
+        "style_probability", "foot_probability", "closed_four_probability", "short_stem_probability",
         "lowres_probability", "lowres_block", "binary_probability",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
@@ -628,3 +628,36 @@ def test_lowres_kind_changes_about_its_share_of_real_digits(digits):
     np.testing.assert_array_equal(none, digits)
     with pytest.raises(ValueError, match="lowres_block"):
         augment_batch(digits, rng, kind="lowres", lowres_block=0.9)
+
+
+def test_short_stem_four_erases_the_stem_above_the_bar_only():
+    x = np.stack([synthetic_four()] * 5)
+    labels = np.array([4, 4, 4, 4, 9])
+    out = add_handwriting_styles(x, labels, np.random.default_rng(5), probability=0.0,
+                                 closed_four_probability=0.0, short_stem_probability=1.0)
+    np.testing.assert_array_equal(out[4], x[4])  # a 9 is left alone
+    for k in range(4):
+        before, after = x[k].reshape(28, 28), out[k].reshape(28, 28)
+        assert (after <= before).all()  # ink is only taken away
+        removed = np.nonzero(before - after > 0)
+        assert removed[0].size > 0 and removed[0].max() < 14  # above the crossbar (rows 14-15)
+        assert removed[1].min() >= 11  # right of the gap: the stem, never the left arm
+        np.testing.assert_array_equal(after[:, :11], before[:, :11])  # the arm untouched
+        np.testing.assert_array_equal(after[14:], before[14:])  # bar and lower stem untouched
+        assert after[4:9, 17:19].max() == 0  # but no longer reaches the top
+
+
+def test_short_stem_four_skips_closed_fours_and_zero_draws_nothing(digits, mnist):
+    four = synthetic_four().reshape(28, 28).copy()
+    four[4:6, 8:19] = 1.0  # closed top: no gap, nothing to shorten
+    out = add_handwriting_styles(four.reshape(1, 784), np.array([4]), np.random.default_rng(0),
+                                 probability=0.0, closed_four_probability=0.0, short_stem_probability=1.0)
+    np.testing.assert_array_equal(out[0], four.reshape(784))
+    labels = mnist.train_labels[:300]
+    a = add_handwriting_styles(digits, labels, np.random.default_rng(1), short_stem_probability=0.0)
+    b = add_handwriting_styles(digits, labels, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)  # the default draws no numbers for it
+    c = add_handwriting_styles(digits, labels, np.random.default_rng(1), short_stem_probability=1.0,
+                               closed_four_probability=0.0)
+    changed = (c != digits).any(axis=1) & (labels == 4)
+    assert changed.sum() > 0.5 * (labels == 4).sum()
