@@ -117,7 +117,8 @@ def test_predict_digits_dev_matches_the_cli_code_path(server, dev_items):
         r = requests.post(server.url + "api/predict", params={"name": path.name}, data=path.read_bytes(), timeout=30)
         assert r.status_code == 200, r.text
         a = r.json()
-        assert a["digit"] == cli.digit and a["confidence"] == pytest.approx(cli.confidence, abs=1e-6)
+        # float32: one image alone and a batch of many are summed in a different order (1.3e-6 seen)
+        assert a["digit"] == cli.digit and a["confidence"] == pytest.approx(cli.confidence, abs=1e-5)
         assert a["input"] == pytest.approx(cli.input.tolist(), abs=6e-4)
         assert sum(a["probabilities"]) == pytest.approx(1.0) and len(a["probabilities"]) == 10
         assert a["unsure"] == cli.unsure and a["unsure_reason"] == cli.unsure_reason
