@@ -14,6 +14,7 @@ SciPy (ndimage) is used freely here: this is measurement code, not the predict s
 from __future__ import annotations
 
 import csv
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -443,7 +444,9 @@ def evaluate_numbers_suite(network, directory: Path) -> dict:
 
     with (directory / "numbers.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    started = time.perf_counter()
     preds = classify_files(network, [directory / r["file"] for r in rows])
+    ms_per_number = (time.perf_counter() - started) * 1000.0 / max(len(rows), 1)  # open + prepare + read
     by: dict[str, dict[str, list[int]]] = {"kind": {}, "length": {}}
     count_right = digits_right = digits_total = 0
     for row, pred in zip(rows, preds):
@@ -465,6 +468,7 @@ def evaluate_numbers_suite(network, directory: Path) -> dict:
         "exact": sum(c[0] for c in by["kind"].values()) / n,
         "digit_count_right": count_right / n,
         "digit_accuracy_when_count_right": digits_right / digits_total if digits_total else None,
+        "ms_per_number": ms_per_number,
         "by_kind": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}
                     for k, c in sorted(by["kind"].items())},
         "by_length": {k: {"exact": c[0] / c[1], "digit_count_right": c[2] / c[1], "n": c[1]}

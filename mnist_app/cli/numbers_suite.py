@@ -51,7 +51,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_OK
     print(f"model: {info.path}   seed {args.seed}, {report['n']} numbers of 2-8 digits")
     print(f"exact number: {report['exact']:.1%}   digit count right: {report['digit_count_right']:.1%}   "
-          f"digits right when the count is: {report['digit_accuracy_when_count_right']:.1%}")
+          f"digits right when the count is: {report['digit_accuracy_when_count_right']:.1%}   "
+          f"{report['ms_per_number']:.1f} ms per number (open, prepare, read)")
     print("by kind:   " + "  ".join(f"{k} {v['exact']:.1%} (count right {v['digit_count_right']:.1%}, n={v['n']})"
                                     for k, v in report["by_kind"].items()))
     print("by length: " + "  ".join(f"{k}: {v['exact']:.1%}" for k, v in report["by_length"].items()))
