@@ -111,6 +111,7 @@ def test_numbers_suite_small_run(tmp_path, digits_dev_dir, mnist_mirror_dir):
     synth.make_numbers_suite(tmp_path, pool, count=24, seed=0)
     report = evaluate_numbers_suite(load_model("shipped")[0], tmp_path)
     assert report["n"] == 24 and set(report["by_kind"]) <= set(synth.NUMBER_KINDS)
+    assert 0 < report["ms_per_number"] < 60_000
     # read as one squeezed digit (before numbers were segmented), none of these was right
     assert report["digit_count_right"] >= 0.8 and report["exact"] >= 0.5, report
 
