@@ -1,4 +1,4 @@
-"""Training-time distortions of MNIST digits: affine, elastic, stroke thickness, styles.
+"""Training-time distortions of MNIST digits: affine, elastic, stroke thickness, styles, low resolution.
 
 Why distort?  A network sees each of the 50,000 training digits once per epoch.  If
 every epoch shows it a slightly different version of each digit -- shifted a pixel,
@@ -47,6 +47,10 @@ Handwriting styles ("styles", :func:`add_handwriting_styles`) add strokes MNIST'
 American writers almost never make but many Europeans do: a crossbar through the 7's
 stem, a long up-stroke flag (and sometimes a foot) on the 1.  They need the labels and
 are drawn before any warp, so the new strokes are distorted along with the digit.
+
+A low-resolution source ("lowres", :func:`lower_resolution`) redraws some digits the way a
+16x16 scan reaches the network once predict has enlarged it; it is applied last, after the warp
+and any thickness change.
 
 Determinism: the same input, parameters and ``np.random.Generator`` state give the
 same output.  All per-image random numbers (angles, shifts, ...) are drawn for the
@@ -106,7 +110,7 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 """Named kinds and the distortions each applies.  Any '+'-joined combination of
-'affine', 'elastic', 'thickness', 'styles' and these names is accepted too, e.g.
+'affine', 'elastic', 'thickness', 'styles', 'lowres' and these names is accepted too, e.g.
 ``"affine+thickness"`` or ``"all+styles"``.  'styles' (:func:`add_handwriting_styles`)
 needs the labels and is always applied first, so its strokes are distorted too."""
 
@@ -864,7 +868,8 @@ def augment_batch(
     rng:    np.random.Generator -- the only source of randomness.
     kind:   "affine" (shift, rotation, scale, shear, stretch), "elastic" (alpha, sigma),
             "both" (affine + elastic, one resampling), "thickness", "all",
-            "styles" (crossed 7s, flagged 1s: :func:`add_handwriting_styles`), or a
+            "styles" (crossed 7s, flagged 1s, closed 4s: :func:`add_handwriting_styles`),
+            "lowres" (a coarse-grid source: :func:`lower_resolution`), or a
             '+'-joined combination such as "affine+thickness" or "all+styles".
     labels: (N,) digit of each image; required when ``kind`` includes "styles"
             (ValueError otherwise), ignored by the other distortions.  Styles are drawn
