@@ -12,14 +12,17 @@ merged into one 784-90-1 network whose log-odds is the mean of theirs
 (mnist_app.unsure_lab.merge_checks):
 
 - digits: MNIST training images, redrawn every epoch with the shipped model's distortions
-  (affine + elastic + crossed 7s / flagged 1s), plus digits hand-drawn by mnist_app.strokes and
-  printed in the machine's fonts;
-- not digits: letters drawn by the same synthetic hand and printed in fonts (the ones that could
-  fairly be read as digits, such as O, I, S, Z, are left out), scribbles and noise.
+  (affine + elastic + crossed 7s / flagged 1s), some of them also drawn on paper (enlarged, or as
+  old 16x16 scans) and read through the preprocessing, plus digits hand-drawn by mnist_app.strokes
+  in several forms and printed in the machine's fonts;
+- not digits: capital and lower-case letters drawn by the same synthetic hand and printed in
+  fonts (the ones that could fairly be read as digits, such as O, I, S, Z, are left out),
+  scribbles and noise.
 
-Digits and letters are drawn by the *same* synthetic hand, so the check has to learn shapes, not
-how the strokes were rendered. Every synthetic image goes through the real preprocessing. No real
-letter is ever trained on: the 27 handwritten letters of non-digits-dev only measure it.
+Digits and letters are drawn by the *same* synthetic hand and come in the *same* renderings
+(preprocessed, or 28x28 in MNIST's format and taken raw), so the check has to learn shapes, not
+how the image was made. No real letter is ever trained on: the 27 handwritten letters of
+non-digits-dev only measure it.
 
 The check depends only on the input image, not on which digit model answered, so it serves the
 shipped model and a model you trained alike. Importing this module is light (numpy only); the

@@ -23,15 +23,23 @@ measure the result). If the preprocessing or the check network changes, rerun th
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from mnist_app.image_format import SIDE
 
+# The two thresholds, as scripts/measure_unsure.py --write-thresholds chose them on data (the rule
+# for choosing is mnist_app.unsure_lab.pick_thresholds; the file also records what they cost).
+THRESHOLDS_FILE = Path(__file__).resolve().parent / "shipped" / "unsure_thresholds.json"
+_STATED = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+
 # 2. Largest raw sigmoid output below this -> "low confidence".
-MIN_TOP_OUTPUT = 0.4
+MIN_TOP_OUTPUT: float = _STATED["min_top_output"]
 
 # 1. The not-a-digit check's log-odds (mnist_app.digit_check) above this -> not a digit.
-MAX_NOT_DIGIT_SCORE = 3.8
+MAX_NOT_DIGIT_SCORE: float = _STATED["max_not_digit_score"]
 
 # 1. Ink statistics of the 28x28 input the network saw (ink high, [0, 1]); ink is above INK_LEVEL.
 INK_LEVEL = 0.1

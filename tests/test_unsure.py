@@ -192,18 +192,18 @@ def test_most_handwritten_letters_are_unsure(shipped, non_digits_dev_dir):
 def test_drawn_letters_are_unsure_and_drawn_digits_are_not(shipped, tmp_path):
     """Letters and digits drawn by the synthetic hand (a seed the check never trained on), saved
     as files and read as predict.py reads them."""
-    from mnist_app.strokes import DIGIT_LIKE, DIGIT_STROKES, LETTER_STROKES, draw_strokes
+    from mnist_app.strokes import DIGIT_FORMS, DIGIT_LIKE, LETTER_FORMS, draw_char
 
     rng = np.random.default_rng(12345)
     letters, digits = [], []
-    for i in range(3):
-        for char, strokes in LETTER_STROKES.items():
+    for i in range(2):
+        for char in LETTER_FORMS:
             if char not in DIGIT_LIKE:
                 letters.append(tmp_path / f"letter_{char}_{i}.png")
-                draw_strokes(strokes, rng).save(letters[-1])
-        for char, strokes in DIGIT_STROKES.items():
+                draw_char(char, rng).save(letters[-1])
+        for char in DIGIT_FORMS:
             digits.append(tmp_path / f"{char}_{i}.png")
-            draw_strokes(strokes, rng).save(digits[-1])
+            draw_char(char, rng).save(digits[-1])
     letter_preds = classify_files(shipped, letters)
     digit_preds = classify_files(shipped, digits)
     assert np.mean([p.unsure for p in letter_preds]) >= 0.7  # measured 87% on seed 2 (docs/unsure.md)
@@ -286,3 +286,90 @@ def test_merged_checks_give_the_mean_log_odds_of_their_members(mnist, tmp_path):
     X = mnist.test_images[:50]
     mean = np.mean([not_digit_scores(X, p) for p in paths[:3]], axis=0)
     np.testing.assert_allclose(not_digit_scores(X, paths[3]), mean, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------- the synthetic hand
+
+
+def test_every_form_of_every_character_is_drawn_and_preprocessed():
+    from mnist_app.preprocess import prepare
+    from mnist_app.strokes import DIGIT_FORMS, LETTER_FORMS, draw_strokes
+
+    rng = np.random.default_rng(0)
+    for char, forms in {**LETTER_FORMS, **DIGIT_FORMS}.items():
+        for form in forms:
+            x = prepare(draw_strokes(form, rng)).vector
+            assert 0.04 < (x > 0.1).mean() < 0.45, char  # a glyph's worth of ink, not a dot or a blot
+
+
+def test_forms_vary_between_drawings():
+    from mnist_app.strokes import LETTER_FORMS, draw_strokes
+
+    rng = np.random.default_rng(1)
+    a, b = (np.asarray(draw_strokes(LETTER_FORMS["H"][0], rng), dtype=float) for _ in range(2))
+    assert np.abs(a - b).mean() > 5  # two Hs of one form are two different drawings
+
+
+# ----------------------------------------------------------------------- choosing the thresholds
+
+
+def _scored(name, n, rng, *, right_share=0.95):
+    from mnist_app.unsure_lab import Scored
+
+    outputs = np.full((n, 10), 0.01)
+    outputs[:, 0] = rng.uniform(0.0, 1.0, n) ** 0.2  # mostly confident, a tail of low outputs
+    right = rng.random(n) < right_share
+    check = rng.normal(-3, 2, n) + np.where(right, 0, 2)
+    X = np.zeros((n, 784), np.float32)
+    X[:, 300:310] = 1.0  # one plain stroke: the ink tests flag nothing
+    return Scored(name, outputs, X, check, right)
+
+
+def test_picked_thresholds_keep_every_budget_and_prefer_catching_wrong_answers():
+    from mnist_app.unsure_lab import BUDGETS, LETTER_TOLERANCE, pick_thresholds
+
+    rng = np.random.default_rng(0)
+    dev, test = _scored("digits-dev", 800, rng), _scored("MNIST test", 3000, rng)
+    letters = _scored("synthetic", 500, rng)
+    letters.check = letters.check + 5  # letters score high
+    chosen, rows = pick_thresholds([dev, test], letters, np.ones(500, bool))
+    for r in rows:
+        for s in (dev, test):
+            f = s.flags_with(r["min_top_output"], r["max_not_digit_score"])  # == the rule (test below)
+            assert f[s.right].mean() <= BUDGETS[s.name]
+    best = max(r["letters"] for r in rows)
+    assert chosen["letters"] >= best - LETTER_TOLERANCE
+    assert all(r["min_top_output"] <= chosen["min_top_output"] for r in rows if r["letters"] >= best - LETTER_TOLERANCE)
+    assert chosen["min_top_output"] > 0  # spending some budget on low outputs catches wrong answers here
+
+
+def test_stated_thresholds_come_from_the_written_file():
+    from mnist_app import unsure
+
+    stated = json.loads(unsure.THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    assert (MIN_TOP_OUTPUT, MAX_NOT_DIGIT_SCORE) == (stated["min_top_output"], stated["max_not_digit_score"])
+
+
+def test_fast_flags_for_a_threshold_pair_match_the_rule(shipped, mnist):
+    from mnist_app.unsure_lab import flags, score
+
+    X = np.concatenate([mnist.test_images[:300], np.random.default_rng(0).uniform(0, 1, (20, 784))])
+    s = score("MNIST test", shipped, X.astype(np.float32))
+    for t, cut in ((0.4, 3.8), (0.9, -1.0), (0.0, 10.0)):
+        np.testing.assert_array_equal(s.flags_with(t, cut), flags(s, min_top_output=t, max_not_digit_score=cut))
+
+
+def test_letters_saved_in_mnist_format_are_taken_raw_and_mostly_unsure(shipped, tmp_path):
+    """A 28x28 letter already in MNIST's format skips most of the preprocessing (it is taken raw):
+    the check must not take that rendering for "a digit"."""
+    from mnist_app.preprocess import prepare
+    from mnist_app.strokes import DIGIT_LIKE, LETTER_FORMS, draw_char, mnist_format
+
+    rng = np.random.default_rng(54321)
+    paths = []
+    for char in LETTER_FORMS:
+        if char not in DIGIT_LIKE:
+            paths.append(tmp_path / f"letter_{char}.png")
+            mnist_format(draw_char(char, rng)).save(paths[-1])
+    assert np.mean([prepare(p).raw for p in paths]) > 0.9
+    assert np.mean([p.unsure for p in classify_files(shipped, paths)]) >= 0.7

@@ -13,6 +13,7 @@ risk-coverage trade-off of the raw top output alone.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,10 +26,13 @@ EXAMPLES = """
   python scripts/measure_unsure.py --data-dir MNIST_DIR --digits-dev DIGITS_DEV_DIR \\
       --non-digits-dev NON_DIGITS_DEV_DIR
   python scripts/measure_unsure.py ... --model best --json > unsure.json
+  python scripts/measure_unsure.py ... --write-thresholds     # choose and state the thresholds
 """
 
 
 def build_parser():
+    from mnist_app.unsure import THRESHOLDS_FILE
+
     parser = make_parser(PROG, "Risk-coverage tables of the unsure rule.", EXAMPLES)
     add_data_options(parser)
     add_model_option(parser)
@@ -37,7 +41,12 @@ def build_parser():
                         help="handwritten letters with manifest.csv (file,letter,digit_like)")
     parser.add_argument("--seed", type=int, default=2, help="seed of the synthetic set (default 2)")
     parser.add_argument("--rounds", type=positive_int, default=25, help="rounds of synthetic glyphs (default 25, ~2,600 images)")
+    parser.add_argument("--check", metavar="PATH", help="a not-a-digit check to measure instead of the shipped one "
+                        "(scripts/train_digit_check.py --out PATH)")
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout instead of tables")
+    parser.add_argument("--write-thresholds", metavar="PATH", nargs="?", const=str(THRESHOLDS_FILE), default=None,
+                        help="write the thresholds chosen by mnist_app.unsure_lab.pick_thresholds to PATH "
+                        f"(default {THRESHOLDS_FILE}, which the rule reads); run it again to see the new rule")
     return parser
 
 
@@ -48,26 +57,27 @@ def _pct(flags, mask=None) -> str:
     return f"{np.mean(f):.1%}" if len(f) else "-"
 
 
-def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, rounds: int) -> dict:
+def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, rounds: int,
+            check: Path | None = None) -> dict:
     import numpy as np
 
     from mnist_app import unsure
     from mnist_app.strokes import DIGIT_LIKE
     from mnist_app.unsure_lab import (
-        DIGIT_KINDS, candidates, flags, prepare_files, read_labelled_dir, score, synthetic_set,
+        DIGIT_KINDS, candidates, flags, pick_thresholds, prepare_files, read_labelled_dir, score, synthetic_set,
     )
 
     paths, rows = read_labelled_dir(digits_dev, "label")
     X, found = prepare_files(paths)
     labels = np.array([int(r["label"]) for r in rows])
-    dev = score("digits-dev", network, X[found], labels=labels[found], refused=int((~found).sum()))
+    dev = score("digits-dev", network, X[found], labels=labels[found], refused=int((~found).sum()), check=check)
     paths, rows = read_labelled_dir(non_digits_dev, "letter")
     X, found = prepare_files(paths)
     letter_dl = np.array([r["digit_like"].strip().lower() == "yes" for r in rows])[found]
-    letters = score("letters", network, X[found], refused=int((~found).sum()))
-    test = score("MNIST test", network, mnist.test_images, labels=mnist.test_labels)
+    letters = score("letters", network, X[found], refused=int((~found).sum()), check=check)
+    test = score("MNIST test", network, mnist.test_images, labels=mnist.test_labels, check=check)
     synth = synthetic_set(seed, rounds)
-    synth_scored = score("synthetic", network, synth.X)
+    synth_scored = score("synthetic", network, synth.X, check=check)
     groups = {  # set name -> (Scored, mask or None, images refused by preprocessing)
         "MNIST test, right": (test, test.right, 0),
         "MNIST test, wrong": (test, ~test.right, 0),
@@ -115,20 +125,14 @@ def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, r
     for key in dev_c:
         cut = float(np.quantile(dev_c[key][dev.right], 1 - BUDGET))
         report["candidates"][key] = {"threshold": cut, "flagged": row(by=lambda s, k=key, c=cut: all_c[s.name][k] > c)}
-    # the split of the budget between the two thresholds
-    report["choices"] = []
-    right_scores = np.sort(dev.check[dev.right])[::-1]
-    for min_top in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
-        best = None
-        for cut in right_scores:  # lower the score threshold while the budget holds
-            f = flags(dev, min_top_output=min_top, max_not_digit_score=float(cut))
-            if f[dev.right].mean() > BUDGET:
-                break
-            best = float(cut)
-        if best is None:
-            continue
-        report["choices"].append({"min_top_output": min_top, "max_not_digit_score": best,
-                                  "flagged": row({"min_top_output": min_top, "max_not_digit_score": best})})
+    # the split of the budget between the two thresholds, and the pair chosen by the fixed rule
+    letter_mask = synth.select(["stroke_letter", "font_letter"], digit_like=False)
+    chosen, rows = pick_thresholds([dev, test], synth_scored, letter_mask)
+    report["choices"] = [{"min_top_output": r["min_top_output"], "max_not_digit_score": r["max_not_digit_score"],
+                          "chosen": r is chosen, "flagged": row({"min_top_output": r["min_top_output"],
+                                                                 "max_not_digit_score": r["max_not_digit_score"]})}
+                         for r in rows]
+    report["chosen"] = {"min_top_output": chosen["min_top_output"], "max_not_digit_score": chosen["max_not_digit_score"]}
     # risk-coverage of the raw top output alone: answers kept, and the error rate among them
     report["top_output_alone"] = []
     for s in (test, dev):
@@ -163,7 +167,8 @@ def tables(report: dict) -> str:
     out.append(head + "".join(f"| {k} (> {v['threshold']:.3g}) | {cells(v['flagged'])} |\n"
                               for k, v in report["candidates"].items()))
     out.append(f"\nSplitting the {BUDGET:.0%} budget between the two thresholds:\n")
-    out.append(head + "".join(f"| top < {c['min_top_output']}, score > {c['max_not_digit_score']:.2f} | "
+    out.append(head + "".join(f"| {'**' if c['chosen'] else ''}top < {c['min_top_output']}, score > "
+                              f"{c['max_not_digit_score']:.2f}{' (chosen)**' if c['chosen'] else ''} | "
                               f"{cells(c['flagged'])} |\n" for c in report["choices"]))
     out.append("\nRaw top output alone: risk (error rate among answers kept) against coverage:\n")
     out.append("| set | top output below | coverage | risk | right flagged | wrong flagged |\n|---|---|---|---|---|---|\n" + "".join(f"| {r['set']} | {r['min_top_output']} | {r['coverage']:.1%} | {r['risk']:.2%} | "
@@ -177,8 +182,15 @@ def _main(argv: Sequence[str] | None) -> int:
 
     network, _meta, _info = load(args.model)
     mnist = load_data(args)
-    report = measure(network, mnist, Path(args.digits_dev), Path(args.non_digits_dev), args.seed, args.rounds)
+    report = measure(network, mnist, Path(args.digits_dev), Path(args.non_digits_dev), args.seed, args.rounds,
+                     Path(args.check) if args.check else None)
     print(json.dumps(report, indent=1) if args.json else tables(report))
+    if args.write_thresholds:
+        from mnist_app.unsure_lab import write_thresholds
+
+        write_thresholds(args.write_thresholds, report, command="python scripts/measure_unsure.py " + " ".join(
+            a for a in (argv if argv is not None else sys.argv[1:])))
+        print(f"wrote {args.write_thresholds}: {report['chosen']}", file=sys.stderr)
     return EXIT_OK
 
 
