@@ -65,6 +65,7 @@ def test_a_plain_build_carries_the_shipped_model(tmp_path):
                            "--build-lib", str(build)], cwd=source, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (build / "mnist_app" / "shipped" / "shipped.npz").is_file()
+    assert (build / "mnist_app" / "shipped" / "unsure_thresholds.json").is_file()  # mnist_app.unsure reads it
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = "from mnist_app import models; n, m, i = models.load('shipped'); print(i.path); print(i.describe())"

@@ -373,3 +373,30 @@ def test_letters_saved_in_mnist_format_are_taken_raw_and_mostly_unsure(shipped, 
             mnist_format(draw_char(char, rng)).save(paths[-1])
     assert np.mean([prepare(p).raw for p in paths]) > 0.9
     assert np.mean([p.unsure for p in classify_files(shipped, paths)]) >= 0.7
+
+
+def test_train_digit_check_merges_checks_trained_apart(mnist, tmp_path, capsys):
+    from mnist_app.checkpoint import load_checkpoint, save_checkpoint
+    from mnist_app.cli import train_digit_check as cli
+    from mnist_app.digit_check import not_digit_scores
+    from mnist_app.network import Network
+
+    paths = []
+    for seed in (1, 3):
+        paths.append(tmp_path / f"s{seed}.npz")
+        save_checkpoint(paths[-1], Network((784, 6, 1), init="scaled", rng=seed), {"members": [{"seed": seed}]},
+                        momentum=False)
+    out = tmp_path / "merged.npz"
+    assert cli.main(["--merge", *map(str, paths), "--out", str(out)]) == 0
+    X = mnist.test_images[:20]
+    np.testing.assert_allclose(not_digit_scores(X, out), np.mean([not_digit_scores(X, p) for p in paths], axis=0),
+                               rtol=1e-4, atol=1e-4)
+    assert [m["seed"] for m in load_checkpoint(out)[1]["members"]] == [1, 3]
+    from mnist_app.digit_check import CHECK_MODEL
+
+    digit_model = CHECK_MODEL.parent / "shipped.npz"  # 784-800-10: not a check
+    capsys.readouterr()
+    assert cli.main(["--merge", str(paths[0]), str(digit_model), "--out", str(tmp_path / "bad.npz")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a digit check network" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "bad.npz").exists()

@@ -23,6 +23,9 @@ PROG = "train_digit_check.py"
 EXAMPLES = """
   python scripts/train_digit_check.py --data-dir MNIST_DIR          # -> the shipped check
   python scripts/train_digit_check.py --out /tmp/check.npz --seeds 7      # one check, another draw
+  # the same as the first, on two cores: one seed per process, then merged
+  python scripts/train_digit_check.py --data-dir MNIST_DIR --seeds 1 --out s1.npz &   # ... 3, 4
+  python scripts/train_digit_check.py --merge s1.npz s3.npz s4.npz
 """
 
 
@@ -37,6 +40,8 @@ def build_parser():
                         "(default 1,3,4; measure_unsure.py draws its synthetic set from seed 2)")
     parser.add_argument("--rounds", type=positive_int, default=80, help="rounds of synthetic glyphs (default 80, ~8,400 images)")
     parser.add_argument("--epochs", type=positive_int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--merge", metavar="CHECK", nargs="+",
+                        help="train nothing: merge these checks (each trained with one --seeds) into --out")
     return parser
 
 
@@ -55,6 +60,8 @@ def _main(argv: Sequence[str] | None) -> int:
     from mnist_app.checkpoint import save_checkpoint
     from mnist_app.unsure_lab import merge_checks, synthetic_set, train_digit_check
 
+    if args.merge:
+        return _merge(args.merge, args.out)
     mnist = load_data(args)
     start = time.perf_counter()
     networks, metas = [], []
@@ -73,6 +80,29 @@ def _main(argv: Sequence[str] | None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out, merge_checks(networks) if len(networks) > 1 else networks[0], meta, momentum=False)
     print(f"saved {args.out} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _merge(paths: Sequence[str], out: str) -> int:
+    """One network from checks trained separately (the same result as training their seeds in one run)."""
+    from mnist_app.checkpoint import load_checkpoint, save_checkpoint
+    from mnist_app.digit_check import N_INPUTS
+    from mnist_app.errors import CheckpointError
+    from mnist_app.unsure_lab import merge_checks
+
+    networks, members = [], []
+    for path in paths:
+        network, meta = load_checkpoint(path)
+        if len(network.sizes) != 3 or network.sizes[0] != N_INPUTS or network.sizes[-1] != 1:
+            raise CheckpointError(f"{path}: not a digit check network (layer sizes {list(network.sizes)})")
+        networks.append(network)
+        members.extend(meta.get("members", [meta.get("training", {})]))
+    seeds = ",".join(str(m.get("seed")) for m in members)
+    meta = {"purpose": "not-a-digit check for mnist_app.unsure (output 1 = not a digit)", "members": members,
+            "merged": "mean log-odds of one check per seed",
+            "command": f"python scripts/train_digit_check.py --seeds {seeds} (or one process per seed, then --merge)"}
+    save_checkpoint(out, merge_checks(networks), meta, momentum=False)
+    print(f"saved {out} (merged {len(networks)} checks)", file=sys.stderr)
     return EXIT_OK
 
 
