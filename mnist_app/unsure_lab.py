@@ -245,7 +245,6 @@ def flags(s: Scored, **thresholds) -> np.ndarray:
 # answers are held to 1%, so a model that reads MNIST well does not lose that in the bargain.
 BUDGETS = {"digits-dev": 0.02, "MNIST test": 0.01}
 TOP_OUTPUT_GRID = tuple(round(0.05 * i, 2) for i in range(13))  # 0.0, 0.05, ..., 0.6
-LETTER_TOLERANCE = 0.02  # share of synthetic letters worth giving up for more wrong answers caught
 
 
 def budget_cut(s: Scored, min_top_output: float, budget: float) -> float | None:
@@ -261,15 +260,16 @@ def budget_cut(s: Scored, min_top_output: float, budget: float) -> float | None:
 
 
 def pick_thresholds(labelled: list[Scored], letters: Scored, letter_mask: np.ndarray, *,
-                    budgets: dict = BUDGETS, grid=TOP_OUTPUT_GRID, tolerance: float = LETTER_TOLERANCE):
+                    budgets: dict = BUDGETS, grid=TOP_OUTPUT_GRID):
     """Choose (min_top_output, max_not_digit_score) on data, by a fixed rule:
 
     1. for every top-output threshold of ``grid``, the lowest score threshold within every set's
        budget of flagged right answers (``labelled``: digits-dev and MNIST test, named as in
        ``budgets``); the stated threshold is that cut rounded *up* to 0.01;
-    2. of these pairs, the ones flagging within ``tolerance`` of the most ``letters[letter_mask]``
-       (synthetic letters from a seed the check never trained on -- never the real letters);
-    3. of those, the highest top-output threshold: it catches the most wrong answers.
+    2. of these pairs, the one that flags the most of what should be flagged: the mean of the
+       share of ``letters[letter_mask]`` flagged (synthetic letters from a seed the check never
+       trained on -- never the real letters) and the shares of wrong answers flagged in each
+       labelled set (ties: the higher top-output threshold).
 
     Returns (chosen, rows): rows holds every pair with its letters and wrong answers flagged."""
     rows = []
@@ -280,15 +280,17 @@ def pick_thresholds(labelled: list[Scored], letters: Scored, letter_mask: np.nda
         cut = float(np.ceil(max(cuts) * 100) / 100) if np.isfinite(max(cuts)) else float(max(cuts))
         row = {"min_top_output": t, "max_not_digit_score": cut,
                "letters": float(letters.flags_with(t, cut)[letter_mask].mean())}
+        caught = [row["letters"]]
         for s in labelled:
             f = s.flags_with(t, cut)
             row[f"{s.name}, right"] = float(f[s.right].mean())
             row[f"{s.name}, wrong"] = float(f[~s.right].mean())
+            caught.append(row[f"{s.name}, wrong"])
+        row["caught"] = float(np.mean(caught))
         rows.append(row)
     if not rows:
         raise MnistAppError("no thresholds keep the budget: the ink tests alone flag too many right answers")
-    best = max(r["letters"] for r in rows)
-    chosen = max((r for r in rows if r["letters"] >= best - tolerance), key=lambda r: r["min_top_output"])
+    chosen = max(rows, key=lambda r: (round(r["caught"], 6), r["min_top_output"]))
     return chosen, rows
 
 
@@ -303,8 +305,8 @@ def write_thresholds(path, report: dict, *, command: str) -> None:
         "min_top_output": chosen["min_top_output"],
         "max_not_digit_score": chosen["max_not_digit_score"],
         "chosen_by": "mnist_app.unsure_lab.pick_thresholds: within the right-answer budgets "
-                     f"{BUDGETS}, the most synthetic letters flagged (tolerance {LETTER_TOLERANCE}), "
-                     "then the highest top-output threshold",
+                     f"{BUDGETS}, the most caught (mean of synthetic letters, digits-dev wrong and MNIST "
+                     "test wrong answers flagged)",
         "command": command,
         "flagged": {name: v["flagged"] for name, v in chosen["flagged"].items()},
     }

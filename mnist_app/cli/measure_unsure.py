@@ -20,7 +20,6 @@ from pathlib import Path
 from mnist_app.cli.common import EXIT_OK, add_data_options, add_model_option, load_data, make_parser, positive_int, run
 
 PROG = "measure_unsure.py"
-BUDGET = 0.02  # share of right digits-dev answers the rule may flag (issue 11)
 
 EXAMPLES = """
   python scripts/measure_unsure.py --data-dir MNIST_DIR --digits-dev DIGITS_DEV_DIR \\
@@ -64,7 +63,7 @@ def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, r
     from mnist_app import unsure
     from mnist_app.strokes import DIGIT_LIKE
     from mnist_app.unsure_lab import (
-        DIGIT_KINDS, candidates, flags, pick_thresholds, prepare_files, read_labelled_dir, score, synthetic_set,
+        BUDGETS, DIGIT_KINDS, candidates, flags, pick_thresholds, prepare_files, read_labelled_dir, score, synthetic_set,
     )
 
     paths, rows = read_labelled_dir(digits_dev, "label")
@@ -123,7 +122,7 @@ def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, r
     dev_c = candidates(dev)
     all_c = {s.name: candidates(s) for s in (test, letters, synth_scored)} | {"digits-dev": dev_c}
     for key in dev_c:
-        cut = float(np.quantile(dev_c[key][dev.right], 1 - BUDGET))
+        cut = float(np.quantile(dev_c[key][dev.right], 1 - BUDGETS["digits-dev"]))
         report["candidates"][key] = {"threshold": cut, "flagged": row(by=lambda s, k=key, c=cut: all_c[s.name][k] > c)}
     # the split of the budget between the two thresholds, and the pair chosen by the fixed rule
     letter_mask = synth.select(["stroke_letter", "font_letter"], digit_like=False)
@@ -148,6 +147,8 @@ def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, r
 
 
 def tables(report: dict) -> str:
+    from mnist_app.unsure_lab import BUDGETS
+
     groups = list(report["rule"]["flagged"])
     head = "| | " + " | ".join(groups) + " |\n|---|" + "---|" * len(groups) + "\n"
 
@@ -163,10 +164,12 @@ def tables(report: dict) -> str:
                f"{report['accuracy']['digits-dev']:.2%}; no digit found: {rule['no_digit_found']}\n")
     out.append("".join(f"{name}: the rule keeps {v['coverage']:.1%} of the answers; error rate among them "
                        f"{v['risk_before']:.2%} -> {v['risk_after']:.2%}\n" for name, v in report["risk_coverage"].items()))
-    out.append(f"Each candidate alone, thresholded to flag {BUDGET:.0%} of right digits-dev answers:\n")
+    out.append(f"Each candidate alone, thresholded to flag {BUDGETS['digits-dev']:.0%} of right digits-dev answers:\n")
     out.append(head + "".join(f"| {k} (> {v['threshold']:.3g}) | {cells(v['flagged'])} |\n"
                               for k, v in report["candidates"].items()))
-    out.append(f"\nSplitting the {BUDGET:.0%} budget between the two thresholds:\n")
+    budgets = ", ".join(f"{share:.0%} of {name}" for name, share in BUDGETS.items())
+    out.append(f"\nSplitting the budgets (right answers flagged: {budgets}) between the two "
+               "thresholds; the chosen pair in bold (mnist_app.unsure_lab.pick_thresholds):\n")
     out.append(head + "".join(f"| {'**' if c['chosen'] else ''}top < {c['min_top_output']}, score > "
                               f"{c['max_not_digit_score']:.2f}{' (chosen)**' if c['chosen'] else ''} | "
                               f"{cells(c['flagged'])} |\n" for c in report["choices"]))
@@ -178,7 +181,10 @@ def tables(report: dict) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from mnist_app.models import load
+    from mnist_app.models import SHIPPED, load
+
+    if args.write_thresholds and args.model is None:
+        args.model = SHIPPED  # the stated thresholds are the shipped model's, whatever models/ holds
 
     network, _meta, _info = load(args.model)
     mnist = load_data(args)
@@ -188,8 +194,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.write_thresholds:
         from mnist_app.unsure_lab import write_thresholds
 
-        write_thresholds(args.write_thresholds, report, command="python scripts/measure_unsure.py " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:])))
+        # the data folders by their role, not their path: the file travels with the package
+        write_thresholds(args.write_thresholds, report, command=(
+            "python scripts/measure_unsure.py --data-dir MNIST_DIR --digits-dev DIGITS_DEV_DIR --non-digits-dev "
+            f"NON_DIGITS_DEV_DIR --model {args.model} --seed {args.seed} --rounds {args.rounds} --write-thresholds"))
         print(f"wrote {args.write_thresholds}: {report['chosen']}", file=sys.stderr)
     return EXIT_OK
 
