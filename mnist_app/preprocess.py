@@ -64,6 +64,8 @@ LIGHTING_MIN_SIDE = 64  # smaller images are never photos with a lighting gradie
 UNEVEN_LIGHT = 0.15  # ... larger ones are evened out if the paper's brightness varies by more than
 MIN_LIGHT_RANGE = 0.03  # 15% of its median level and by more than 3% of full scale
 MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale
+MNIST_PAPER = 0.1  # a 28x28 image is taken raw only if its background is within 10% of black/white
+MNIST_CONTRAST = 0.5  # and its ink differs from it by >= half the full scale
 NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
 MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
 
@@ -79,23 +81,31 @@ KEEP_RULES = ((0.002, 0.0), (0.01, 0.08), (0.04, 0.3), (0.25, 1.0))
 # If the digit's pieces hold less than this share of all the ink, the "specks" are the image
 # (noise, texture): nothing is dropped, so the unsure rule sees it as it is.
 MIN_DIGIT_SHARE = 0.5
+MIN_DIGIT_DENSITY = 8  # ... unless they hold this many times more ink per pixel of their box than the rest
 EDGE_WEIGHT = 0.3  # choosing the digit's core, a piece touching the image's edge weighs this much
 EDGE_SHARE = 6  # and to join the digit it needs this many times the share of ink (a crease, an edge)
 EDGE_GROWTH = 1.5  # and may not make the digit's box longer than this x its longer side
 # The sheet's edge (remove_outside_sheet): a dark run along >= 85% of a side, straight within 3% of
 # the side; light paper over >= 20% of the frame and >= 70% of what lies inside the edges.
 SHEET_EDGE_COVER = 0.85
-# Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees, ink along >= 40% of
-# the image's width (faint lines break into dashes), <= 0.8% of its shorter side (>= 3 px) thick.
-LINE_TILTS = tuple(np.arange(-4.0, 4.01, 0.5))
-LINE_MIN_SPAN = 0.4
+# Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees (0.25 degree steps: a
+# 1-px line 1,000 px long drifts off its row by 2 px at 0.25 degrees), ink along >= 20% of the
+# image's width (faint lines break into dashes), from end to end over >= 80% of it or reaching its
+# edge (a digit's bar spans the digit only), <= 0.8% of its shorter side (>= 3 px) thick, and not
+# 2.5x darker than the line's median (a pen's stroke lying on a faint printed line).
+LINE_TILTS = tuple(np.arange(-4.0, 4.01, 0.25))
+LINE_MIN_SPAN = 0.2
+LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
+LINE_INK_RATIO = 2.5
 SHEET_EDGE_STRAIGHT = 0.03
+SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
 SHEET_MIN_PAPER = 0.2
 SHEET_MIN_PAPER_INSIDE = 0.7
 # MNIST's stroke width in its 28x28 field, measured as below on 300 test digits: median 2.25 px,
 # 10-90% 1.55-3.25 px. Strokes outside STROKE_BAND x this are brought to it.
 MNIST_STROKE = 2.25
+BRIDGE_WIDTH = 0.04  # bridge_gaps: thinner strokes are thickened to this x the writing's height
 STROKE_BAND = (0.55, 1.75)
 MIN_INK_KEPT = 0.4  # thinning keeps at least this share of the ink pixels (less thinning if need be)
 
@@ -381,6 +391,7 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
     dark = g <= _otsu(g, lo, hi)
     if float((~dark).mean()) < SHEET_MIN_PAPER:
         return grey
+    dark_level, light_level = float(np.median(g[dark])), float(np.median(g[~dark]))
     outside = np.zeros((h, w), dtype=bool)
     # each side as "the left edge" of a turned view; the cut is drawn back into that view
     for turn in range(4):
@@ -396,6 +407,14 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
         line = slope * np.arange(rows) + offset
         residual = np.abs(run[fit_rows] - line[fit_rows])
         if float(np.median(residual)) > max(1.5, SHEET_EDGE_STRAIGHT * cols) or float(line.max()) >= cols / 2:
+            continue
+        # an edge, not a shadow or dim light: the brightness jumps across the line (most of
+        # the way from the dark side's level to the paper's within 2% of the side)
+        at = run[fit_rows]  # the first light pixel of each row
+        step = max(2, round(0.01 * cols))
+        view_g = np.rot90(g, turn)
+        jump = view_g[fit_rows, np.minimum(at + step, cols - 1)] - view_g[fit_rows, np.maximum(at - step, 0)]
+        if float(np.median(jump)) < SHEET_EDGE_JUMP * (light_level - dark_level):
             continue
         margin = 1.0 + 0.01 * cols  # the edge's own soft shadow
         cut = np.arange(cols)[None, :] < (np.maximum(line, run * (run < cols // 2)) + margin)[:, None]
@@ -473,7 +492,9 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray:
     Each candidate tilt (LINE_TILTS) shears the ink so lines at that tilt become rows, and the
     row sums are taken (a projection, as in a Hough transform restricted to one family of
     parallel lines); the tilt with the peakiest sums (largest sum of squares) wins. Rows whose
-    sum covers LINE_MIN_SPAN of the width -- and the rows next to them -- are lines.
+    sum covers LINE_MIN_SPAN of the width -- and the rows next to them -- are lines, if their ink
+    reaches from end to end of LINE_MIN_EXTENT of the width or touches the image's left or
+    right edge (light falling unevenly leaves only part of a line above the noise).
     """
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
@@ -488,7 +509,17 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray:
         if best is None or score > best[0]:
             best = (score, shift, sums)
     _, shift, sums = best
-    is_line = np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0
+    rows = ys + shift[xs]
+    first = np.full(sums.size, w, dtype=np.int64)
+    last = np.full(sums.size, -1, dtype=np.int64)
+    np.minimum.at(first, rows, xs)
+    np.maximum.at(last, rows, xs)
+    # a printed line runs across the frame (LINE_MIN_EXTENT), a stroke only across the digit
+    near_first = np.minimum(np.minimum(first, np.roll(first, 1)), np.roll(first, -1))
+    near_last = np.maximum(np.maximum(last, np.roll(last, 1)), np.roll(last, -1))
+    edge = round(0.02 * w)
+    across = ((near_last - near_first) >= LINE_MIN_EXTENT * w) | (near_first <= edge) | (near_last >= w - 1 - edge)
+    is_line = (np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0) & across
     hit = is_line[ys + shift[xs]]
     out = np.zeros_like(mask)
     out[ys[hit], xs[hit]] = True
@@ -500,10 +531,12 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
 
     A printed line crosses the whole sheet, straight and thin; a digit's stroke is short, or
     (a bar) as thick as the pen. A pixel is a line's when it lies on a straight line of ink
-    across LINE_MIN_SPAN of the image (tilted up to 4 degrees; faint lines that break into
-    dashes still add up, see _line_pixels) and the ink there is no thicker across the line than
-    LINE_MAX_WIDTH: where a stroke crosses a line it is thick across and stays. Both
-    directions: rows (ruled paper) and columns (squares).
+    across LINE_MIN_SPAN of the image, reaching from end to end of it (tilted up to 4 degrees;
+    faint lines that break into dashes still add up, see _line_pixels), the ink there is no
+    thicker across the line than LINE_MAX_WIDTH -- where a stroke crosses a line it is thick
+    across and stays -- and no darker than LINE_INK_RATIO x the lines' median ink: a fine
+    pen's stroke lying along a faint printed line stays too. Both directions: rows (ruled
+    paper), then columns (squares) of what is left, so a grid's crossings go with its columns.
     """
     mask = ink > 0
     h, w = mask.shape
@@ -511,12 +544,16 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
         return ink
     thin_limit = max(3, round(LINE_MAX_WIDTH * min(h, w)))
     line = np.zeros_like(mask)
-    for m, flip in ((mask, False), (np.ascontiguousarray(mask.T), True)):
-        on_line = _line_pixels(m)
-        if not on_line.any():
-            continue
+    for flip in (False, True):  # the columns after the rows are gone: a grid's crossings go too
+        m = np.ascontiguousarray((mask & ~line).T) if flip else mask
         thickness = _run_lengths(np.ascontiguousarray(m.T)).T  # ink run across the line
-        found = on_line & (thickness <= thin_limit)
+        thin = m & (thickness <= thin_limit)
+        if int(thin.sum()) < LINE_MIN_SPAN * m.shape[1]:  # too little thin ink for one line
+            continue
+        found = _line_pixels(thin)
+        if found.any():  # a pen's stroke on a faint printed line is far darker than the line
+            strength = ink.T[found] if flip else ink[found]
+            found &= (ink.T if flip else ink) <= LINE_INK_RATIO * float(np.median(strength))
         line |= found.T if flip else found
     if not line.any():
         return ink
@@ -576,8 +613,18 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
                 total += mass[i]
                 y0, y1, x0, x1 = min(y0, by.start), max(y1, by.stop), min(x0, bx.start), max(x1, bx.stop)
                 changed = True
-    if keep.all() or total < MIN_DIGIT_SHARE * float(mass.sum()):
-        return ink  # all one digit -- or no piece stands out: texture or noise, shown as it is
+    if keep.all():
+        return ink
+    if total < MIN_DIGIT_SHARE * float(mass.sum()):
+        # most of the ink is elsewhere: texture or noise, shown as it is -- unless the pieces
+        # kept are far denser than what lies around them (a faint, broken digit on grainy or
+        # squared paper whose remains add up to more ink than the digit)
+        box_area = (y1 - y0) * (x1 - x0)
+        inside = total / box_area
+        outside = (float(mass.sum()) - total) / max(h * w - box_area, 1)
+        heaviest_dropped = float(mass[~keep].max())
+        if inside < MIN_DIGIT_DENSITY * outside or heaviest_dropped > 0.5 * total:
+            return ink
     return np.where(np.concatenate(([False], keep))[labels], ink, np.float32(0))
 
 
@@ -722,11 +769,15 @@ def _raw(grey: np.ndarray, full: float) -> np.ndarray:
 
 def looks_like_mnist(grey: np.ndarray, full: float) -> bool:
     """A 28x28 image whose ink box is 19-21 px and whose centre of mass is within 1 px of
-    (14, 14) is already in MNIST format (e.g. an MNIST digit saved as PNG): take it raw."""
+    (14, 14), on a black (or white) background with strong ink, is already in MNIST format (e.g.
+    an MNIST digit saved as PNG): take it raw."""
     if grey.shape != (SIDE, SIDE):
         return False
     dark, bg, contrast = _dark_on_light(grey, full)
-    if contrast < MIN_CONTRAST * full:
+    # MNIST's background is black (white when inverted) and its strokes' cores reach full ink: a
+    # crop of grey paper or faint pencil is a photo, whose grey must become black background
+    paper = (full - bg) if dark else bg
+    if paper > MNIST_PAPER * full or contrast < MNIST_CONTRAST * full:
         return False
     g = grey.astype(np.float32)
     ink = (bg - g) if dark else (g - bg)
@@ -774,8 +825,40 @@ def _grey_of(image_or_path: Image.Image | str | Path, raw: bool) -> tuple[np.nda
 
 
 def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
-    """Steps 3-6: sheet, lighting, ink, paper lines, the digits' own pieces."""
-    return digit_strokes(remove_paper_lines(ink_map(grey, full, name=name)))
+    """Steps 3-6: sheet, lighting, ink, paper lines, the digits' own pieces, broken strokes."""
+    return bridge_gaps(digit_strokes(remove_paper_lines(ink_map(grey, full, name=name))))
+
+
+def bridge_gaps(ink: np.ndarray) -> np.ndarray:
+    """A fine pen's strokes thickened to BRIDGE_WIDTH of the writing's height, so the gaps of a
+    pen that skips close and a broken 0 is not cut into two digits (mnist_app.segment cuts at
+    empty or thin columns). Only strokes thinner than that change; the gaps between the digits
+    of a number (>= 0.12 x their height, segment.MIN_GAP 0.08) stay open."""
+    from scipy import ndimage
+
+    box = _bbox(ink > 0)
+    if box is None:
+        return ink
+    y0, y1, x0, x1 = box
+    crop = ink[y0:y1, x0:x1]
+    # first a cheap look (a stroke of length L and width W has area L W and ~2 L edge pixels): a
+    # drawing's pen is wide, and the distance transform of stroke_width is not needed
+    inked = np.pad(crop > 0.5, 1)
+    inside = inked[1:-1, 1:-1] & inked[:-2, 1:-1] & inked[2:, 1:-1] & inked[1:-1, :-2] & inked[1:-1, 2:]
+    area = int(inked.sum())
+    if area and 2 * area / max(area - int(inside.sum()), 1) >= 1.5 * BRIDGE_WIDTH * (y1 - y0):
+        return ink
+    width = stroke_width(crop)
+    r = (BRIDGE_WIDTH * (y1 - y0) - max(width, 1.0)) / 2
+    if width <= 0 or r < 0.5:
+        return ink
+    pad = int(np.ceil(r)) + 1
+    distance = ndimage.distance_transform_edt(np.pad(crop, pad) <= 0.3)
+    grown = np.clip(r + 0.5 - distance, 0.0, 1.0).astype(np.float32)
+    out = np.zeros((ink.shape[0] + 2 * pad, ink.shape[1] + 2 * pad), np.float32)
+    out[y0 : y1 + 2 * pad, x0 : x1 + 2 * pad] = grown
+    out = out[pad:-pad, pad:-pad]
+    return np.maximum(ink, out)
 
 
 def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Prepared:

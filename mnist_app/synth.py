@@ -131,11 +131,12 @@ def _paste(canvas: np.ndarray, ink: np.ndarray, top: int, left: int) -> None:
     np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
 
 
-def _grid(shape: tuple[int, int], rng: np.random.Generator, *, squared: bool) -> np.ndarray:
-    """Printed paper lines (coverage): a 4-7 mm grid or 7-9 mm ruling, thin and light."""
+def _grid(shape: tuple[int, int], rng: np.random.Generator, *, squared: bool, width: float | None = None) -> np.ndarray:
+    """Printed paper lines (coverage): a 4-7 mm grid or 7-9 mm ruling, thin and light (1-2.2 px
+    unless ``width`` says)."""
     h, w = shape
     pitch = rng.uniform(0.07, 0.11) * min(h, w) if squared else rng.uniform(0.12, 0.16) * min(h, w)
-    width = rng.uniform(1.0, 2.2)
+    width = rng.uniform(1.0, 2.2) if width is None else width
     angle = np.deg2rad(rng.uniform(-2.5, 2.5))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     out = np.zeros(shape, np.float32)
@@ -175,6 +176,12 @@ CONDITIONS = (
     Condition("table_margin", "paper covers 55-75% of the frame, a textured table around it"),
     Condition("faint_pencil", "grey pencil, 15-30% darker than the paper, grainy stroke"),
     Condition("tiny_grey", "a 28x28 or 190 px crop of grey paper, low contrast, the paper's dark edge in the border"),
+    # the kinds measured on real users' photos that the conditions above miss (failure notes)
+    Condition("fine_pen_big", "1000-2600 px photo of a fine pen 1-3 px wide that skips (broken, dotted stroke)"),
+    Condition("small_in_corner", "much empty paper: the digit 10-20% of the frame's height, off-centre, dust specks"),
+    Condition("stray_line", "a crease or a ruler's line across the frame beside the digit"),
+    Condition("tiny_pencil", "a 28x28 crop: faint pencil on grey paper filling the frame, the paper's edge in the border"),
+    Condition("fine_grid_big", "fine pen + grain + squared paper, 1200-2600 px photo"),
 )
 CONDITION_NAMES = tuple(c.name for c in CONDITIONS)
 
@@ -193,6 +200,12 @@ def render(digit: SourceDigit, condition: str, rng: np.random.Generator) -> tupl
     """One synthetic photo of ``digit`` under ``condition``: ``(image, save options)``."""
     if condition == "tiny_grey":
         return _tiny_grey(digit, rng)
+    if condition == "tiny_pencil":
+        return _tiny_pencil(digit, rng)
+    if condition in ("fine_pen_big", "fine_grid_big"):
+        return _fine_pen_big(digit, rng, grid=condition == "fine_grid_big")
+    if condition == "small_in_corner":
+        return _small_in_corner(digit, rng)
     side = int(rng.integers(300, 601)) if condition == "fine_pen" else int(rng.integers(200, 401))
     height = int(side * rng.uniform(0.45, 0.65))
     path = pen_path(digit, height)
@@ -231,6 +244,8 @@ def render(digit: SourceDigit, condition: str, rng: np.random.Generator) -> tupl
         lum *= _light(lum.shape, rng, rng.uniform(0.35, 0.65))
     if condition in ("sheet_edge", "table_margin"):
         lum = _on_table(lum, rng, margin=condition == "table_margin")
+    if condition == "stray_line":
+        lum = _stray_line(lum, coverage, paper, rng)
     if condition not in ("clean", "grain"):
         lum *= _light(lum.shape, rng, 0.08)  # no real photo is perfectly evenly lit
     image = _photo(lum, rng, noise=noise, tint=condition not in ("clean", "tiny_grey"))
@@ -300,6 +315,124 @@ def _tiny_grey(digit: SourceDigit, rng: np.random.Generator) -> tuple[Image.Imag
     small = np.asarray(Image.fromarray(lum.astype(np.float32), "F").reduce(big))
     image = _photo(small, rng, noise=rng.uniform(1, 4), tint=False).convert("L")
     return image, ({"format": "PNG"} if side == 28 else {"format": "JPEG", "quality": 85})
+
+
+def _skips(shape: tuple[int, int], rng: np.random.Generator, cell: float, gap_share: float) -> np.ndarray:
+    """A pen that skips: 0 in random blobs about ``cell`` px across covering ``gap_share`` of the
+    paper, 1 elsewhere (broken and dotted strokes of a fine pen or a pencil on rough paper)."""
+    h, w = shape
+    coarse = rng.random((max(2, int(h / cell) + 2), max(2, int(w / cell) + 2))).astype(np.float32)
+    field = np.asarray(Image.fromarray(coarse, "F").resize((w, h), Image.Resampling.BILINEAR))
+    return (field >= np.quantile(field, gap_share)).astype(np.float32)
+
+
+def _fine_pen_big(digit: SourceDigit, rng: np.random.Generator, *, grid: bool) -> tuple[Image.Image, dict]:
+    """A fine pen or pencil photographed at 1000-2600 px: the stroke 1-4% of the digit's height
+    (at least 1 px: 1 px or less in the 20-px box), skipping in places, on slightly grey paper,
+    the camera's blur; with ``grid``, squared paper (its lines as wide as such a pen) and grain."""
+    from scipy import ndimage
+
+    side = int(rng.integers(1200 if grid else 1000, 2601))
+    canvas_h, canvas_w = side, int(side * rng.uniform(0.75, 1.33))
+    height = int(side * rng.uniform(0.2, 0.5))
+    pen = max(1.0, height * rng.uniform(0.01, 0.04))
+    # the pen path is found and drawn at <= 400 px (a pen of >= 1 px there), then enlarged
+    small = min(height, max(100, int(400 / max(1.0, pen))), 400)
+    k = height / small
+    ink = draw_with_pen(pen_path(digit, small), max(pen / k, 0.6))
+    ink = np.asarray(Image.fromarray(ink, "F").resize((round(ink.shape[1] * k), round(ink.shape[0] * k)),
+                                                      Image.Resampling.BILINEAR))
+    ink = np.clip(ink, 0, 1) * _skips(ink.shape, rng, cell=max(3.0, pen * rng.uniform(2, 6)), gap_share=rng.uniform(0.05, 0.3))
+    coverage = np.zeros((canvas_h, canvas_w), np.float32)
+    top = int(rng.integers(side // 20, max(side // 20 + 1, canvas_h - ink.shape[0] - side // 20)))
+    left = int(rng.integers(side // 20, max(side // 20 + 1, canvas_w - ink.shape[1] - side // 20)))
+    _paste(coverage, ink, top, left)
+    paper = rng.uniform(0.75, 0.95)
+    ink_level = paper * rng.uniform(0.1, 0.5)
+    lum = paper - (paper - ink_level) * coverage
+    if grid:
+        lines = _grid(lum.shape, rng, squared=True, width=max(1.0, pen * rng.uniform(0.5, 1.2)))
+        lum = np.minimum(lum, paper * (1 - lines * rng.uniform(0.15, 0.35)))
+    lum *= _light(lum.shape, rng, rng.uniform(0.05, 0.3))
+    lum = ndimage.gaussian_filter(lum, rng.uniform(0.4, 1.2))  # the camera's blur
+    noise = rng.uniform(6, 15) if grid else rng.uniform(1, 6)
+    # greyscale, float32 noise: a colour photo of this size costs 3x (preprocessing takes its grey)
+    lum = lum + rng.standard_normal(lum.shape, dtype=np.float32) * np.float32(noise / 255)
+    image = Image.fromarray(np.clip(lum * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+    return image, {"format": "JPEG", "quality": int(rng.integers(80, 93))}
+
+
+def _small_in_corner(digit: SourceDigit, rng: np.random.Generator) -> tuple[Image.Image, dict]:
+    """Much empty paper: a digit 10-20% of the frame's height, anywhere (often near a corner),
+    with dust and specks on the paper."""
+    side = int(rng.integers(600, 1201))
+    canvas_h, canvas_w = side, int(side * rng.uniform(0.75, 1.33))
+    height = int(side * rng.uniform(0.1, 0.2))
+    ink = draw_with_pen(pen_path(digit, height), height * rng.uniform(0.07, 0.13))
+    coverage = np.zeros((canvas_h, canvas_w), np.float32)
+    top = int(rng.integers(int(0.03 * canvas_h), canvas_h - ink.shape[0] - int(0.03 * canvas_h)))
+    left = int(rng.integers(int(0.03 * canvas_w), canvas_w - ink.shape[1] - int(0.03 * canvas_w)))
+    _paste(coverage, ink, top, left)
+    for _ in range(int(rng.integers(5, 40))):  # dust: small dark specks anywhere
+        cy, cx, r = rng.uniform(0, canvas_h), rng.uniform(0, canvas_w), rng.uniform(0.7, 2.5)
+        y0, x0 = max(0, int(cy) - 4), max(0, int(cx) - 4)
+        yy, xx = np.ogrid[y0 : int(cy) + 5, x0 : int(cx) + 5]
+        speck = np.clip(r + 0.5 - np.hypot(yy - cy, xx - cx), 0, 1) * rng.uniform(0.3, 1.0)
+        region = coverage[y0 : y0 + speck.shape[0], x0 : x0 + speck.shape[1]]
+        np.maximum(region, speck[: region.shape[0], : region.shape[1]].astype(np.float32), out=region)
+    paper = rng.uniform(0.75, 0.95)
+    lum = paper - (paper - paper * rng.uniform(0.05, 0.35)) * coverage
+    lum *= _light(lum.shape, rng, rng.uniform(0.05, 0.4))
+    image = _photo(lum, rng, noise=rng.uniform(1, 8), tint=True)
+    return image, {"format": "JPEG", "quality": int(rng.integers(75, 93))}
+
+
+def _stray_line(lum: np.ndarray, coverage: np.ndarray, paper: float, rng: np.random.Generator) -> np.ndarray:
+    """A straight line across the whole frame that misses the digit: a crease (a dark line with
+    a light one beside it) or a ruler's pencil line, 3-25% of the frame from the digit's box."""
+    h, w = lum.shape
+    rows = np.flatnonzero(coverage.max(axis=1) > 0.5)
+    cols = np.flatnonzero(coverage.max(axis=0) > 0.5)
+    y0, y1, x0, x1 = rows[0], rows[-1], cols[0], cols[-1]
+    angle = rng.uniform(-25, 25) + (90 if rng.random() < 0.5 else 0)  # mostly along or across
+    ny, nx = np.cos(np.deg2rad(angle)), -np.sin(np.deg2rad(angle))  # the line's normal
+    corners = np.array([[y0, x0], [y0, x1], [y1, x0], [y1, x1]], np.float32)
+    along_normal = corners @ np.array([ny, nx], np.float32)
+    gap = rng.uniform(0.03, 0.25) * min(h, w)
+    offset = (along_normal.max() + gap) if rng.random() < 0.5 else (along_normal.min() - gap)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    distance = yy * ny + xx * nx - offset
+    width = rng.uniform(1.0, 5.0)
+    dark = np.clip(width / 2 + 0.5 - np.abs(distance), 0, 1) * rng.uniform(0.25, 0.6)
+    out = lum * (1 - dark)
+    if rng.random() < 0.5:  # a crease: the fold's other face catches the light
+        light = np.clip(width / 2 + 0.5 - np.abs(distance - width - 1), 0, 1) * rng.uniform(0.03, 0.1)
+        out = np.minimum(out * (1 + light), 1.0)
+    return out.astype(np.float32)
+
+
+def _tiny_pencil(digit: SourceDigit, rng: np.random.Generator) -> tuple[Image.Image, dict]:
+    """A 28x28 photo crop: faint pencil on grey paper, the digit filling the frame much as an
+    MNIST digit does (box 18-22 px), the paper's edge along one side in half of them."""
+    big = 8
+    side = 28 * big
+    height = int(big * rng.uniform(18, 22))
+    ink = draw_with_pen(pen_path(digit, height), height * rng.uniform(0.08, 0.13))
+    canvas = np.zeros((side, side), np.float32)
+    top = max(0, (side - ink.shape[0]) // 2 + int(rng.integers(-1, 2)) * big)
+    left = max(0, (side - ink.shape[1]) // 2 + int(rng.integers(-1, 2)) * big)
+    _paste(canvas, ink, top, left)
+    canvas *= rng.uniform(0.6, 1.0, canvas.shape).astype(np.float32)  # graphite is grainy
+    paper = rng.uniform(0.4, 0.8)
+    lum = paper * (1 - rng.uniform(0.15, 0.4) * canvas)
+    if rng.random() < 0.5:
+        yy, xx = np.mgrid[0:side, 0:side]
+        depth = rng.uniform(0.02, 0.08) * side
+        coord = (yy, side - 1 - yy, xx, side - 1 - xx)[int(rng.integers(4))]
+        lum = np.where(coord < depth, paper * rng.uniform(0.2, 0.6), lum)
+    small = np.asarray(Image.fromarray(lum.astype(np.float32), "F").reduce(big))
+    image = _photo(small, rng, noise=rng.uniform(1, 4), tint=False).convert("L")
+    return image, ({"format": "PNG"} if rng.random() < 0.5 else {"format": "JPEG", "quality": 90})
 
 
 def save(image: Image.Image, options: dict, path: Path) -> Path:
