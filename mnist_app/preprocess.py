@@ -63,7 +63,9 @@ WORK_PIXELS = 1_000_000  # larger images are box-reduced to about this many pixe
 LIGHTING_MIN_SIDE = 64  # smaller images are never photos with a lighting gradient ...
 UNEVEN_LIGHT = 0.15  # ... larger ones are evened out if the paper's brightness varies by more than
 MIN_LIGHT_RANGE = 0.03  # 15% of its median level and by more than 3% of full scale
-MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale
+MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale ...
+FAINT_CONTRAST = 0.04  # ... or by >= 4% and FAINT_SNR x the paper's noise (faint pencil)
+FAINT_SNR = 6.0
 MNIST_PAPER = 0.1  # a 28x28 image is taken raw only if its background is within 10% of black/white
 MNIST_CONTRAST = 0.5  # and its ink differs from it by >= half the full scale
 NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
@@ -450,6 +452,17 @@ def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:
 # ----------------------------------------------------------------------------------------- ink
 
 
+def _faint_but_clear(grey: np.ndarray, full: float, contrast: float) -> bool:
+    """Faint pencil on a low-contrast photo: ink under MIN_CONTRAST that still stands FAINT_SNR x
+    the paper's noise (robust sigma of the border) above it, and >= FAINT_CONTRAST of full scale.
+    A blank photo's darkest grain lies 3-4 sigma from the paper."""
+    if contrast < FAINT_CONTRAST * full:
+        return False
+    border = _border(grey).astype(np.float32)
+    sigma = 1.4826 * float(np.median(np.abs(border - np.median(border))))
+    return contrast >= FAINT_SNR * max(sigma, 0.5 / 255 * full)
+
+
 def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.ndarray:
     """Ink strength in [0, 1] (float32, same shape): 0 background, 1 the strongest ink.
 
@@ -459,7 +472,7 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     """
     grey = flatten_lighting(remove_outside_sheet(grey, full), full)
     dark, bg, contrast = _dark_on_light(grey, full)
-    if contrast < MIN_CONTRAST * full:
+    if contrast < MIN_CONTRAST * full and not _faint_but_clear(grey, full, contrast):
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
     g = grey.astype(np.float32, copy=False)
     ink = (np.float32(bg) - g) if dark else (g - np.float32(bg))

@@ -504,3 +504,17 @@ def test_a_dotted_one_px_seven_in_a_2000_px_photo_reads_7():
     a = np.asarray(im).copy()
     a[:, ::9] = np.maximum(a[:, ::9], 200)  # the pen skips every 9th column: a dotted stroke
     assert classify(load_model("shipped")[0], image_to_mnist(Image.fromarray(a))).digit == 7
+
+
+def test_faint_pencil_on_a_low_contrast_crop_is_ink_but_grain_alone_is_blank():
+    # 6% of full scale is under MIN_CONTRAST, but 10x the paper's grain: pencil, not a blank page
+    rng = np.random.default_rng(0)
+    paper = 140 + rng.normal(0, 1.5, (28, 28))
+    im = Image.fromarray(np.zeros((28, 28), np.uint8))
+    ImageDraw.Draw(im).line([(14, 5), (14, 22)], fill=1, width=3)
+    faint = paper - 16 * np.asarray(im, np.float64)
+    v = image_to_mnist(Image.fromarray(np.clip(faint, 0, 255).astype(np.uint8))).reshape(28, 28)
+    assert v[:, 13:16].max() == 1.0 and np.median(v) == 0.0
+    grain = np.clip(140 + rng.normal(0, 4, (28, 28)), 0, 255).astype(np.uint8)
+    with pytest.raises(ImageError, match="no digit found"):
+        image_to_mnist(Image.fromarray(grain))
