@@ -101,6 +101,7 @@ LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
 LINE_INK_RATIO = 2.5
 SHEET_EDGE_STRAIGHT = 0.03
+SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this share of the side
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
 SHEET_MIN_PAPER = 0.2
 SHEET_MIN_PAPER_INSIDE = 0.7
@@ -419,7 +420,10 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
         if float(np.median(jump)) < SHEET_EDGE_JUMP * (light_level - dark_level):
             continue
         margin = 1.0 + 0.01 * cols  # the edge's own soft shadow
-        cut = np.arange(cols)[None, :] < (np.maximum(line, run * (run < cols // 2)) + margin)[:, None]
+        # the edge's own wiggles, but not a stroke that touches it: dark too, it would carry the
+        # run on into the digit
+        ragged = np.where(run <= line + SHEET_EDGE_RAGGED * cols, run, 0)
+        cut = np.arange(cols)[None, :] < (np.maximum(line, ragged) + margin)[:, None]
         np.rot90(outside, turn)[...] |= cut
     if not outside.any():
         return grey
