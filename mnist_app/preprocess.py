@@ -100,6 +100,7 @@ LINE_MIN_SPAN = 0.2
 LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
 LINE_INK_RATIO = 2.5
+LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
 SHEET_EDGE_STRAIGHT = 0.03
 SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this share of the side
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
@@ -109,6 +110,7 @@ SHEET_MIN_PAPER_INSIDE = 0.7
 # 10-90% 1.55-3.25 px. Strokes outside STROKE_BAND x this are brought to it.
 MNIST_STROKE = 2.25
 BRIDGE_WIDTH = 0.04  # bridge_gaps: thinner strokes are thickened to this x the writing's height
+BRIDGE_MAX_PIECES = 150  # ... if they are at most this many pieces (a skipping pen: tens; noise: thousands)
 STROKE_BAND = (0.55, 1.75)
 MIN_INK_KEPT = 0.4  # thinning keeps at least this share of the ink pixels (less thinning if need be)
 
@@ -537,6 +539,10 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray:
     edge = round(0.02 * w)
     across = ((near_last - near_first) >= LINE_MIN_EXTENT * w) | (near_first <= edge) | (near_last >= w - 1 - edge)
     is_line = (np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0) & across
+    if is_line.mean() > LINE_MAX_ROW_SHARE:
+        # most rows qualify: the ink is a texture (noise, grain), not paper lines; removing its
+        # thin parts would leave its clumps, which read as a confident "8"
+        return np.zeros_like(mask)
     hit = is_line[ys + shift[xs]]
     out = np.zeros_like(mask)
     out[ys[hit], xs[hit]] = True
@@ -865,6 +871,8 @@ def bridge_gaps(ink: np.ndarray) -> np.ndarray:
     area = int(inked.sum())
     if area and 2 * area / max(area - int(inside.sum()), 1) >= 1.5 * BRIDGE_WIDTH * (y1 - y0):
         return ink
+    if ndimage.label(crop > 0)[1] > BRIDGE_MAX_PIECES:
+        return ink  # not a pen's strokes but a texture (noise): thickened, it would become a blob
     width = stroke_width(crop)
     r = (BRIDGE_WIDTH * (y1 - y0) - max(width, 1.0)) / 2
     if width <= 0 or r < 0.5:
