@@ -36,8 +36,6 @@ import json
 import math
 import numbers
 import os
-import signal
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +58,7 @@ from mnist_app.fileio import (
     lock_directory,
     remove_stale_temporaries,
 )
+from mnist_app.interrupts import sigint_handled_by
 from mnist_app.network import COSTS, DTYPES, INITS, Network, one_hot
 
 SCHEDULES = ("none", "step", "cosine", "halve-on-plateau")
@@ -382,19 +381,9 @@ def _interrupts_deferred():
     printed line always describe the same epoch. (Each file is atomic on its own anyway.)
     Only possible in the main thread; elsewhere the block simply runs.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     caught: list[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    except ValueError:  # not the main interpreter
+    with sigint_handled_by(lambda signum, frame: caught.append(signum)):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if caught:
         raise KeyboardInterrupt
 

@@ -12,9 +12,10 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from mnist_app.errors import MnistAppError
+from mnist_app.interrupts import sigint_handled_by
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -138,20 +139,11 @@ def error(prog: str, message: str) -> None:
     print(f"{program_name(prog)}: error: {printable(message)}", file=sys.stderr)
 
 
-@contextlib.contextmanager
-def ctrl_c_exits_at_once() -> Iterator[None]:
+def ctrl_c_exits_at_once() -> contextlib.AbstractContextManager[None]:
     """Ctrl-C inside the block ends the process with 130 at once, quietly. For imports with nothing to
     save yet: a KeyboardInterrupt inside numpy's C initialisation would surface as an ImportError
     with a page of advice, elsewhere in an import as a traceback."""
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: os._exit(EXIT_INTERRUPTED))
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return sigint_handled_by(lambda signum, frame: os._exit(EXIT_INTERRUPTED))
 
 
 def start(command: str, argv: Sequence[str] | None = None) -> int:

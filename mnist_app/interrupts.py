@@ -1,0 +1,29 @@
+"""Ctrl-C (SIGINT) handled one way inside a block and as before after it.
+
+Two callers with opposite intents share this: ``cli.common.ctrl_c_exits_at_once`` (while modules
+load there is nothing to save, so Ctrl-C ends the process at once) and ``train``'s end-of-epoch
+writes (Ctrl-C waits until the epoch's files all describe the same epoch). Only the standard
+library is imported: cli.common loads this before numpy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+
+
+@contextlib.contextmanager
+def sigint_handled_by(handler: Callable) -> Iterator[None]:
+    """Inside the block SIGINT calls ``handler(signum, frame)``; afterwards the previous handler
+    is back. Outside the main thread, where Python cannot set signal handlers, the block simply
+    runs with whatever handling the process has."""
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
