@@ -3,9 +3,8 @@
 Draws synthetic letters, digits, scribbles and noise (mnist_app.strokes, fixed seed), reads them
 through the real preprocessing, and trains a 784-30-1 network to tell MNIST and the synthetic
 digits from the rest (mnist_app.unsure_lab.train_digit_check). Writes a checkpoint; the shipped
-one is ``mnist_app/shipped/digit_check.npz``. Afterwards run scripts/measure_unsure.py and, if the
-scores moved, restate the thresholds in mnist_app/unsure.py (docs/unsure.md says how they were
-chosen). About 5 minutes per seed on the busy 2-core development machine.
+one is ``mnist_app/shipped/digit_check.npz``. Afterwards rerun scripts/measure_unsure.py
+--write-thresholds: the thresholds belong to the check (docs/unsure.md says how they are chosen). About 5 minutes per seed on the busy 2-core development machine.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ def build_parser():
                         "(default 1,3,4; measure_unsure.py draws its synthetic set from seed 2)")
     parser.add_argument("--rounds", type=positive_int, default=80, help="rounds of synthetic glyphs (default 80, ~8,400 images)")
     parser.add_argument("--epochs", type=positive_int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons per seed's check (default 30)")
     parser.add_argument("--merge", metavar="CHECK", nargs="+",
                         help="train nothing: merge these checks (each trained with one --seeds) into --out")
     return parser
@@ -71,12 +71,13 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"seed {seed}: {len(synthetic.X)} synthetic images drawn and preprocessed "
                   f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
         progress = None if args.quiet else (lambda e, n: print(f"epoch {e}/{n}", file=sys.stderr))
-        network, meta = train_digit_check(mnist, synthetic, seed=seed, epochs=args.epochs, progress=progress)
+        network, meta = train_digit_check(mnist, synthetic, seed=seed, epochs=args.epochs, hidden=args.hidden,
+                                          progress=progress)
         networks.append(network)
         metas.append(meta["training"])
     seeds = ",".join(str(s) for s in args.seeds)
     meta = {"purpose": meta["purpose"], "members": metas, "merged": "mean log-odds of one check per seed",
-            "command": f"python scripts/train_digit_check.py --seeds {seeds} --rounds {args.rounds} --epochs {args.epochs}"}
+            "command": f"python scripts/train_digit_check.py --seeds {seeds} --rounds {args.rounds} --epochs {args.epochs} --hidden {args.hidden}"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out, merge_checks(networks) if len(networks) > 1 else networks[0], meta, momentum=False)
     print(f"saved {args.out} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
