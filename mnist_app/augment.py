@@ -93,6 +93,9 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         "lowres_probability": 0.3,  # chance an image is redrawn from a coarse grid
         "lowres_block": 1.7,  # a coarse pixel is U(1.1, lowres_block) px of the 28x28 field
         "binary_probability": 0.5,  # chance a coarse image is also binarised (a Semeion-style scan)
+        # Synthetic written digits (mnist_app.written_forms): forms MNIST lacks, of every class.
+        "synth_probability": 0.2,  # chance a training digit is swapped for a pool digit of its label
+        "synth_pool": 500,  # pool drawings per digit (rendered once per process)
     }
 )
 """Default distortion parameters; every one can be overridden as a keyword argument of
@@ -107,12 +110,14 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "all": ("affine", "elastic", "thickness"),
         "styles": ("styles",),
         "lowres": ("lowres",),
+        "synth": ("synth",),
     }
 )
 """Named kinds and the distortions each applies.  Any '+'-joined combination of
-'affine', 'elastic', 'thickness', 'styles', 'lowres' and these names is accepted too, e.g.
-``"affine+thickness"`` or ``"all+styles"``.  'styles' (:func:`add_handwriting_styles`)
-needs the labels and is always applied first, so its strokes are distorted too."""
+'affine', 'elastic', 'thickness', 'styles', 'lowres', 'synth' and these names is accepted too, e.g.
+``"affine+thickness"`` or ``"all+styles"``.  'styles' (:func:`add_handwriting_styles`) and
+'synth' (:func:`swap_in_written_digits`) need the labels and are always applied first (styles,
+then synth), so their strokes are distorted too."""
 
 CHUNK_SIZE = 2048
 """Images processed at once: bounds the temporary memory (~1 MB per 100 images)."""
@@ -123,6 +128,7 @@ _PARAMS_OF = {
     "thickness": ("thickness",),
     "styles": ("style_probability", "foot_probability", "closed_four_probability", "short_stem_probability"),
     "lowres": ("lowres_probability", "lowres_block", "binary_probability"),
+    "synth": ("synth_probability", "synth_pool"),
 }
 
 
@@ -837,6 +843,47 @@ def _random_lowres(
     return u[0] < probability, blocks, blocks * u[2], thresholds
 
 
+def swap_in_written_digits(
+    images: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    probability: float = DEFAULTS["synth_probability"],
+    pool_size: float = DEFAULTS["synth_pool"],
+) -> np.ndarray:
+    """Replace each digit, with ``probability``, by a synthetic written digit of the same label.
+
+    The written digits come from :func:`mnist_app.written_forms.synth_pool` (``pool_size``
+    drawings per digit, every form of mnist_app.written_forms.FORMS in turn, rendered in
+    MNIST's format once per process): European forms MNIST lacks -- curved-arm "Ч" 4s with short
+    or hooked stems, Z-shaped 7s with a crossbar, small-looped 9s with curved tails, flagged and
+    footed 1s -- and ordinary forms of every digit, so no form gives its class away. Labels stay
+    as they are. Two uniform numbers are drawn for every image (swap or not, which pool drawing),
+    whatever its label, so the result depends only on the inputs and the generator's state.
+    Returns a new float32 array of the input's shape; the input is not modified.
+    """
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"synth_probability must be in [0, 1], got {probability}")
+    if pool_size < 1 or pool_size != int(pool_size):
+        raise ValueError(f"synth_pool must be a whole number >= 1, got {pool_size}")
+    batch, shape = _as_batch(images)
+    labels = np.asarray(labels).reshape(-1)
+    n = batch.shape[0]
+    if labels.shape[0] != n:
+        raise ValueError(f"need one label per image: {labels.shape[0]} labels, {n} images")
+    if n and not (np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0 and labels.max() <= 9):
+        raise ValueError("synth needs digit labels 0-9")
+    u = rng.random((2, n))
+    out = batch.reshape(n, SIDE * SIDE).copy()
+    chosen = np.flatnonzero(u[0] < probability)
+    if chosen.size:
+        from mnist_app.written_forms import synth_pool  # Pillow drawing: only when used
+
+        pool = synth_pool(int(pool_size))
+        pick = (u[1, chosen] * pool.shape[1]).astype(np.intp)
+        out[chosen] = pool[labels[chosen], pick]
+    return out.reshape(shape)
+
+
 def parse_kind(kind: str) -> tuple[str, ...]:
     """The distortions a kind names, in the order they are applied: ``"both"`` ->
     ``("affine", "elastic")``; ``"elastic+styles"`` -> ``("elastic", "styles")``. ValueError if
@@ -848,7 +895,7 @@ def parse_kind(kind: str) -> tuple[str, ...]:
     if not parts or any(part not in _PARAMS_OF for part in parts) or len(set(parts)) != len(parts):
         raise ValueError(
             f"unknown augmentation kind {kind!r}: use one of {', '.join(KINDS)} "
-            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres"
+            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres, synth"
         )
     return parts
 
@@ -869,10 +916,11 @@ def augment_batch(
     kind:   "affine" (shift, rotation, scale, shear, stretch), "elastic" (alpha, sigma),
             "both" (affine + elastic, one resampling), "thickness", "all",
             "styles" (crossed 7s, flagged 1s, closed 4s: :func:`add_handwriting_styles`),
-            "lowres" (a coarse-grid source: :func:`lower_resolution`), or a
+            "lowres" (a coarse-grid source: :func:`lower_resolution`),
+            "synth" (some digits swapped for written ones: :func:`swap_in_written_digits`), or a
             '+'-joined combination such as "affine+thickness" or "all+styles".
-    labels: (N,) digit of each image; required when ``kind`` includes "styles"
-            (ValueError otherwise), ignored by the other distortions.  Styles are drawn
+    labels: (N,) digit of each image; required when ``kind`` includes "styles" or "synth"
+            (ValueError otherwise), ignored by the other distortions.  Styles and synth come
             first, so the geometric distortions then bend the new strokes as well.
     params: overrides of :data:`DEFAULTS` for the distortions in ``kind``
             (e.g. ``rotation=8.0, alpha=30.0``); a parameter the kind does not use is
@@ -896,8 +944,9 @@ def augment_batch(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     p = {name: float(params.get(name, DEFAULTS[name])) for name in allowed}
 
-    if "styles" in parts and labels is None:
-        raise ValueError(f"augmentation kind {kind!r} includes 'styles', which needs labels=")
+    for needs_labels in ("styles", "synth"):
+        if needs_labels in parts and labels is None:
+            raise ValueError(f"augmentation kind {kind!r} includes {needs_labels!r}, which needs labels=")
 
     batch, shape = _as_batch(images)
     n = batch.shape[0]
@@ -910,6 +959,8 @@ def augment_batch(
             closed_four_probability=p["closed_four_probability"],
             short_stem_probability=p["short_stem_probability"],
         )
+    if "synth" in parts:  # after styles (a pool digit is already written in its own form)
+        batch = swap_in_written_digits(batch, labels, rng, p["synth_probability"], p["synth_pool"])
     matrices = shifts = amounts = None
     if "affine" in parts:
         matrices, shifts = random_affine_parameters(

@@ -272,7 +272,7 @@ def test_defaults_are_documented_and_read_only():
     assert set(DEFAULTS) == {
         "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
         "style_probability", "foot_probability", "closed_four_probability", "short_stem_probability",
-        "lowres_probability", "lowres_block", "binary_probability",
+        "lowres_probability", "lowres_block", "binary_probability", "synth_probability", "synth_pool",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
     with pytest.raises(TypeError):
@@ -661,3 +661,118 @@ def test_short_stem_four_skips_closed_fours_and_zero_draws_nothing(digits, mnist
                                closed_four_probability=0.0)
     changed = (c != digits).any(axis=1) & (labels == 4)
     assert changed.sum() > 0.5 * (labels == 4).sum()
+
+
+# ---- synthetic written digits (synth) ---------------------------------------------------
+
+
+def test_written_forms_cover_every_digit_with_the_strokes_forms_and_more():
+    from mnist_app.strokes import DIGIT_FORMS
+    from mnist_app.written_forms import FORMS
+
+    assert sorted(FORMS) == list(range(10))
+    for digit in range(10):
+        forms = FORMS[digit]
+        assert forms[: len(DIGIT_FORMS[str(digit)])] == DIGIT_FORMS[str(digit)]
+        assert len(forms) >= 3
+    # The kinds MNIST lacks get the most forms: 4s, 7s, 9s.
+    assert min(len(FORMS[d]) for d in (4, 7, 9)) > max(len(FORMS[d]) for d in (0, 2, 3, 5, 6, 8))
+
+
+def test_synth_pool_digits_are_in_mnist_format(mnist):
+    """Every pool drawing looks like an MNIST digit: ink peak 1 on black, the longer side of its
+    ink box about 20 px, its centre of mass at the field's centre, about as much ink as MNIST's
+    digits of the same label."""
+    from mnist_app.written_forms import synth_pool
+
+    pool = synth_pool(12, seed=3)
+    assert pool.shape == (10, 12, 784) and pool.dtype == np.float32
+    assert not pool.flags.writeable and synth_pool(12, seed=3) is pool  # rendered once, shared
+    flat = pool.reshape(-1, 784)
+    assert flat.min() >= 0 and np.allclose(flat.max(axis=1), 1.0)
+    img = flat.reshape(-1, 28, 28)
+    ink = img > 0.1
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    height = 28 - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)
+    width = 28 - cols.argmax(axis=1) - cols[:, ::-1].argmax(axis=1)
+    assert np.all(np.maximum(height, width) >= 17) and np.all(np.maximum(height, width) <= 22)
+    np.testing.assert_allclose(centre_of_mass(flat), 13.5, atol=0.51)  # whole-pixel centring
+    for digit in range(10):
+        mnist_ink = mnist.train_images[:2000][mnist.train_labels[:2000] == digit].sum(axis=1).mean()
+        assert 0.6 < pool[digit].sum(axis=1).mean() / mnist_ink < 1.6, digit
+    # The same seed draws the same pool; another seed another.
+    synth_pool.cache_clear()
+    np.testing.assert_array_equal(synth_pool(12, seed=3), pool)
+    assert not np.array_equal(synth_pool(12, seed=4), pool)
+
+
+def test_shipped_model_reads_the_ordinary_written_forms():
+    """The pool's ordinary forms (mnist_app.strokes.DIGIT_FORMS, used in turn with the rest) are
+    digits a model trained on MNIST reads: a check that the rendering is MNIST's format."""
+    from mnist_app.models import load
+    from mnist_app.strokes import DIGIT_FORMS
+    from mnist_app.written_forms import FORMS, synth_pool
+
+    network = load("shipped")
+    network = network[0] if isinstance(network, tuple) else network
+    pool = synth_pool(40, seed=5)
+    right = total = 0
+    for digit in range(10):
+        ordinary = [k for k in range(40) if k % len(FORMS[digit]) < len(DIGIT_FORMS[str(digit)])]
+        answers = network.feedforward(pool[digit, ordinary]).argmax(axis=1)
+        right += int(np.count_nonzero(answers == digit))
+        total += len(ordinary)
+    assert right / total > 0.9
+
+
+def test_swap_in_written_digits_keeps_labels_and_its_share(digits, mnist):
+    from mnist_app.augment import swap_in_written_digits
+    from mnist_app.written_forms import synth_pool
+
+    labels = mnist.train_labels[:300]
+    pool = synth_pool(10, seed=7)
+    kept = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=0.0, pool_size=10)
+    np.testing.assert_array_equal(kept, digits)
+    every = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=1.0, pool_size=10)
+    some = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=0.3, pool_size=10)
+    assert every.dtype == np.float32 and every.shape == digits.shape
+    default_pool = synth_pool(10)
+    for out in (every, some):
+        changed = np.flatnonzero(np.any(out != digits, axis=1))
+        for i in changed:  # every swapped digit is a pool drawing of its own label
+            assert np.any(np.all(default_pool[labels[i]] == out[i], axis=1))
+        unchanged = np.setdiff1d(np.arange(300), changed)
+        np.testing.assert_array_equal(out[unchanged], digits[unchanged])
+    assert np.all(np.any(every != digits, axis=1))
+    share = np.mean(np.any(some != digits, axis=1))
+    assert 0.22 < share < 0.38  # 0.3 +- 3 standard errors of 300 draws
+    assert not np.array_equal(default_pool, pool)  # a seed of its own draws another pool
+    # Deterministic for a generator state; another state swaps other digits.
+    again = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=0.3, pool_size=10)
+    np.testing.assert_array_equal(again, some)
+    other = swap_in_written_digits(digits, labels, np.random.default_rng(1), probability=0.3, pool_size=10)
+    assert not np.array_equal(other, some)
+
+
+def test_synth_kind_in_augment_batch(digits, mnist):
+    from mnist_app.augment import swap_in_written_digits
+
+    labels = mnist.train_labels[:300]
+    only = augment_batch(digits, np.random.default_rng(3), kind="synth", labels=labels, synth_probability=0.5,
+                         synth_pool=10)
+    direct = swap_in_written_digits(digits, labels, np.random.default_rng(3), 0.5, 10)
+    np.testing.assert_array_equal(only, direct)
+    full = "affine+elastic+styles+lowres+synth"
+    a = augment_batch(digits, np.random.default_rng(3), kind=full, labels=labels, synth_pool=10)
+    b = augment_batch(digits, np.random.default_rng(3), kind="synth+affine+elastic+styles+lowres", labels=labels,
+                      synth_pool=10)
+    np.testing.assert_array_equal(a, b)  # styles, then synth, always first: warped with the rest
+    assert a.shape == digits.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    with pytest.raises(ValueError, match="labels"):
+        augment_batch(digits, np.random.default_rng(3), kind="synth")
+    with pytest.raises(ValueError, match="synth_probability"):
+        augment_batch(digits, np.random.default_rng(3), kind="synth", labels=labels, synth_probability=1.5)
+    with pytest.raises(ValueError, match="synth_pool"):
+        augment_batch(digits, np.random.default_rng(3), kind="synth", labels=labels, synth_pool=0)
+    with pytest.raises(ValueError, match="0-9"):
+        augment_batch(digits[:2], np.random.default_rng(3), kind="synth", labels=np.array([3, 12]))
