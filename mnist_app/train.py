@@ -206,13 +206,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     # rather than for MNIST alone. Affine distortions with a random width stretch (many people write
     # wider digits than MNIST's), elastic distortions, "styles" -- crossed 7s, flagged and footed 1s,
     # closed-top 4s, which European writers use and MNIST almost never shows -- and "lowres": some
-    # digits redrawn as a 16x16-ish scan reaches the network after predict enlarges it.
+    # digits redrawn as a 16x16-ish scan reaches the network after predict enlarges it; "synth":
+    # some digits swapped for synthetic written forms (curved-arm 4s, Z-shaped 7s, ...,
+    # mnist_app.written_forms). Trained in two steps: "shipped" from random weights, then
+    # "shipped-step2" continues its best.npz (--init-from) at a lower rate (docs/results.md).
     "shipped": {
         "sizes": (784, 800, 10), "cost": "cross-entropy", "init": "scaled", "eta": 0.5, "momentum": 0.5,
-        "batch_size": 20, "l2": 1.0, "schedule": "cosine", "augment": "affine+elastic+styles+lowres",
+        "batch_size": 20, "l2": 1.0, "schedule": "cosine", "augment": "affine+elastic+styles+lowres+synth",
         "epochs": 150,
     },
 }
+PRESETS["shipped-step2"] = {**PRESETS["shipped"], "eta": 0.05, "epochs": 20}
 
 
 @dataclass

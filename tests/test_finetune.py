@@ -175,7 +175,8 @@ def test_a_small_real_finetune_improves_held_back_semeion_digits(digits_dev_dir,
                      np.random.default_rng(1))
 
     before, after = accuracy(base, X_held, y_held), accuracy(tuned, X_held, y_held)
-    assert after >= before + 0.03, (before, after)
+    gained = round((after - before) * len(y_held))  # in images: fractions would make 3.0 points 2.9999
+    assert gained >= 0.03 * len(y_held), (before, after)
     test_X = mnist.test_images[:3000]
     assert accuracy(tuned, test_X, mnist.test_labels[:3000]) >= accuracy(base, test_X, mnist.test_labels[:3000]) - 0.01
 

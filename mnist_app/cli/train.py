@@ -77,10 +77,10 @@ NONE_MEANS = {"patience": "never", "init_from": "random weights"}
 def _preset_help() -> str:
     from mnist_app.train import PRESETS
 
-    lines = []
+    lines, width = [], max(map(len, PRESETS))
     for name, values in PRESETS.items():
         settings = ", ".join(f"{k}={'-'.join(map(str, v)) if k == 'sizes' else v}" for k, v in values.items())
-        lines.append(f"  {name:<9} {settings or 'the textbook defaults'}")
+        lines.append(f"  {name:<{width}} {settings or 'the textbook defaults'}")
     return "\n".join(lines)
 
 
