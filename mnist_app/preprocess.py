@@ -100,7 +100,18 @@ LINE_MIN_SPAN = 0.2
 LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
 LINE_INK_RATIO = 2.5
+PEN_ON_LINE_RATIO = 1.5  # ... or 1.5x darker along >= PEN_ON_LINE_RUN x the thin limit (a stroke along the line)
+PEN_ON_LINE_RUN = 2
 LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
+# Lines as wide as a fine pen (a grid printed as boldly as the pen writes): runs across them up to
+# GRID_MAX_WIDTH of the shorter side, ink along >= GRID_MIN_SPAN of the width and >= GRID_PEAK x
+# the median row, and only as a family of >= GRID_MIN_LINES lines evenly spaced (to
+# GRID_PITCH_TOLERANCE of their pitch): nothing but the width tells one such line from a stroke.
+GRID_MAX_WIDTH = 0.035
+GRID_MIN_SPAN = 0.05
+GRID_PEAK = 3.0
+GRID_MIN_LINES = 4
+GRID_PITCH_TOLERANCE = 0.15
 SHEET_EDGE_STRAIGHT = 0.03
 SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this share of the side
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
@@ -491,34 +502,31 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     return ink
 
 
-def _run_lengths(mask: np.ndarray) -> np.ndarray:
-    """For every True pixel, the length of the horizontal run of True pixels it lies in."""
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every True pixel, where the horizontal run of True pixels it lies in starts and how
+    long it is: ``(start column, length)``, both 0 off the mask."""
     h, w = mask.shape
     edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
     starts, ends = np.nonzero(edges == 1), np.nonzero(edges == -1)  # row-major: runs pair up
     lengths = ends[1] - starts[1]
-    out = np.zeros((h, w), dtype=np.int32)
+    start = np.zeros((h, w), dtype=np.int32)
+    length = np.zeros((h, w), dtype=np.int32)
     if lengths.size:
         rows = np.repeat(starts[0], lengths)
         offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        out[rows, np.repeat(starts[1], lengths) + offsets] = np.repeat(lengths, lengths)
-    return out
+        cols = np.repeat(starts[1], lengths) + offsets
+        start[rows, cols] = np.repeat(starts[1], lengths)
+        length[rows, cols] = np.repeat(lengths, lengths)
+    return start, length
 
 
-def _line_pixels(mask: np.ndarray) -> np.ndarray:
-    """Pixels of ``mask`` on near-horizontal straight lines that cross most of it.
+def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tilt (LINE_TILTS) along which the ink pixels (ys, xs) of an h x w image line up best:
+    ``(shift, sums)``.
 
-    Each candidate tilt (LINE_TILTS) shears the ink so lines at that tilt become rows, and the
-    row sums are taken (a projection, as in a Hough transform restricted to one family of
-    parallel lines); the tilt with the peakiest sums (largest sum of squares) wins. Rows whose
-    sum covers LINE_MIN_SPAN of the width -- and the rows next to them -- are lines, if their ink
-    reaches from end to end of LINE_MIN_EXTENT of the width or touches the image's left or
-    right edge (light falling unevenly leaves only part of a line above the noise).
-    """
-    h, w = mask.shape
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        return np.zeros_like(mask)
+    Each tilt shears the pixels so lines at that tilt become rows (pixel (y, x) goes to row
+    y + shift[x]) and sums them per row -- a projection, as in a Hough transform restricted to
+    one family of parallel lines; the tilt with the peakiest sums (largest sum of squares) wins."""
     best = None
     for tilt in LINE_TILTS:
         shift = np.round(np.arange(w) * np.tan(np.deg2rad(tilt))).astype(np.int64)
@@ -527,56 +535,172 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray:
         score = float(np.dot(sums, sums.astype(np.float64)))
         if best is None or score > best[0]:
             best = (score, shift, sums)
-    _, shift, sums = best
-    rows = ys + shift[xs]
-    first = np.full(sums.size, w, dtype=np.int64)
-    last = np.full(sums.size, -1, dtype=np.int64)
+    return best[1], best[2]
+
+
+def _across(rows: np.ndarray, xs: np.ndarray, n_rows: int, w: int) -> np.ndarray:
+    """Per sheared row: does the ink of pixels (sheared row ``rows``, column ``xs``) reach from
+    end to end of LINE_MIN_EXTENT of the width, or touch the image's left or right edge? (A
+    printed line crosses the frame, a stroke only the digit; light falling unevenly leaves only
+    part of a line above the noise.)"""
+    first = np.full(n_rows, w, dtype=np.int64)
+    last = np.full(n_rows, -1, dtype=np.int64)
     np.minimum.at(first, rows, xs)
     np.maximum.at(last, rows, xs)
-    # a printed line runs across the frame (LINE_MIN_EXTENT), a stroke only across the digit
     near_first = np.minimum(np.minimum(first, np.roll(first, 1)), np.roll(first, -1))
     near_last = np.maximum(np.maximum(last, np.roll(last, 1)), np.roll(last, -1))
     edge = round(0.02 * w)
-    across = ((near_last - near_first) >= LINE_MIN_EXTENT * w) | (near_first <= edge) | (near_last >= w - 1 - edge)
-    is_line = (np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0) & across
-    if is_line.mean() > LINE_MAX_ROW_SHARE:
-        # most rows qualify: the ink is a texture (noise, grain), not paper lines; removing its
-        # thin parts would leave its clumps, which read as a confident "8"
-        return np.zeros_like(mask)
-    hit = is_line[ys + shift[xs]]
-    out = np.zeros_like(mask)
-    out[ys[hit], xs[hit]] = True
+    return ((near_last - near_first) >= LINE_MIN_EXTENT * w) | (near_first <= edge) | (near_last >= w - 1 - edge)
+
+
+def _grid_rows(rows: np.ndarray, sums: np.ndarray, wide_limit: int) -> np.ndarray | None:
+    """The sheared rows of a printed grid's or ruling's lines among the candidate ``rows``, or
+    None: candidate bands (runs of rows) whose centres sit on one evenly spaced lattice -- at
+    least GRID_MIN_LINES of them, filling >= 70% of the lattice's places between the first and
+    the last (a line the noise hid leaves a place empty), each within GRID_PITCH_TOLERANCE of
+    the pitch (>= 2 px) of its place. A digit's strokes make bands too, off the lattice: they
+    stay. Every place of the lattice with such a band's ink nearby is a line as wide as the
+    lattice's median band."""
+    edges = np.diff(np.concatenate(([0], rows.astype(np.int8), [0])))
+    bands = [(a, b) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1) if b - a < wide_limit]
+    if len(bands) < GRID_MIN_LINES:
+        return None
+    centres = np.array([(a + b) / 2 for a, b in bands])
+    best, best_on, best_pitch, best_origin = 0, None, 0.0, 0.0
+    for i in range(len(centres)):
+        for j in range(i + 1, min(len(centres), i + 4)):  # the pitch: to one of the next bands
+            pitch = float(centres[j] - centres[i])
+            if pitch < 2:
+                continue
+            place = (centres - centres[i]) / pitch
+            on = np.abs(place - np.round(place)) * pitch <= max(2.0, GRID_PITCH_TOLERANCE * pitch)
+            taken = np.unique(np.round(place[on]))
+            if taken.size > best and taken.size >= GRID_MIN_LINES and taken.size >= 0.7 * (taken.max() - taken.min() + 1):
+                best, best_on, best_pitch, best_origin = taken.size, on, pitch, float(centres[i])
+    if best_on is None:
+        return None
+    # the lattice fitted to all the bands on it (one pair's distance drifts over ten lines)
+    place = np.round((centres[best_on] - best_origin) / best_pitch)
+    best_pitch, best_origin = (float(v) for v in np.polyfit(place, centres[best_on], 1))
+    half = int(np.ceil(np.median([b - a for (a, b), on in zip(bands, best_on) if on]) / 2))
+    out = np.zeros(sums.size, dtype=bool)
+    for (a, b), on in zip(bands, best_on):
+        if on:
+            out[a : b + 1] = True
+    for place in np.arange(-np.floor(best_origin / best_pitch), (sums.size - best_origin) / best_pitch + 1):
+        at = int(round(best_origin + place * best_pitch))
+        lo, hi = max(at - half, 0), min(at + half + 1, sums.size)
+        if lo < hi and rows[lo:hi].any():
+            out[lo:hi] = True
+    return out
+
+
+def _band_pixels(first: np.ndarray, last: np.ndarray, rows: np.ndarray, band: np.ndarray, thin: np.ndarray,
+                 w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which ink pixels (sheared row ``rows``; their ink run across the line from sheared row
+    ``first`` to ``last``) lie on the line rows ``band``: thin ink there, and thicker ink whose
+    run stays inside the band, give or take 1 row and the drift of a line between two tilts
+    (LINE_TILTS' half step along the width ``w``) -- a stroke crossing the line sticks out of
+    it and stays. Also each pixel's line (1, 2, ... counted along the band)."""
+    drift = int(np.ceil(w * np.tan(np.deg2rad((LINE_TILTS[1] - LINE_TILTS[0]) / 2))))
+    grown = np.convolve(band, np.ones(3 + 2 * drift), mode="same") > 0
+    count = np.concatenate(([0], np.cumsum(grown)))
+    top, bottom = np.clip(first, 0, grown.size - 1), np.clip(last, 0, grown.size - 1)
+    inside = grown[rows] & (count[bottom + 1] - count[top] == last - first + 1)
+    return thin & band[rows] | inside, np.cumsum(np.diff(np.concatenate(([0], grown.astype(np.int8)))) == 1)[rows]
+
+
+def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: int, wide_limit: int) -> np.ndarray:
+    """Pixels of ``m`` on near-horizontal printed lines (``top``, ``run``: each pixel's ink run
+    across the line, i.e. along its column), numbered by line (0: no line).
+
+    First thin lines (runs <= ``thin_limit``): rows (at the best tilt) whose thin ink covers
+    LINE_MIN_SPAN of the width and crosses it (`_across`), and the rows next to them; a line
+    thicker in places than the limit goes too, where its ink across stays inside those rows
+    and the rows beside them that are as full. Then lines as wide as a fine pen (runs <=
+    ``wide_limit``), which no width tells from the pen's strokes: rows covering GRID_MIN_SPAN
+    of the width that cross it, kept only when they are a grid's or a ruling's evenly spaced
+    lines (`_grid_rows`) -- a digit's strokes never are."""
+    h, w = m.shape
+    ys, xs = np.nonzero(m)
+    runs = run[ys, xs]
+    found = np.zeros(ys.size, dtype=bool)
+    line_of = np.zeros(ys.size, dtype=np.int64)
+    thin = runs <= thin_limit
+    if int(thin.sum()) >= LINE_MIN_SPAN * w:  # else too little thin ink for one line
+        shift, sums = _best_tilt(ys[thin], xs[thin], h, w)
+        rows = ys + shift[xs]
+        across = _across(rows[thin], xs[thin], sums.size, w)
+        is_line = (np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0) & across
+        if is_line.mean() <= LINE_MAX_ROW_SHARE and is_line.any():
+            # (most rows qualifying: the ink is a texture (noise, grain), not paper lines;
+            # removing its thin parts would leave its clumps, which read as a confident "8")
+            # the lines' thick parts: the rows beside them that are as full
+            full = (np.bincount(rows, minlength=sums.size) >= LINE_MIN_SPAN * w) & _across(rows, xs, sums.size, w)
+            for _ in range(wide_limit):
+                is_line |= (np.roll(is_line, 1) | np.roll(is_line, -1)) & full
+            first = top[ys, xs] + shift[xs]
+            found, which = _band_pixels(first, first + runs - 1, rows, is_line, thin, w)
+            line_of[found] = which[found]
+    wide = runs <= wide_limit  # (with the thin lines found: they are the grid's lines too)
+    if int(wide.sum()) >= GRID_MIN_LINES * GRID_MIN_SPAN * w:
+        shift, sums = _best_tilt(ys[wide], xs[wide], h, w)
+        rows = ys + shift[xs]
+        candidate = (sums >= GRID_MIN_SPAN * w) & (sums >= GRID_PEAK * float(np.median(sums)))
+        if candidate.any():
+            candidate &= _across(rows[wide], xs[wide], sums.size, w)
+        band = _grid_rows(candidate, sums, wide_limit) if 0 < candidate.mean() <= LINE_MAX_ROW_SHARE else None
+        if band is not None:
+            first = top[ys, xs] + shift[xs]
+            more, which = _band_pixels(first, first + runs - 1, rows, band, wide, w)
+            more &= ~found
+            line_of[more] = which[more] + int(line_of.max())
+            found |= more
+    out = np.zeros(m.shape, dtype=np.int32)
+    out[ys[found], xs[found]] = line_of[found]
     return out
 
 
 def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
     """Drop the printed lines of ruled and squared paper from the ink; keep the digit.
 
-    A printed line crosses the whole sheet, straight and thin; a digit's stroke is short, or
-    (a bar) as thick as the pen. A pixel is a line's when it lies on a straight line of ink
-    across LINE_MIN_SPAN of the image, reaching from end to end of it (tilted up to 4 degrees;
-    faint lines that break into dashes still add up, see _line_pixels), the ink there is no
-    thicker across the line than LINE_MAX_WIDTH -- where a stroke crosses a line it is thick
-    across and stays -- and no darker than LINE_INK_RATIO x the lines' median ink: a fine
-    pen's stroke lying along a faint printed line stays too. Both directions: rows (ruled
-    paper), then columns (squares) of what is left, so a grid's crossings go with its columns.
+    A printed line crosses the whole sheet, straight; a digit's stroke is short, or (a bar) as
+    thick as the pen. A pixel is a line's when it lies on a straight line of ink across the
+    image, tilted up to 4 degrees (faint lines that break into dashes still add up), and the ink
+    there is thin across the line (LINE_MAX_WIDTH) or no thicker across than the line itself --
+    where a stroke crosses a line it sticks out and stays -- and no darker than LINE_INK_RATIO
+    x the lines' median ink: a fine pen's stroke lying along a faint printed line stays too.
+    Lines as wide as a fine pen (up to GRID_MAX_WIDTH) count only when they are a grid or a
+    ruling: evenly spaced (see _line_pixels). Both directions: rows (ruled paper), then
+    columns (squares) of what is left, so a grid's crossings go with its columns.
     """
     mask = ink > 0
     h, w = mask.shape
     if min(h, w) < 64:
         return ink
     thin_limit = max(3, round(LINE_MAX_WIDTH * min(h, w)))
+    wide_limit = max(thin_limit, round(GRID_MAX_WIDTH * min(h, w)))
     line = np.zeros_like(mask)
     for flip in (False, True):  # the columns after the rows are gone: a grid's crossings go too
         m = np.ascontiguousarray((mask & ~line).T) if flip else mask
-        thickness = _run_lengths(np.ascontiguousarray(m.T)).T  # ink run across the line
-        thin = m & (thickness <= thin_limit)
-        if int(thin.sum()) < LINE_MIN_SPAN * m.shape[1]:  # too little thin ink for one line
-            continue
-        found = _line_pixels(thin)
+        top, run = (a.T for a in _runs(np.ascontiguousarray(m.T)))  # each pixel's ink run across the line
+        which = _line_pixels(m, top, run, thin_limit, wide_limit)
+        found = which > 0
         if found.any():  # a pen's stroke on a faint printed line is far darker than the line
-            strength = ink.T[found] if flip else ink[found]
-            found &= (ink.T if flip else ink) <= LINE_INK_RATIO * float(np.median(strength))
+            view = ink.T if flip else ink
+            level = float(np.median(view[found]))
+            # ... or darker than its own line (light and grain vary) all along a stretch of it (a
+            # stroke written along the line; the line's grain makes only short runs that dark)
+            ids, values = which[found], view[found]
+            order = np.argsort(ids, kind="stable")
+            names, starts = np.unique(ids[order], return_index=True)
+            # (its 10% quantile: the pen may cover most of a line the grain left in pieces)
+            medians = np.array([np.quantile(part, 0.1) for part in np.split(values[order], starts[1:])])
+            local = np.zeros(int(names.max()) + 1, dtype=np.float32)
+            local[names] = medians
+            darker = found & (view >= PEN_ON_LINE_RATIO * local[which])
+            along = _runs(darker)[1] >= PEN_ON_LINE_RUN * thin_limit
+            found &= (view <= LINE_INK_RATIO * level) & ~along
         line |= found.T if flip else found
     if not line.any():
         return ink

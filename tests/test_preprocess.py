@@ -528,3 +528,32 @@ def test_a_stroke_touching_the_sheets_edge_is_not_cut_with_the_table():
     photo = np.asarray(clean).copy()
     photo[:, :50] = 60 + (np.arange(400) % 7)[:, None]
     assert _similar(image_to_mnist(Image.fromarray(photo)), image_to_mnist(clean)) > 0.9  # was 0.84
+
+
+def _bold_grid(clean: Image.Image, pitch: int, width: int, fill: int, offset: int = 0) -> Image.Image:
+    """Squared paper printed as boldly as a fine pen writes (lines ``width`` px), slightly tilted, with grain."""
+    im = clean.copy()
+    d = ImageDraw.Draw(im)
+    side = im.size[0]
+    for k in range(offset - 2 * pitch, side + 2 * pitch, pitch):
+        d.line([(0, k), (side - 1, k + 30)], fill=fill, width=width)
+        d.line([(k + 30, 0), (k, side - 1)], fill=fill, width=width)
+    photo = np.minimum(np.asarray(im), np.asarray(clean)).astype(np.float64)  # the pen's ink on top
+    photo += np.random.default_rng(0).normal(0, 8, photo.shape)
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+
+
+def test_a_grid_as_wide_as_the_pen_is_not_ink():
+    # lines as wide as the strokes (16 px of 1600, 1% of the side): no width tells them apart, so
+    # they were left as ink -- the whole grid became the "digit". Their even spacing gives them away.
+    clean = draw_digit(size=(1600, 1600), box=(600, 500, 900, 900), width=16, ink=10, paper=230)
+    photo = _bold_grid(clean, pitch=110, width=16, fill=100)
+    assert _similar(image_to_mnist(photo), image_to_mnist(clean)) > 0.9
+
+
+def test_a_stroke_along_a_bold_grid_line_stays():
+    # the 4's upright (x = 810 in draw_digit's box) lies along a grid column as wide as it: the
+    # line goes, the pen's darker stroke on it stays
+    clean = draw_digit(size=(1600, 1600), box=(600, 500, 900, 900), width=16, ink=10, paper=230)
+    photo = _bold_grid(clean, pitch=110, width=16, fill=100, offset=810 - 30 * 850 // 1599 - 3 * 110)
+    assert _similar(image_to_mnist(photo), image_to_mnist(clean)) > 0.9
