@@ -102,6 +102,7 @@ LINE_MAX_WIDTH = 0.008
 LINE_INK_RATIO = 2.5
 PEN_ON_LINE_RATIO = 1.5  # ... or 1.5x darker along >= PEN_ON_LINE_RUN x the thin limit (a stroke along the line)
 PEN_ON_LINE_RUN = 2
+PEN_ON_LINE_MIN = 0.8  # ... and near the pen's full strength (a line's own darker stretch is not)
 LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
 # Lines as wide as a fine pen (a grid printed as boldly as the pen writes): runs across them up to
 # GRID_MAX_WIDTH of the shorter side, ink along >= GRID_MIN_SPAN of the width and >= GRID_PEAK x
@@ -698,7 +699,7 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
             medians = np.array([np.quantile(part, 0.1) for part in np.split(values[order], starts[1:])])
             local = np.zeros(int(names.max()) + 1, dtype=np.float32)
             local[names] = medians
-            darker = found & (view >= PEN_ON_LINE_RATIO * local[which])
+            darker = found & (view >= np.maximum(PEN_ON_LINE_RATIO * local[which], PEN_ON_LINE_MIN))
             along = _runs(darker)[1] >= PEN_ON_LINE_RUN * thin_limit
             found &= (view <= LINE_INK_RATIO * level) & ~along
         line |= found.T if flip else found
