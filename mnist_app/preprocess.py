@@ -623,6 +623,8 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
     of the width that cross it, kept only when they are a grid's or a ruling's evenly spaced
     lines (`_grid_rows`) -- a digit's strokes never are."""
     h, w = m.shape
+    if int(np.count_nonzero(m & (run <= wide_limit))) < min(LINE_MIN_SPAN, GRID_MIN_LINES * GRID_MIN_SPAN) * w:
+        return np.zeros(m.shape, dtype=np.int32)  # too little thin ink for either kind of line (a drawing)
     ys, xs = np.nonzero(m)
     runs = run[ys, xs]
     found = np.zeros(ys.size, dtype=bool)
