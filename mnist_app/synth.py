@@ -103,13 +103,92 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
             return m
 
 
+# A thick pen fills a small loop (an 8's lower loop, a small 9): its ink there is a blob far deeper
+# than the strokes, whose skeleton is a line -- the 8 redrawn as a "Y". Ink deeper than LOOP_DEPTH x
+# the strokes' median half-width is taken out, so the skeleton goes round it as the pen did.
+LOOP_DEPTH = 2.2
+# Zhang-Suen's ends stop short of where the pen's path ended (by up to the stroke's half-width:
+# a 7's crossbar, a 3's hook, a 1's flag come out short). Each end is carried on, in the direction
+# of its last pixels, while the ink there is at least END_DEPTH x as deep as at the end.
+END_DEPTH = 0.5
+
+
+def _depth(mask: np.ndarray) -> np.ndarray:
+    """Each ink pixel's distance to the nearest paper (the stroke's half-width on its spine)."""
+    from scipy import ndimage
+
+    return ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+
+_STEPS = ((-1, 0), (0, -1), (0, 1), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))  # 4-neighbours first
+
+
+def _ends(path: np.ndarray) -> list[list[tuple[int, int]]]:
+    """The path's end branches: from each end pixel (one neighbour) along the path, up to the
+    pixel before a junction (3+ separate runs of neighbours) or the other end."""
+    n = _neighbours(path)
+    count = sum(x.astype(np.uint8) for x in n)
+    seq = n + [n[0]]
+    runs = sum((~seq[k] & seq[k + 1]).astype(np.uint8) for k in range(8))
+    junction = path & (runs >= 3)
+    h, w = path.shape
+    out = []
+    for y, x in zip(*np.nonzero(path & (count == 1))):
+        branch = [(int(y), int(x))]
+        seen = set(branch)
+        while True:
+            cy, cx = branch[-1]
+            nxt = [(cy + dy, cx + dx) for dy, dx in _STEPS
+                   if 0 <= cy + dy < h and 0 <= cx + dx < w and path[cy + dy, cx + dx] and (cy + dy, cx + dx) not in seen]
+            if not nxt or any(junction[q] for q in nxt):
+                break
+            branch.append(nxt[0])
+            seen.add(nxt[0])
+        out.append(branch)
+    return out
+
+
+def _carry_ends_on(path: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Each end of ``path`` carried on in its direction while the ink is deep enough (END_DEPTH)."""
+    out = path.copy()
+    h, w = path.shape
+    for branch in _ends(path):
+        if len(branch) < 3:
+            continue
+        (ey, ex), r = branch[0], float(depth[branch[0]])
+        by, bx = branch[min(len(branch) - 1, max(2, round(r)))]  # about a half-width back
+        dy, dx = ey - by, ex - bx
+        norm = float(np.hypot(dy, dx))
+        if norm == 0:
+            continue
+        t = 0.5
+        while True:
+            y, x = round(ey + dy / norm * t), round(ex + dx / norm * t)
+            if not (0 <= y < h and 0 <= x < w) or depth[y, x] < max(1.0, END_DEPTH * r):
+                break
+            out[y, x] = True
+            t += 0.5
+    return out
+
+
 def pen_path(digit: SourceDigit, height: int) -> np.ndarray:
-    """The digit's skeleton drawn at ``height`` px tall (bool array, aspect ratio kept)."""
+    """The digit's pen path drawn at ``height`` px tall (bool array, aspect ratio kept): the
+    skeleton of its ink, round the loops a thick pen filled (LOOP_DEPTH) and out to the strokes'
+    ends (END_DEPTH)."""
     h, w = digit.ink.shape
     scale = height / h
     size = (max(1, round(w * scale)), max(1, height))
     big = np.asarray(Image.fromarray(digit.ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
-    return skeleton(big > 0.45)
+    mask = big > 0.45
+    depth = _depth(mask)
+    path = skeleton(mask)
+    if path.any():
+        filled = depth > LOOP_DEPTH * float(np.median(depth[path]))
+        if filled.any():
+            mask &= ~filled
+            depth = _depth(mask)
+            path = skeleton(mask)
+    return _carry_ends_on(path, depth)
 
 
 def draw_with_pen(path: np.ndarray, width: float, pad: int = 0) -> np.ndarray:
@@ -528,20 +607,23 @@ def compose_number(digits: list[SourceDigit], kind: str, rng: np.random.Generato
             k = int(rng.integers(ys.size))
             yy, xx = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]]
             ink[np.hypot(yy - ys[k], xx - xs[k]) < pen * rng.uniform(0.7, 1.1)] = 0.0
-    pad = int(pen) + 2  # draw_with_pen's margin around the stroke, on each side
+    # the gaps are between the inks themselves: each digit's inked columns (not its array, whose
+    # margin around the strokes depends on how far the pen path reaches)
+    inked = [np.flatnonzero(ink.max(axis=0) > 0.5) for ink in inks]
+    spans = [(int(c[0]), int(c[-1]) + 1) if c.size else (0, ink.shape[1]) for c, ink in zip(inked, inks)]
     gaps = [height * rng.uniform(0.12, 0.5) for _ in range(len(inks) - 1)]
     if kind == "touching":
         pair = int(rng.integers(len(gaps)))
         gaps[pair] = -pen * rng.uniform(0.3, 1.0)
     margin = int(height * rng.uniform(0.3, 0.8))
-    width = margin * 2 + sum(i.shape[1] - 2 * pad for i in inks) + int(sum(gaps)) + 2 * pad
+    width = margin * 2 + sum(b - a for a, b in spans) + int(sum(gaps)) + 2 * (int(pen) + 2)
     canvas_h = int(max(i.shape[0] for i in inks) + 2 * margin + 0.2 * height)
     coverage = np.zeros((canvas_h, max(width, 8)), np.float32)
-    x = float(margin)
-    for i, ink in enumerate(inks):
+    x = float(margin)  # where the next digit's ink begins
+    for i, (ink, (a, b)) in enumerate(zip(inks, spans)):
         top = int(margin + rng.uniform(-0.08, 0.08) * height + (max(j.shape[0] for j in inks) - ink.shape[0]) / 2)
-        _paste(coverage, ink, max(0, top), max(0, int(x)))
-        x += ink.shape[1] - 2 * pad + (gaps[i] if i < len(gaps) else 0)
+        _paste(coverage, ink, max(0, top), max(0, round(x) - a))
+        x += b - a + (gaps[i] if i < len(gaps) else 0)
     paper = rng.uniform(0.8, 1.0)
     lum = paper - (paper - rng.uniform(0.0, 0.25)) * coverage
     lum *= _light(lum.shape, rng, rng.uniform(0.0, 0.25))
