@@ -631,6 +631,87 @@ def compose_number(digits: list[SourceDigit], kind: str, rng: np.random.Generato
     return image, ({"format": "JPEG", "quality": int(rng.integers(75, 96))} if rng.random() < 0.5 else {"format": "PNG"})
 
 
+def draw_alone(digit: SourceDigit, rng: np.random.Generator) -> Image.Image:
+    """One digit drawn as compose_number draws each digit of a number (its height, its pen), alone,
+    black on white: what a digit of the numbers suite is before paper, gaps and neighbours."""
+    height = rng.uniform(50, 130)
+    pen = height * rng.uniform(0.08, 0.13)
+    ink = np.pad(draw_with_pen(pen_path(digit, int(height * rng.uniform(0.85, 1.15))), pen), 20)
+    return Image.fromarray(np.clip((1.0 - ink) * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+def ink_difference(digit: SourceDigit, height: int = 100) -> float:
+    """How well the pen path keeps the digit's shape, without asking the network: the share of its
+    ink that differs when the path is redrawn with a pen as wide as the digit's own strokes
+    (pixels of either ink further than max(2 px, 0.3 pen) from the other). 0 is a perfect copy."""
+    from scipy import ndimage
+
+    h, w = digit.ink.shape
+    size = (max(1, round(w * height / h)), height)
+    mask = np.asarray(Image.fromarray(digit.ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC)) > 0.45
+    spine = skeleton(mask)
+    if not spine.any():
+        return 0.0
+    pen = max(1.0, 2.0 * float(np.median(_depth(mask)[spine])) - 1.0)
+    margin = int(pen) + 2  # draw_with_pen pads by this
+    redrawn = draw_with_pen(pen_path(digit, height), pen)[margin:-margin, margin:-margin] > 0.5
+    tolerance = max(2.0, 0.3 * pen)
+    missing = mask & (ndimage.distance_transform_edt(~redrawn) > tolerance)
+    added = redrawn & (ndimage.distance_transform_edt(~mask) > tolerance)
+    return float((missing.sum() + added.sum()) / mask.sum())
+
+
+def original_inputs(pool: list[SourceDigit], digits_dev: str | Path, mirror: str | Path) -> np.ndarray:
+    """The 784 values the network sees for each pool digit's original: the digits-dev file as
+    predict prepares it, the MNIST test array as it is."""
+    from mnist_app.data import load_images
+    from mnist_app.preprocess import prepare
+
+    mnist = None
+    out = []
+    for digit in pool:
+        source, key = digit.origin.split(":", 1)
+        if source == "digits-dev":
+            out.append(prepare(Path(digits_dev) / key).vector)
+        else:
+            if mnist is None:
+                mnist = load_images(Path(mirror) / "t10k-images-idx3-ubyte.gz")
+            out.append(mnist[int(key)])
+    return np.stack(out).astype(np.float32)
+
+
+def evaluate_pool(network, pool: list[SourceDigit], originals: np.ndarray, renders: int = 2, seed: int = 0) -> dict:
+    """Each pool digit read alone: as its original image (``originals``, the 784 values of each, as
+    predict prepares the digits-dev file or as the MNIST array is), and drawn as the suite draws it
+    (``renders`` times, draw_alone), with the pen path's ink_difference. Where the suite's
+    per-digit errors come from: the model, or the drawing."""
+    from mnist_app.predict import classify_many
+    from mnist_app.preprocess import prepare
+
+    labels = np.array([d.label for d in pool])
+    sources = np.array([d.origin.split(":")[0] for d in pool])
+    right_original = np.array([p.digit for p in classify_many(network, originals)]) == labels
+    vectors = [prepare(draw_alone(d, np.random.default_rng([seed, i, r]))).vector
+               for i, d in enumerate(pool) for r in range(renders)]
+    read = np.array([p.digit for p in classify_many(network, np.stack(vectors))]).reshape(len(pool), renders)
+    right_redrawn = read == labels[:, None]
+    differences = np.array([ink_difference(d) for d in pool])
+
+    def by_source(right: np.ndarray) -> dict:
+        return {"all": float(right.mean()), **{s: float(right[sources == s].mean()) for s in sorted(set(sources))}}
+
+    return {
+        "n": len(pool),
+        "renders": renders,
+        "original": by_source(right_original),
+        "redrawn": by_source(right_redrawn),
+        "lost_in_redrawing": int((right_original[:, None] & ~right_redrawn).sum()),
+        "gained_in_redrawing": int((~right_original[:, None] & right_redrawn).sum()),
+        "ink_difference": {"mean": float(differences.mean()), "over_5pct": int((differences > 0.05).sum()),
+                           "over_10pct": int((differences > 0.10).sum())},
+    }
+
+
 def make_numbers_suite(out: Path, pool: list[SourceDigit], count: int = 1000, seed: int = 0) -> Path:
     """``count`` numbers of 2-8 digits drawn from ``pool`` (70% separated, 15% touching, 15%
     broken) into ``out``, with ``out/numbers.csv`` (file, number, kind). Image k is made by its own

@@ -81,3 +81,28 @@ def test_separated_digits_are_apart_by_their_gap_and_touching_ones_touch(seed):
     assert min(gaps) >= 0.12 * tallest / 1.4  # 0.12 x the height; the row spans <= 1.4 x it
     image, _ = synth.compose_number(_bars(4), "touching", np.random.default_rng(seed))
     assert len(_column_runs(image)) == 3  # one pair written into each other
+
+
+def test_ink_difference_is_nil_for_a_faithful_copy_and_large_when_the_shape_is_not_kept():
+    ring = np.zeros((100, 70), np.float32)
+    ring[_disc(ring.shape, 50, 35, 33) & ~_disc(ring.shape, 50, 35, 23)] = 1.0  # a 0, strokes 10 px
+    assert synth.ink_difference(synth.SourceDigit(ring, 0, "test")) < 0.02
+    blob = np.zeros((100, 50), np.float32)
+    blob[_disc(blob.shape, 20, 25, 17)] = 1.0  # a 9's head filled solid: no pen as wide as its tail
+    blob[20:100, 36:42] = 1.0  # draws that blob
+    assert synth.ink_difference(synth.SourceDigit(blob, 9, "test")) > 0.1
+
+
+def test_numbers_suite_reads_the_pool_digits_alone(digits_dev_dir, mnist_mirror_dir, capsys):
+    from mnist_app.cli import numbers_suite
+
+    argv = ["--digits-dev", str(digits_dev_dir), "--mnist", str(mnist_mirror_dir), "--model", "shipped",
+            "--alone", "--pool", "8", "--json"]
+    assert numbers_suite.main(argv) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 16 and report["renders"] == 2
+    assert set(report["original"]) == {"all", "digits-dev", "mnist-test"}
+    assert report["original"]["all"] >= 0.8 and report["redrawn"]["all"] >= 0.7, report
+    assert 0 <= report["ink_difference"]["mean"] < 0.05
