@@ -109,8 +109,9 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
 LOOP_DEPTH = 2.2
 # Zhang-Suen's ends stop short of where the pen's path ended (by up to the stroke's half-width:
 # a 7's crossbar, a 3's hook, a 1's flag come out short). Each end is carried on, in the direction
-# of its last pixels, while the ink there is at least END_DEPTH x as deep as at the end.
-END_DEPTH = 0.5
+# of its last pixels, while the ink there is at least END_DEPTH x as deep as at the end (0.5 and
+# 1.0 keep the shape less well: docs/numbers.md).
+END_DEPTH = 0.75
 
 
 def _depth(mask: np.ndarray) -> np.ndarray:
