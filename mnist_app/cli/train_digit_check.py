@@ -4,7 +4,8 @@ Draws synthetic letters, digits, scribbles and noise (mnist_app.strokes, fixed s
 through the real preprocessing, and trains a 784-30-1 network to tell MNIST and the synthetic
 digits from the rest (mnist_app.unsure_lab.train_digit_check). Writes a checkpoint; the shipped
 one is ``mnist_app/shipped/digit_check.npz``. Afterwards rerun scripts/measure_unsure.py
---write-thresholds: the thresholds belong to the check (docs/unsure.md says how they are chosen). About 5 minutes per seed on the busy 2-core development machine.
+--write-thresholds: the thresholds belong to the check (docs/unsure.md says how they are chosen).
+About 8 minutes per seed (40 epochs) on the busy 2-core development machine.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def build_parser():
                         help="one check per seed (synthetic images and training), merged into one network "
                         "(default 1,3,4; measure_unsure.py draws its synthetic set from seed 2)")
     parser.add_argument("--rounds", type=positive_int, default=80, help="rounds of synthetic glyphs (default 80, ~8,400 images)")
-    parser.add_argument("--epochs", type=positive_int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default 40)")
     parser.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons per seed's check (default 30)")
     parser.add_argument("--merge", metavar="CHECK", nargs="+",
                         help="train nothing: merge these checks (each trained with one --seeds) into --out")
