@@ -738,7 +738,8 @@ def _epochs(
                 source = np.ascontiguousarray(
                     augment_batch(train_x, rng, kind=config.augment, labels=train_labels), dtype=dtype
                 )
-            augmented = time.perf_counter()
+            # Without distortions there is no augment time at all (not a scheduler's hiccup).
+            augmented = time.perf_counter() if augment_batch is not None else started
             order = rng.permutation(n_train)
             for first in range(0, n_batches, chunk):
                 part = order[first * m : (first + chunk) * m]
