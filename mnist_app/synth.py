@@ -172,15 +172,20 @@ def _carry_ends_on(path: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return out
 
 
-def pen_path(digit: SourceDigit, height: int) -> np.ndarray:
-    """The digit's pen path drawn at ``height`` px tall (bool array, aspect ratio kept): the
-    skeleton of its ink, round the loops a thick pen filled (LOOP_DEPTH) and out to the strokes'
-    ends (END_DEPTH)."""
+def _ink_at(digit: SourceDigit, height: int) -> np.ndarray:
+    """The digit's ink (bool array) enlarged to ``height`` px tall, aspect ratio kept."""
     h, w = digit.ink.shape
     scale = height / h
     size = (max(1, round(w * scale)), max(1, height))
     big = np.asarray(Image.fromarray(digit.ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
-    mask = big > 0.45
+    return big > 0.45
+
+
+def pen_path(digit: SourceDigit, height: int) -> np.ndarray:
+    """The digit's pen path drawn at ``height`` px tall (bool array, aspect ratio kept): the
+    skeleton of its ink, round the loops a thick pen filled (LOOP_DEPTH) and out to the strokes'
+    ends (END_DEPTH)."""
+    mask = _ink_at(digit, height)
     depth = _depth(mask)
     path = skeleton(mask)
     if path.any():
@@ -588,18 +593,25 @@ def evaluate_photo_suite(network, directory: Path) -> dict:
     return report
 
 
+def _number_hand(rng: np.random.Generator) -> tuple[float, float]:
+    """A number's digit height (px) and pen width (px): one writer, one pen for all its digits."""
+    height = rng.uniform(50, 130)
+    return height, height * rng.uniform(0.08, 0.13)
+
+
+def _number_digit(digit: SourceDigit, height: float, pen: float, rng: np.random.Generator) -> np.ndarray:
+    """One digit of a number, its own size within 15% of the number's height, redrawn with its pen."""
+    return draw_with_pen(pen_path(digit, int(height * rng.uniform(0.85, 1.15))), pen)
+
+
 def compose_number(digits: list[SourceDigit], kind: str, rng: np.random.Generator) -> tuple[Image.Image, dict]:
     """A photo of ``digits`` written in a row: varied sizes, gaps and baseline, on paper.
 
     ``separated``: gaps of 0.12-0.5 x the height between digits; ``touching``: one neighbouring
     pair overlaps by about a pen width (the rest separated); ``broken``: as separated, but one
     digit's stroke is interrupted twice (a pen lifted, a 5's bar left detached)."""
-    height = rng.uniform(50, 130)
-    pen = height * rng.uniform(0.08, 0.13)
-    inks = []
-    for digit in digits:
-        ink = draw_with_pen(pen_path(digit, int(height * rng.uniform(0.85, 1.15))), pen)
-        inks.append(ink)
+    height, pen = _number_hand(rng)
+    inks = [_number_digit(digit, height, pen, rng) for digit in digits]
     if kind == "broken":
         victim = int(rng.integers(len(inks)))
         ink = inks[victim]
@@ -635,9 +647,8 @@ def compose_number(digits: list[SourceDigit], kind: str, rng: np.random.Generato
 def draw_alone(digit: SourceDigit, rng: np.random.Generator) -> Image.Image:
     """One digit drawn as compose_number draws each digit of a number (its height, its pen), alone,
     black on white: what a digit of the numbers suite is before paper, gaps and neighbours."""
-    height = rng.uniform(50, 130)
-    pen = height * rng.uniform(0.08, 0.13)
-    ink = np.pad(draw_with_pen(pen_path(digit, int(height * rng.uniform(0.85, 1.15))), pen), 20)
+    height, pen = _number_hand(rng)
+    ink = np.pad(_number_digit(digit, height, pen, rng), 20)
     return Image.fromarray(np.clip((1.0 - ink) * 255 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
@@ -647,9 +658,7 @@ def ink_difference(digit: SourceDigit, height: int = 100) -> float:
     (pixels of either ink further than max(2 px, 0.3 pen) from the other). 0 is a perfect copy."""
     from scipy import ndimage
 
-    h, w = digit.ink.shape
-    size = (max(1, round(w * height / h)), height)
-    mask = np.asarray(Image.fromarray(digit.ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC)) > 0.45
+    mask = _ink_at(digit, height)
     spine = skeleton(mask)
     if not spine.any():
         return 0.0
