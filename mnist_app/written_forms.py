@@ -33,10 +33,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_app.image_format import SIDE
-from mnist_app.strokes import DIGIT_FORMS, _arc, _densify, _warp, _wobble
-
-Stroke = list[tuple[float, float]]
-Form = list[Stroke]
+from mnist_app.preprocess import center_of_mass
+from mnist_app.strokes import DIGIT_FORMS, Form, Stroke, _arc, _densify, _forms, _warp, _wobble
 
 SUPERSAMPLE = 4
 """Drawing resolution: each 28x28 pixel is drawn as 4x4 and averaged (anti-aliasing)."""
@@ -58,10 +56,6 @@ def _bend(p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, flo
     a, b, c = (np.asarray(p, dtype=float) for p in (p0, p1, p2))
     pts = (1 - t) ** 2 * a + 2 * (1 - t) * t * b + t**2 * c
     return [tuple(p) for p in pts]
-
-
-def _forms(*forms: Form) -> list[Form]:
-    return list(forms)
 
 
 # Forms beyond mnist_app.strokes.DIGIT_FORMS (which are all used too). European and other forms
@@ -199,12 +193,10 @@ def render(strokes: list[np.ndarray], pen: float, box: float = BOX) -> np.ndarra
             draw.ellipse((px - r, py - r, px + r, py + r), fill=255)
     a = np.asarray(image, dtype=np.float32).reshape(SIDE, SUPERSAMPLE, SIDE, SUPERSAMPLE).mean(axis=(1, 3))
     a /= max(float(a.max()), 1e-6)
-    mass = a.sum()
-    if mass <= 0:
+    if a.sum() <= 0:
         return a
-    rows, cols = np.indices(a.shape)
-    dy = int(round((SIDE - 1) / 2 - float((rows * a).sum() / mass)))
-    dx = int(round((SIDE - 1) / 2 - float((cols * a).sum() / mass)))
+    cy, cx = center_of_mass(a)
+    dy, dx = int(round((SIDE - 1) / 2 - cy)), int(round((SIDE - 1) / 2 - cx))
     out = np.zeros_like(a)
     ys, yd = (slice(0, SIDE - dy), slice(dy, SIDE)) if dy >= 0 else (slice(-dy, SIDE), slice(0, SIDE + dy))
     xs, xd = (slice(0, SIDE - dx), slice(dx, SIDE)) if dx >= 0 else (slice(-dx, SIDE), slice(0, SIDE + dx))
