@@ -150,6 +150,19 @@ def _as_batch(images: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return batch, arr.shape
 
 
+def _check_probabilities(**probabilities: float) -> None:
+    for name, value in probabilities.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+def _one_label_per_image(labels, n: int) -> np.ndarray:
+    labels = np.asarray(labels).reshape(-1)
+    if labels.shape[0] != n:
+        raise ValueError(f"need one label per image: {labels.shape[0]} labels, {n} images")
+    return labels
+
+
 def gaussian_matrix(sigma: float, n: int = SIDE, truncate: float = 4.0) -> np.ndarray:
     """The (n, n) float32 matrix G whose product ``G @ v`` blurs a length-n signal v.
 
@@ -701,15 +714,11 @@ def add_handwriting_styles(
               else float(closed_four_probability))
     p_short = (DEFAULTS["short_stem_probability"] if short_stem_probability is None
                else float(short_stem_probability))
-    for name, value in (("style_probability", p), ("foot_probability", p_foot),
-                        ("closed_four_probability", p_four), ("short_stem_probability", p_short)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    _check_probabilities(style_probability=p, foot_probability=p_foot, closed_four_probability=p_four,
+                         short_stem_probability=p_short)
     batch, shape = _as_batch(images)
-    labels = np.asarray(labels).reshape(-1)
-    if labels.shape[0] != batch.shape[0]:
-        raise ValueError(f"need one label per image: {labels.shape[0]} labels, {batch.shape[0]} images")
     n = batch.shape[0]
+    labels = _one_label_per_image(labels, n)
 
     # Every random number first, for every image: the draw does not depend on the labels.
     u = rng.random((n, 9), dtype=np.float32)
@@ -831,9 +840,7 @@ def _random_lowres(
     """(chosen, blocks, offsets, thresholds) of :func:`lower_resolution` for n images: each is
     chosen with ``probability``, its coarse pixel spans U(1.1, block) px from a random phase, and
     it is binarised (threshold U(0.3, 0.6)) with ``binary_probability``, else kept grey (NaN)."""
-    for name, value in (("lowres_probability", probability), ("binary_probability", binary_probability)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    _check_probabilities(lowres_probability=probability, binary_probability=binary_probability)
     if not block >= _LOWRES_MIN_BLOCK:
         raise ValueError(f"lowres_block must be >= {_LOWRES_MIN_BLOCK}, got {block}")
     u = rng.random((5, n))
@@ -861,15 +868,12 @@ def swap_in_written_digits(
     whatever its label, so the result depends only on the inputs and the generator's state.
     Returns a new float32 array of the input's shape; the input is not modified.
     """
-    if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"synth_probability must be in [0, 1], got {probability}")
+    _check_probabilities(synth_probability=probability)
     if pool_size < 1 or pool_size != int(pool_size):
         raise ValueError(f"synth_pool must be a whole number >= 1, got {pool_size}")
     batch, shape = _as_batch(images)
-    labels = np.asarray(labels).reshape(-1)
     n = batch.shape[0]
-    if labels.shape[0] != n:
-        raise ValueError(f"need one label per image: {labels.shape[0]} labels, {n} images")
+    labels = _one_label_per_image(labels, n)
     if n and not (np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0 and labels.max() <= 9):
         raise ValueError("synth needs digit labels 0-9")
     u = rng.random((2, n))
@@ -968,8 +972,7 @@ def augment_batch(
             stretch=p["stretch"],
         )
     if "thickness" in parts:
-        if not 0 <= p["thickness"] <= 1:
-            raise ValueError(f"thickness must be in [0, 1], got {p['thickness']}")
+        _check_probabilities(thickness=p["thickness"])
         amounts = rng.uniform(-p["thickness"], p["thickness"], size=n).astype(np.float32)
     lowres = None
     if "lowres" in parts:
