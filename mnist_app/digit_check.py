@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-CHECK_MODEL = Path(__file__).resolve().parent / "shipped" / "digit_check.npz"
+from mnist_app.models import shipped_file
+
+CHECK_MODEL = shipped_file("digit_check.npz")
 N_INPUTS = 784
 
 

@@ -100,9 +100,15 @@ class ModelInfo:
         }
 
 
+def shipped_file(name: str) -> Path:
+    """A file of mnist_app/shipped inside the installed package (a wheel or ``pip install .``
+    carries them): the model, its card, the not-a-digit check, the unsure thresholds."""
+    return Path(str(resources.files("mnist_app").joinpath("shipped", name)))
+
+
 def shipped_path() -> Path:
-    """The shipped checkpoint inside the installed package (a wheel or ``pip install .`` carries it)."""
-    return Path(str(resources.files("mnist_app").joinpath("shipped", "shipped.npz")))
+    """The shipped checkpoint."""
+    return shipped_file("shipped.npz")
 
 
 def shipped_card() -> dict[str, Any]:

@@ -25,15 +25,15 @@ model, the preprocessing or the check network changes, rerun it.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
 from mnist_app.image_format import SIDE
+from mnist_app.models import shipped_file
 
 # The two thresholds, as scripts/measure_unsure.py --write-thresholds chose them on data (the rule
 # for choosing is mnist_app.unsure_lab.pick_thresholds; the file also records what they cost).
-THRESHOLDS_FILE = Path(__file__).resolve().parent / "shipped" / "unsure_thresholds.json"
+THRESHOLDS_FILE = shipped_file("unsure_thresholds.json")
 _STATED = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
 
 # 2. Largest raw sigmoid output below this -> "low confidence".
