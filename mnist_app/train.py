@@ -83,9 +83,8 @@ def _check_init_from(path: Any) -> None:
         raise ValueError(path)
 
 
-AUGMENT_KINDS = (
-    f"none, {', '.join(KINDS)}, or a '+'-joined combination of those and affine, elastic, thickness, styles, lowres"
-)
+_DISTORTIONS = ", ".join(dict.fromkeys(part for parts in KINDS.values() for part in parts))
+AUGMENT_KINDS = f"none, {', '.join(KINDS)}, or a '+'-joined combination of those and {_DISTORTIONS}"
 
 #: What each TrainConfig field may be: the one place settings are checked. TrainConfig.validate and
 #: the command line's flag parsing (mnist_app.cli.train) both read it. ``None`` in a list allows None.
