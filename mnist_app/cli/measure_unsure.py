@@ -61,7 +61,6 @@ def measure(network, mnist, digits_dev: Path, non_digits_dev: Path, seed: int, r
     import numpy as np
 
     from mnist_app import unsure
-    from mnist_app.strokes import DIGIT_LIKE
     from mnist_app.unsure_lab import (
         BUDGETS, DIGIT_KINDS, candidates, flags, pick_thresholds, prepare_files, read_labelled_dir, score, synthetic_set,
     )
