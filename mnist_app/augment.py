@@ -1,4 +1,5 @@
-"""Training-time distortions of MNIST digits: affine, elastic, stroke thickness, styles, low resolution.
+"""Training-time distortions of MNIST digits: affine, elastic, stroke thickness, styles, low resolution,
+written forms, a pen's redrawing.
 
 Why distort?  A network sees each of the 50,000 training digits once per epoch.  If
 every epoch shows it a slightly different version of each digit -- shifted a pixel,
@@ -52,6 +53,11 @@ A low-resolution source ("lowres", :func:`lower_resolution`) redraws some digits
 16x16 scan reaches the network once predict has enlarged it; it is applied last, after the warp
 and any thickness change.
 
+A pen's redrawing ("redraw", :func:`redraw_with_pen`, mnist_app.redraw) redraws some digits along
+their 1-px path with a pen from fine to marker and prepares them as predict prepares a drawing
+(stroke width normalised, 20 px box, centred): what the network receives when a user draws the
+digit instead of scanning it. It comes last of all, after the low-resolution step.
+
 Determinism: the same input, parameters and ``np.random.Generator`` state give the
 same output.  All per-image random numbers (angles, shifts, ...) are drawn for the
 whole batch first and the elastic noise is drawn chunk after chunk in image order, so
@@ -96,6 +102,8 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         # Synthetic written digits (mnist_app.written_forms): forms MNIST lacks, of every class.
         "synth_probability": 0.2,  # chance a training digit is swapped for a pool digit of its label
         "synth_pool": 500,  # pool drawings per digit (rendered once per process)
+        # Redrawn with a pen (mnist_app.redraw): the digit's path, a pen of another width, as predict prepares it.
+        "redraw_probability": 0.2,  # chance a training digit is redrawn along its path
     }
 )
 """Default distortion parameters; every one can be overridden as a keyword argument of
@@ -111,13 +119,15 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "styles": ("styles",),
         "lowres": ("lowres",),
         "synth": ("synth",),
+        "redraw": ("redraw",),
     }
 )
 """Named kinds and the distortions each applies.  Any '+'-joined combination of
-'affine', 'elastic', 'thickness', 'styles', 'lowres', 'synth' and these names is accepted too, e.g.
+'affine', 'elastic', 'thickness', 'styles', 'lowres', 'synth', 'redraw' and these names is accepted too, e.g.
 ``"affine+thickness"`` or ``"all+styles"``.  'styles' (:func:`add_handwriting_styles`) and
 'synth' (:func:`swap_in_written_digits`) need the labels and are always applied first (styles,
-then synth), so their strokes are distorted too."""
+then synth), so their strokes are distorted too; 'redraw' always comes last, so a redrawn digit
+reaches the network as predict would prepare it."""
 
 CHUNK_SIZE = 2048
 """Images processed at once: bounds the temporary memory (~1 MB per 100 images)."""
@@ -129,6 +139,7 @@ _PARAMS_OF = {
     "styles": ("style_probability", "foot_probability", "closed_four_probability", "short_stem_probability"),
     "lowres": ("lowres_probability", "lowres_block", "binary_probability"),
     "synth": ("synth_probability", "synth_pool"),
+    "redraw": ("redraw_probability",),
 }
 
 
@@ -888,6 +899,28 @@ def swap_in_written_digits(
     return out.reshape(shape)
 
 
+def _random_pen(rng: np.random.Generator, n: int, probability: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chosen, widths, thresholds) of :func:`redraw_with_pen` for n images: each is chosen with
+    ``probability``; its pen is log-uniform in mnist_app.redraw.WIDTH (a fine pen as often as a
+    marker), the trace it follows the ink above U(mnist_app.redraw.THRESHOLD)."""
+    from mnist_app.redraw import THRESHOLD, WIDTH
+
+    _check_probabilities(redraw_probability=probability)
+    u = rng.random((3, n))
+    widths = np.exp(np.log(WIDTH[0]) + (np.log(WIDTH[1]) - np.log(WIDTH[0])) * u[1])
+    return u[0] < probability, widths, THRESHOLD[0] + (THRESHOLD[1] - THRESHOLD[0]) * u[2]
+
+
+def redraw_with_pen(images: np.ndarray, widths: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Each digit redrawn along its 1-px path with a pen ``widths[k]`` px wide at 3x resolution,
+    then prepared by preprocess.center_digit as predict prepares a drawing (stroke width
+    normalised, 20 px box, centred): mnist_app.redraw. Returns float32 in the input's shape."""
+    from mnist_app.redraw import redraw  # SciPy and Pillow work: only when used
+
+    batch, shape = _as_batch(images)
+    return redraw(batch, widths, thresholds).reshape(shape)
+
+
 def parse_kind(kind: str) -> tuple[str, ...]:
     """The distortions a kind names, in the order they are applied: ``"both"`` ->
     ``("affine", "elastic")``; ``"elastic+styles"`` -> ``("elastic", "styles")``. ValueError if
@@ -899,7 +932,7 @@ def parse_kind(kind: str) -> tuple[str, ...]:
     if not parts or any(part not in _PARAMS_OF for part in parts) or len(set(parts)) != len(parts):
         raise ValueError(
             f"unknown augmentation kind {kind!r}: use one of {', '.join(KINDS)} "
-            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres, synth"
+            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres, synth, redraw"
         )
     return parts
 
@@ -921,7 +954,9 @@ def augment_batch(
             "both" (affine + elastic, one resampling), "thickness", "all",
             "styles" (crossed 7s, flagged 1s, closed 4s: :func:`add_handwriting_styles`),
             "lowres" (a coarse-grid source: :func:`lower_resolution`),
-            "synth" (some digits swapped for written ones: :func:`swap_in_written_digits`), or a
+            "synth" (some digits swapped for written ones: :func:`swap_in_written_digits`),
+            "redraw" (some digits redrawn along their path with another pen and prepared as
+            predict prepares a drawing: :func:`redraw_with_pen`, last of all), or a
             '+'-joined combination such as "affine+thickness" or "all+styles".
     labels: (N,) digit of each image; required when ``kind`` includes "styles" or "synth"
             (ValueError otherwise), ignored by the other distortions.  Styles and synth come
@@ -977,6 +1012,7 @@ def augment_batch(
     lowres = None
     if "lowres" in parts:
         lowres = _random_lowres(rng, n, p["lowres_probability"], p["lowres_block"], p["binary_probability"])
+    pen = _random_pen(rng, n, p["redraw_probability"]) if "redraw" in parts else None
     elastic = "elastic" in parts
     if elastic and not (p["alpha"] >= 0 and p["sigma"] >= 0):
         raise ValueError(f"alpha and sigma must be >= 0, got alpha={p['alpha']}, sigma={p['sigma']}")
@@ -1012,6 +1048,13 @@ def augment_batch(
                 chunk = np.array(chunk, dtype=np.float32, copy=True)
                 rows = here + start
                 chunk[here] = lower_resolution(chunk[here], blocks[rows], offsets[rows], thresholds[rows])
+        if pen is not None:
+            chosen, widths, thresholds = pen
+            here = np.flatnonzero(chosen[start:stop])
+            if here.size:
+                chunk = np.array(chunk, dtype=np.float32, copy=True)
+                rows = here + start
+                chunk[here] = redraw_with_pen(chunk[here], widths[rows], thresholds[rows])
         out[start:stop] = chunk
     np.clip(out, 0.0, 1.0, out=out)
     return out.reshape(shape)

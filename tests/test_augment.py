@@ -273,6 +273,7 @@ def test_defaults_are_documented_and_read_only():
         "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
         "style_probability", "foot_probability", "closed_four_probability", "short_stem_probability",
         "lowres_probability", "lowres_block", "binary_probability", "synth_probability", "synth_pool",
+        "redraw_probability",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
     with pytest.raises(TypeError):
@@ -776,3 +777,88 @@ def test_synth_kind_in_augment_batch(digits, mnist):
         augment_batch(digits, np.random.default_rng(3), kind="synth", labels=labels, synth_pool=0)
     with pytest.raises(ValueError, match="0-9"):
         augment_batch(digits[:2], np.random.default_rng(3), kind="synth", labels=np.array([3, 12]))
+
+
+# ---- redrawn with a pen (mnist_app.redraw) ------------------------------------------------
+
+
+def test_thinning_leaves_a_one_pixel_path_that_keeps_ends_and_loops():
+    from scipy import ndimage
+
+    from mnist_app.redraw import thin
+
+    masks = np.zeros((2, 40, 40), dtype=bool)
+    masks[0, 17:24, 5:35] = True  # a bar 7 px thick, 30 long
+    yy, xx = np.mgrid[0:40, 0:40]
+    r = np.hypot(yy - 20, xx - 20)
+    masks[1] = (r >= 9) & (r <= 14)  # a ring 6 px thick
+    paths = thin(masks)
+    bar, ring = paths
+    assert (paths <= masks).all()  # thinning only removes ink
+    assert bar.sum(axis=0).max() == 1  # one pixel across the bar, everywhere along it
+    columns = np.flatnonzero(bar.any(axis=0))
+    assert columns[0] <= 9 and columns[-1] >= 30  # still reaches (nearly) both ends
+    assert ndimage.label(bar, np.ones((3, 3)))[1] == 1
+    assert ndimage.label(ring, np.ones((3, 3)))[1] == 1  # one closed path ...
+    assert ndimage.label(~ring)[1] == 2  # ... round the same hole
+    assert 9 <= r[ring].min() and r[ring].max() <= 14 and ring.sum() < 0.25 * masks[1].sum()
+
+
+def test_redraw_keeps_the_digits_ink_where_it_was(digits):
+    """Redrawn with pens from fine to marker, each digit's ink stays where the digit's own ink was
+    (both are centred the same way, MNIST's and predict's): almost nothing is added further than
+    1.5 px from the original ink, and the original ink stays covered."""
+    from scipy import ndimage
+
+    from mnist_app.redraw import redraw
+
+    x = digits[:60]
+    for width in (1.5, 7.0, 15.0):
+        out = redraw(x, np.full(len(x), width), np.full(len(x), 0.4))
+        assert out.shape == x.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() == 1
+        added, covered = [], []
+        for a, b in zip(x.reshape(-1, 28, 28) > 0.3, out.reshape(-1, 28, 28) > 0.5):
+            added.append((ndimage.distance_transform_edt(~a)[b] > 1.5).mean())
+            covered.append((ndimage.distance_transform_edt(~b)[a] <= 1.5).mean())
+        assert np.median(added) < 0.02 and np.percentile(added, 90) < 0.1, width
+        assert np.median(covered) > 0.95 and np.percentile(covered, 10) > 0.85, width
+        assert not np.array_equal(out, x)
+
+
+def test_redraw_pen_width_changes_the_strokes_and_predict_brings_a_fine_pen_to_mnists_width(digits):
+    from mnist_app.preprocess import stroke_width
+    from mnist_app.redraw import brush, pen_paths, redraw
+
+    x = digits[:40]
+    t = np.full(len(x), 0.4)
+    paths = pen_paths(x, t)
+    fine, broad = brush(paths, np.full(len(x), 3.0)), brush(paths, np.full(len(x), 9.0))
+    assert (broad.sum(axis=(1, 2)) > 2 * fine.sum(axis=(1, 2))).all()  # the pen's width, before predict's steps
+    assert np.median([stroke_width(b) for b in broad]) > 2 * np.median([stroke_width(f) for f in fine])
+    # widths predict leaves alone (within preprocess.STROKE_BAND) stay different ...
+    narrow, wide = redraw(x, np.full(len(x), 5.0), t), redraw(x, np.full(len(x), 10.0), t)
+    assert np.mean(wide.sum(axis=1) > narrow.sum(axis=1)) > 0.8
+    # ... a fine pen a third of MNIST's stroke is thickened by center_digit as predict would
+    thin_pen = redraw(x, np.full(len(x), 1.5), t)
+    assert np.median(thin_pen.sum(axis=1) / x.sum(axis=1)) > 0.7
+    assert np.median([stroke_width(v.reshape(28, 28)) for v in thin_pen]) >= 1.5
+
+
+def test_redraw_kind_in_augment_batch_is_deterministic_and_comes_last(digits):
+    x = digits[:80]
+    out = augment_batch(x, np.random.default_rng(5), kind="redraw", redraw_probability=0.5)
+    again = augment_batch(x, np.random.default_rng(5), kind="redraw", redraw_probability=0.5)
+    np.testing.assert_array_equal(out, again)
+    other = augment_batch(x, np.random.default_rng(6), kind="redraw", redraw_probability=0.5)
+    assert not np.array_equal(out, other)
+    changed = np.abs(out - x).max(axis=1) > 1e-3
+    assert 0.3 < changed.mean() < 0.7
+    np.testing.assert_array_equal(out[~changed], x[~changed])
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    np.testing.assert_array_equal(augment_batch(x, np.random.default_rng(5), kind="redraw", redraw_probability=0.0), x)
+    # whatever the order named, the warp comes first and the redraw last (as predict prepares it)
+    a = augment_batch(x, np.random.default_rng(5), kind="redraw+affine", redraw_probability=1.0)
+    b = augment_batch(x, np.random.default_rng(5), kind="affine+redraw", redraw_probability=1.0)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="redraw_probability"):
+        augment_batch(x, np.random.default_rng(5), kind="redraw", redraw_probability=1.5)
