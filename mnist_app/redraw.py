@@ -131,9 +131,25 @@ def brush(paths: np.ndarray, widths: np.ndarray) -> np.ndarray:
     return out
 
 
+def holes(masks: np.ndarray) -> np.ndarray:
+    """(N,) the number of loops of each (N, H, W) bool image: pieces of paper (4-connected, as
+    the ink is 8-connected) that do not reach the image's border."""
+    from scipy import ndimage
+
+    out = np.zeros(len(masks), dtype=np.intp)
+    for k, mask in enumerate(masks):
+        labels, count = ndimage.label(~np.pad(mask, 1))  # the padding joins all border paper into one piece
+        out[k] = count - 1
+    return out
+
+
 def redraw(images: np.ndarray, widths: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Each 28x28 digit redrawn along its path with a pen ``widths[k]`` px wide (at drawing
     resolution, SCALE x) and prepared by preprocess.center_digit as predict prepares a drawing.
+
+    A pen too wide for a digit's loops fills them: an 8 becomes a bar, which the network would
+    learn as "8" and then read thick 1s as 8s. So a redrawing must keep its path's loops; if it
+    does not, the pen is halved (down to WIDTH[0]) until it does.
 
     images (N, 784) or (N, 28, 28) in [0, 1]; widths, thresholds (N,). Returns float32 (N, 784).
     A digit whose path is empty (no ink above its threshold) comes back unchanged."""
@@ -142,8 +158,16 @@ def redraw(images: np.ndarray, widths: np.ndarray, thresholds: np.ndarray) -> np
 
     batch = np.asarray(images, dtype=np.float32).reshape(-1, SIDE * SIDE)
     paths = pen_paths(batch, thresholds)
+    widths = np.array(widths, dtype=np.float64)
+    inks = brush(paths, widths)
+    loops = holes(paths)
+    filled = np.flatnonzero(holes(inks > 0.5) < loops)
+    while filled.size:
+        widths[filled] = np.maximum(widths[filled] / 2, WIDTH[0])
+        inks[filled] = brush(paths[filled], widths[filled])
+        filled = filled[(holes(inks[filled] > 0.5) < loops[filled]) & (widths[filled] > WIDTH[0])]
     out = batch.copy()
-    for k, ink in enumerate(brush(paths, widths)):
+    for k, ink in enumerate(inks):
         if not paths[k].any():
             continue
         try:

@@ -862,3 +862,18 @@ def test_redraw_kind_in_augment_batch_is_deterministic_and_comes_last(digits):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="redraw_probability"):
         augment_batch(x, np.random.default_rng(5), kind="redraw", redraw_probability=1.5)
+
+
+def test_redraw_with_a_marker_keeps_the_loops_of_eights(digits, mnist):
+    """A marker as wide as a quarter of the digit fills an 8's loops -- a bar the network would
+    learn as "8" (and then read thick 1s as 8s) -- so the pen is narrowed until the loops stay."""
+    from mnist_app.redraw import brush, holes, pen_paths, redraw
+
+    eights = digits[mnist.train_labels[:300] == 8]
+    assert len(eights) >= 15
+    t = np.full(len(eights), 0.4)
+    paths = pen_paths(eights, t)
+    marker = brush(paths, np.full(len(eights), 15.0))
+    assert np.mean(holes(marker > 0.5) < holes(paths)) > 0.5  # the plain marker fills most of them
+    out = redraw(eights, np.full(len(eights), 15.0), t).reshape(-1, 28, 28)
+    assert np.mean(holes(out > 0.5) >= 1) > 0.8
