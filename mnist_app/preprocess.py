@@ -124,6 +124,20 @@ MNIST_STROKE = 2.25
 BRIDGE_WIDTH = 0.04  # bridge_gaps: thinner strokes are thickened to this x the writing's height
 BRIDGE_MAX_PIECES = 150  # ... if they are at most this many pieces (a skipping pen: tens; noise: thousands)
 STROKE_BAND = (0.55, 1.75)
+# join_skipped_ends: a skipping pen's gaps, looked for at SKIP_HEIGHT px tall. An end's direction is
+# taken over its last SKIP_TRACE x the height. It is joined to the side of a stroke it points at
+# (within SKIP_CONE degrees) up to SKIP_TO_STROKE x the height away, or to an end pointing back at
+# it up to SKIP_TO_END away (each within SKIP_END_CONE degrees, the two together within
+# SKIP_END_CONES: across a curve's gap the chord leaves both tangents by half the arc), if the way
+# round along the strokes is >= SKIP_DETOUR x longer (a gap, not a bend).
+SKIP_HEIGHT = 96
+SKIP_TRACE = 0.08
+SKIP_CONE = 35.0
+SKIP_TO_STROKE = 0.15
+SKIP_END_CONE = 50.0
+SKIP_END_CONES = 80.0
+SKIP_TO_END = 0.3
+SKIP_DETOUR = 2.5
 MIN_INK_KEPT = 0.4  # thinning keeps at least this share of the ink pixels (less thinning if need be)
 
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
@@ -979,11 +993,174 @@ def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
     return bridge_gaps(digit_strokes(remove_paper_lines(ink_map(grey, full, name=name))))
 
 
+def neighbours(m: np.ndarray) -> list[np.ndarray]:
+    """P2..P9 of Zhang & Suen (clockwise from north) for every pixel of a padded bool array."""
+    p = np.pad(m, 1)
+    return [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """Zhang & Suen's thinning (CACM 27(3), 1984): the 1-px pen path of a binary stroke image."""
+    m = mask.astype(bool).copy()
+    while True:
+        changed = False
+        for step in (0, 1):
+            n = neighbours(m)
+            b = sum(x.astype(np.uint8) for x in n)
+            seq = n + [n[0]]
+            a = sum((~seq[k] & seq[k + 1]).astype(np.uint8) for k in range(8))
+            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+            if step == 0:
+                c = ~(p2 & p4 & p6) & ~(p4 & p6 & p8)
+            else:
+                c = ~(p2 & p4 & p8) & ~(p2 & p6 & p8)
+            remove = m & (b >= 2) & (b <= 6) & (a == 1) & c
+            if remove.any():
+                m &= ~remove
+                changed = True
+        if not changed:
+            return m
+
+
+def _path_distances(path: np.ndarray, sources: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ys, xs)`` of the path's pixels and, from each source pixel (an index into them), the
+    distance along the path (8-neighbours, diagonal steps sqrt 2) to every one; inf beyond ``limit``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    ys, xs = np.nonzero(path)
+    index = np.full(path.shape, -1, dtype=np.int64)
+    index[ys, xs] = np.arange(ys.size)
+    h, w = path.shape
+    rows, cols, weights = [], [], []
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        ny, nx = ys + dy, xs + dx
+        ok = (ny < h) & (nx >= 0) & (nx < w)
+        ok[ok] = path[ny[ok], nx[ok]]
+        rows.append(np.flatnonzero(ok))
+        cols.append(index[ny[ok], nx[ok]])
+        weights.append(np.full(int(ok.sum()), np.hypot(dy, dx)))
+    graph = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
+                       shape=(ys.size, ys.size)).tocsr()
+    return ys, xs, dijkstra(graph, directed=False, indices=sources, limit=limit)
+
+
+def join_skipped_ends(ink: np.ndarray, box: tuple[int, int, int, int], half_width: float) -> np.ndarray:
+    """Close the gaps a skipping pen leaves *along* its strokes: a loop's side or a junction that
+    a round pen (bridge_gaps) cannot reach across.
+
+    At SKIP_HEIGHT px tall, the strokes' skeleton (Zhang-Suen) gives each stroke end a direction
+    (over its last SKIP_TRACE of the height). An end is joined, by a straight stroke
+    ``half_width`` px wide in ``ink``'s pixels, to what it points at: another end pointing back at
+    it (up to SKIP_TO_END of the height away) or the side of a stroke (up to SKIP_TO_STROKE) --
+    only if going round along the strokes (Dijkstra on the skeleton) is SKIP_DETOUR x longer than
+    the join (a gap, not a curve's own bend) and the join crosses no other piece of ink. Each end
+    is joined once, the nearest and straightest first. A digit's own ends rarely point at ink
+    close by; a pen that skipped leaves ends that point at each other."""
+    from scipy import ndimage
+
+    y0, y1, x0, x1 = box
+    crop = ink[y0:y1, x0:x1]
+    height = y1 - y0
+    f = min(1.0, SKIP_HEIGHT / height)
+    small_size = (max(1, round((x1 - x0) * f)), max(1, round(height * f)))
+    small = np.asarray(Image.fromarray(crop, "F").resize(small_size, Image.Resampling.BOX)) > 0.3
+    path = skeleton(small)
+    count = sum(x.astype(np.uint8) for x in neighbours(path))
+    ends_mask = path & (count == 1)
+    if not ends_mask.any():
+        return ink
+    h_small = small.shape[0]
+    trace = SKIP_TRACE * h_small
+    far = max(SKIP_TO_END, SKIP_TO_STROKE) * h_small
+    ys, xs = np.nonzero(path)
+    end_ids = np.flatnonzero(ends_mask[ys, xs])
+    ys, xs, along = _path_distances(path, end_ids, max(SKIP_DETOUR * far, trace))
+    points = np.stack([ys, xs], axis=1).astype(np.float64)
+    # each end's direction: from the mean of the path trace/2 .. trace behind it to the end
+    directions = np.zeros((end_ids.size, 2))
+    for k, i in enumerate(end_ids):
+        behind = (along[k] >= trace / 2) & (along[k] <= trace)
+        if not behind.any():
+            reach = np.isfinite(along[k]) & (along[k] >= 2)
+            if not reach.any():
+                continue  # a dot: no direction
+            behind = reach
+        v = points[i] - points[behind].mean(axis=0)
+        norm = float(np.hypot(*v))
+        if norm > 0:
+            directions[k] = v / norm
+    cone = np.cos(np.deg2rad(SKIP_CONE))
+    end_cone = np.cos(np.deg2rad(SKIP_END_CONE))
+    end_of = np.full(ys.size, -1)
+    end_of[end_ids] = np.arange(end_ids.size)
+    margin = max(1.5, float(half_width * f) + 1.0)
+    pieces = ndimage.label(small, structure=np.ones((3, 3), dtype=bool))[0]
+    candidates = []
+    for k, i in enumerate(end_ids):
+        if not directions[k].any():
+            continue
+        v = points - points[i]
+        d = np.hypot(v[:, 0], v[:, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = (v @ directions[k]) / d
+        ok = (d >= 1.5) & (d <= far) & (cos >= end_cone) & ~(along[k] <= SKIP_DETOUR * d)
+        for j in np.flatnonzero(ok):
+            other = end_of[j]
+            if other >= 0:
+                back = -(v[j] @ directions[other]) / d[j]
+                if (d[j] > SKIP_TO_END * h_small or back < end_cone
+                        or np.degrees(np.arccos(min(cos[j], 1.0)) + np.arccos(min(back, 1.0))) > SKIP_END_CONES):
+                    continue
+            elif d[j] > SKIP_TO_STROKE * h_small or cos[j] < cone:
+                continue
+            candidates.append((d[j] * (2.0 - cos[j]), k, int(j), int(other)))
+    candidates.sort()
+    used = np.zeros(end_ids.size, dtype=bool)
+    joins = []
+    for _, k, j, other in candidates:
+        if used[k] or (other >= 0 and used[other]):
+            continue
+        a, b = points[end_ids[k]], points[j]
+        d = float(np.hypot(*(b - a)))
+        t = np.arange(margin, d - margin + 1e-9, 0.5)
+        if t.size:
+            q = np.rint(a + (b - a)[None, :] * (t / d)[:, None]).astype(int)
+            crossed = pieces[q[:, 0], q[:, 1]]
+            if np.isin(crossed[crossed > 0], (pieces[tuple(points[end_ids[k]].astype(int))], pieces[tuple(b.astype(int))]),
+                       invert=True).any():
+                continue  # the join would cross another piece of ink: not a gap
+        used[k] = True
+        if other >= 0:
+            used[other] = True
+        joins.append((a, b))
+    if not joins:
+        return ink
+    out = ink.copy()
+    h, w = ink.shape
+    for a, b in joins:
+        # back to ink's pixels: small pixel centre i <-> crop coordinate (i + 0.5) / f - 0.5
+        a = (a + 0.5) / f - 0.5 + (y0, x0)
+        b = (b + 0.5) / f - 0.5 + (y0, x0)
+        top, left = np.floor(np.minimum(a, b) - half_width - 1).astype(int)
+        bottom, right = np.ceil(np.maximum(a, b) + half_width + 2).astype(int)
+        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+        yy, xx = np.mgrid[top:bottom, left:right].astype(np.float64)
+        seg = b - a
+        t = np.clip(((yy - a[0]) * seg[0] + (xx - a[1]) * seg[1]) / max(float(seg @ seg), 1e-9), 0.0, 1.0)
+        dist = np.hypot(yy - (a[0] + t * seg[0]), xx - (a[1] + t * seg[1]))
+        stroke = np.clip(half_width + 0.5 - dist, 0.0, 1.0).astype(np.float32)
+        np.maximum(out[top:bottom, left:right], stroke, out=out[top:bottom, left:right])
+    return out
+
+
 def bridge_gaps(ink: np.ndarray) -> np.ndarray:
     """A fine pen's strokes thickened to BRIDGE_WIDTH of the writing's height, so the gaps of a
     pen that skips close and a broken 0 is not cut into two digits (mnist_app.segment cuts at
     empty or thin columns). Only strokes thinner than that change; the gaps between the digits
-    of a number (>= 0.12 x their height, segment.MIN_GAP 0.08) stay open."""
+    of a number (>= 0.12 x their height, segment.MIN_GAP 0.08) stay open. Longer gaps along a
+    stroke (a loop's side, a junction) are then joined where the strokes' ends point
+    (join_skipped_ends)."""
     from scipy import ndimage
 
     box = _bbox(ink > 0)
@@ -1010,7 +1187,7 @@ def bridge_gaps(ink: np.ndarray) -> np.ndarray:
     out = np.zeros((ink.shape[0] + 2 * pad, ink.shape[1] + 2 * pad), np.float32)
     out[y0 : y1 + 2 * pad, x0 : x1 + 2 * pad] = grown
     out = out[pad:-pad, pad:-pad]
-    return np.maximum(ink, out)
+    return join_skipped_ends(np.maximum(ink, out), box, BRIDGE_WIDTH * (y1 - y0) / 2)
 
 
 def prepare(image_or_path: Image.Image | str | Path, *, raw: bool = False) -> Prepared:

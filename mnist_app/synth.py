@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnist_app.preprocess import neighbours, skeleton
+
 # --------------------------------------------------------------------------------- the digits
 
 
@@ -74,35 +76,6 @@ def mnist_test(mirror: str | Path, n: int, rng: np.random.Generator) -> list[Sou
 # ------------------------------------------------------------------------------- the pen path
 
 
-def _neighbours(m: np.ndarray) -> list[np.ndarray]:
-    """P2..P9 of Zhang & Suen (clockwise from north) for every pixel of a padded bool array."""
-    p = np.pad(m, 1)
-    return [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
-
-
-def skeleton(mask: np.ndarray) -> np.ndarray:
-    """Zhang & Suen's thinning (CACM 27(3), 1984): the 1-px pen path of a binary stroke image."""
-    m = mask.astype(bool).copy()
-    while True:
-        changed = False
-        for step in (0, 1):
-            n = _neighbours(m)
-            b = sum(x.astype(np.uint8) for x in n)
-            seq = n + [n[0]]
-            a = sum((~seq[k] & seq[k + 1]).astype(np.uint8) for k in range(8))
-            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
-            if step == 0:
-                c = ~(p2 & p4 & p6) & ~(p4 & p6 & p8)
-            else:
-                c = ~(p2 & p4 & p8) & ~(p2 & p6 & p8)
-            remove = m & (b >= 2) & (b <= 6) & (a == 1) & c
-            if remove.any():
-                m &= ~remove
-                changed = True
-        if not changed:
-            return m
-
-
 # A thick pen fills a small loop (an 8's lower loop, a small 9): its ink there is a blob far deeper
 # than the strokes, whose skeleton is a line -- the 8 redrawn as a "Y". Ink deeper than LOOP_DEPTH x
 # the strokes' median half-width is taken out, so the skeleton goes round it as the pen did.
@@ -127,7 +100,7 @@ _STEPS = ((-1, 0), (0, -1), (0, 1), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1)) 
 def _ends(path: np.ndarray) -> list[list[tuple[int, int]]]:
     """The path's end branches: from each end pixel (one neighbour) along the path, up to the
     pixel before a junction (3+ separate runs of neighbours) or the other end."""
-    n = _neighbours(path)
+    n = neighbours(path)
     count = sum(x.astype(np.uint8) for x in n)
     seq = n + [n[0]]
     runs = sum((~seq[k] & seq[k + 1]).astype(np.uint8) for k in range(8))

@@ -557,3 +557,45 @@ def test_a_stroke_along_a_bold_grid_line_stays():
     clean = draw_digit(size=(1600, 1600), box=(600, 500, 900, 900), width=16, ink=10, paper=230)
     photo = _bold_grid(clean, pitch=110, width=16, fill=100, offset=810 - 30 * 850 // 1599 - 3 * 110)
     assert _similar(image_to_mnist(photo), image_to_mnist(clean)) > 0.9
+
+
+def _thin_pen_zero(gap_degrees: float) -> Image.Image:
+    """A 0 written with a fine pen (4 px in a 1600 px photo) that skipped ``gap_degrees`` of its
+    outline at the top and at the bottom."""
+    im = Image.new("L", (1600, 1400), 225)
+    d = ImageDraw.Draw(im)
+    for start, end in ((-90 + gap_degrees / 2, 90 - gap_degrees / 2), (90 + gap_degrees / 2, 270 - gap_degrees / 2)):
+        d.arc((500, 350, 1000, 1050), start, end, fill=40, width=4)
+    return im
+
+
+def test_a_thin_pen_zero_skipped_at_top_and_bottom_is_one_zero():
+    # gaps of 15% of the height, wider than bridge_gaps' round pen reaches across: the two arcs
+    # were cut into two digits ("11"); their ends point at each other along the outline
+    from mnist_app.predict import classify, load_model
+
+    parts = preprocess.prepare_all(_thin_pen_zero(24))
+    assert len(parts) == 1
+    assert classify(load_model("shipped")[0], parts[0].vector).digit == 0
+
+
+def test_a_skipped_junction_is_joined_but_a_number_keeps_its_digits_apart():
+    # a 4 whose bar stops short of its upright (the pen skipped where they meet): the bar's end
+    # points at the upright's side
+    from mnist_app.predict import classify, load_model
+
+    network = load_model("shipped")[0]
+    four = Image.new("L", (1000, 900), 225)
+    d = ImageDraw.Draw(four)
+    d.line([(490, 220), (350, 500), (505, 500)], fill=40, width=3)
+    d.line([(560, 280), (560, 690)], fill=40, width=3)
+    grey, full = preprocess.to_grey(four)
+    ink = preprocess.bridge_gaps(preprocess.digit_strokes(preprocess.ink_map(grey, full)))
+    assert ink[500, 510:555].min() > 0.5  # the gap is inked
+    assert [classify(network, p.vector).digit for p in preprocess.prepare_all(four)] == [4]
+    # "10" with the same pen: the 1's end and the 0 do not point at each other across the gap
+    ten = Image.new("L", (2000, 1200), 225)
+    d = ImageDraw.Draw(ten)
+    d.line([(400, 450), (490, 350), (490, 950)], fill=40, width=4)
+    d.ellipse((580, 350, 960, 950), outline=40, width=4)
+    assert [classify(network, p.vector).digit for p in preprocess.prepare_all(ten)] == [1, 0]
