@@ -133,11 +133,15 @@ STROKE_BAND = (0.55, 1.75)
 SKIP_HEIGHT = 96
 SKIP_TRACE = 0.08
 SKIP_CONE = 35.0
-SKIP_TO_STROKE = 0.15
+SKIP_TO_STROKE = 0.2
 SKIP_END_CONE = 50.0
 SKIP_END_CONES = 80.0
 SKIP_TO_END = 0.3
 SKIP_DETOUR = 2.5
+# A marker is thinned to this, on the thick side of MNIST's own widths (10-90%: 1.55-3.25 px),
+# not to their median: eroded to 2.25 px, what a marker had made of a 9's small loop or a 7's
+# short bar went too (docs/photos.md, fourth round: 2.25-3.5 measured).
+THIN_STROKE = 2.75
 MIN_INK_KEPT = 0.4  # thinning keeps at least this share of the ink pixels (less thinning if need be)
 
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
@@ -829,8 +833,8 @@ def stroke_width(ink: np.ndarray) -> float:
 
 
 def normalise_stroke(crop: np.ndarray) -> np.ndarray:
-    """Thicken a fine pen's strokes, thin a marker's, so that after scaling to BOX px they are
-    MNIST_STROKE px wide (widths already within STROKE_BAND of it are left alone).
+    """Thicken a fine pen's strokes to MNIST_STROKE px after scaling to BOX px, thin a marker's
+    to THIN_STROKE px (widths already within STROKE_BAND of MNIST_STROKE are left alone).
 
     The digit's box grows with the pen (by the width change), so the width wanted here is
     W' = T (L - W) / (BOX - T) for the longer side L, width W and target T: then W' BOX / (L - W
@@ -848,7 +852,8 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
     now = width * BOX / longer
     if STROKE_BAND[0] * MNIST_STROKE <= now <= STROKE_BAND[1] * MNIST_STROKE:
         return crop
-    wanted = max(1.0, MNIST_STROKE * (longer - width) / (BOX - MNIST_STROKE))
+    target = MNIST_STROKE if now < MNIST_STROKE else THIN_STROKE
+    wanted = max(1.0, target * (longer - width) / (BOX - target))
     if wanted > width:
         r = (wanted - width) / 2
         pad = int(np.ceil(r)) + 1
