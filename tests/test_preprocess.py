@@ -392,6 +392,27 @@ def test_photo_suite_small_run_reads_most_photos(tmp_path, digits_dev_dir, mnist
         assert report[condition]["accuracy"] >= floor, (condition, report[condition])
 
 
+@pytest.mark.slow
+def test_photo_suite_script_measures_only_the_conditions_asked(tmp_path, digits_dev_dir, mnist_mirror_dir):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    script = [sys.executable, str(repo / "scripts" / "photo_suite.py"), "--digits-dev", str(digits_dev_dir),
+              "--mnist", str(mnist_mirror_dir), "--n", "2"]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run([*script, "--json", "--conditions", "clean,marker", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["conditions"]
+    assert sorted(report) == ["clean", "marker"] and all(r["n"] == 4 for r in report.values())
+    assert sorted(p.name.split("-")[0] for p in tmp_path.glob("*-*")) == ["clean"] * 4 + ["marker"] * 4
+    bad = subprocess.run([*script, "--conditions", "clean,crayon"], capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode == 2 and "crayon" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def _similar(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 

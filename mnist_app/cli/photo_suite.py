@@ -23,6 +23,7 @@ EXAMPLES = """
   python scripts/photo_suite.py --digits-dev DIGITS_DEV_DIR --mnist MNIST_DIR
   python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --n 20 --out /tmp/photos  # keep them
   python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --json --model models/last.npz
+  python scripts/photo_suite.py --digits-dev DEV --mnist MIRROR --conditions clean,marker,fine_grid_big
 """
 
 
@@ -33,7 +34,24 @@ def build_parser():
     parser = make_parser(PROG, "Accuracy per synthetic photo condition. Conditions: " + conditions, EXAMPLES)
     add_suite_options(parser)
     parser.add_argument("--n", type=positive_int, default=150, help="digits taken from each source (default 150)")
+    parser.add_argument("--conditions", type=_conditions, metavar="NAME[,NAME...]",
+                        help="only these conditions (comma-separated; default all); each image is the same "
+                        "as in the whole suite")
     return parser
+
+
+def _conditions(text: str) -> tuple[str, ...]:
+    """argparse type: comma-separated condition names, each one of synth.CONDITION_NAMES."""
+    import argparse
+
+    from mnist_app.synth import CONDITION_NAMES
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in CONDITION_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown condition {', '.join(unknown) or repr(text)} "
+                                         f"(known: {', '.join(CONDITION_NAMES)})")
+    return names
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -49,7 +67,7 @@ def _main(argv: Sequence[str] | None) -> int:
     sources = synth.digits_dev(args.digits_dev, args.n, rng) + synth.mnist_test(args.mnist, args.n, rng)
     with tempfile.TemporaryDirectory(prefix="photo-suite-") as tmp:
         directory = Path(args.out) if args.out else Path(tmp)
-        synth.make_photo_suite(directory, sources, seed=args.seed)
+        synth.make_photo_suite(directory, sources, args.conditions or synth.CONDITION_NAMES, seed=args.seed)
         report = synth.evaluate_photo_suite(network, directory)
     clean = report.get("clean", {}).get("accuracy")
     if args.json:
