@@ -15,6 +15,8 @@ from mnist_app.strokes import DIGIT_LIKE, samples
 
 NOT_DIGIT_KINDS = ("stroke_letter", "font_letter", "scribble", "noise")
 DIGIT_KINDS = ("stroke_digit", "font_digit")
+# How the check's MNIST digits are redrawn every epoch (mnist_app.augment).
+AUGMENT = "affine+elastic+styles"
 
 
 @dataclass
@@ -52,7 +54,7 @@ def synthetic_set(seed: int, rounds: int) -> SyntheticSet:
 
 def train_digit_check(mnist, synthetic: SyntheticSet, *, seed: int = 1, epochs: int = 20,
                       eta: float = 0.1, l2: float = 1.0, batch_size: int = 20, hidden: int = 30,
-                      augment: str | None = "affine+elastic+styles", progress=None):
+                      augment: str | None = AUGMENT, progress=None):
     """A Network (784, hidden, 1): output 1 = not a digit. Returns (network, meta)."""
     from mnist_app.augment import augment_batch
     from mnist_app.fast_sgd import sgd_epoch
@@ -85,7 +87,7 @@ def train_digit_check(mnist, synthetic: SyntheticSet, *, seed: int = 1, epochs: 
         "training": {
             "seed": seed, "epochs": epochs, "eta": eta, "l2": l2, "batch_size": batch_size,
             "cost": "cross-entropy", "init": "scaled",
-            "digits": f"{n_mnist} MNIST training images redrawn every epoch (affine+elastic+styles) "
+            "digits": f"{n_mnist} MNIST training images redrawn every epoch ({augment}) "
                       f"+ {len(digits) - len(scans)} synthetic digits (mnist_app.strokes) + {len(scans) - len(drawn)} "
                       f"MNIST digits shown as 16x16 scans (strokes.low_resolution_scan) + {len(drawn)} MNIST "
                       "digits enlarged and preprocessed",

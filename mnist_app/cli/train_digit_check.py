@@ -31,6 +31,7 @@ EXAMPLES = """
 
 def build_parser():
     from mnist_app.digit_check import CHECK_MODEL
+    from mnist_app.unsure_lab import AUGMENT
 
     parser = make_parser(PROG, "Train the not-a-digit check used by the unsure rule.", EXAMPLES)
     add_data_options(parser)
@@ -41,6 +42,8 @@ def build_parser():
     parser.add_argument("--rounds", type=positive_int, default=80, help="rounds of synthetic glyphs (default 80, ~8,400 images)")
     parser.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default 40)")
     parser.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons per seed's check (default 30)")
+    parser.add_argument("--augment", default=AUGMENT,
+                        help=f"distortions of the MNIST digits, redrawn every epoch (mnist_app.augment; default {AUGMENT})")
     parser.add_argument("--merge", metavar="CHECK", nargs="+",
                         help="train nothing: merge these checks (each trained with one --seeds) into --out")
     return parser
@@ -73,12 +76,13 @@ def _main(argv: Sequence[str] | None) -> int:
                   f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
         progress = None if args.quiet else (lambda e, n: print(f"epoch {e}/{n}", file=sys.stderr))
         network, meta = train_digit_check(mnist, synthetic, seed=seed, epochs=args.epochs, hidden=args.hidden,
-                                          progress=progress)
+                                          augment=args.augment, progress=progress)
         networks.append(network)
         metas.append(meta["training"])
     seeds = ",".join(str(s) for s in args.seeds)
     meta = {"purpose": meta["purpose"], "members": metas, "merged": "mean log-odds of one check per seed",
-            "command": f"python scripts/train_digit_check.py --seeds {seeds} --rounds {args.rounds} --epochs {args.epochs} --hidden {args.hidden}"}
+            "command": f"python scripts/train_digit_check.py --seeds {seeds} --rounds {args.rounds} --epochs {args.epochs} "
+                       f"--hidden {args.hidden} --augment {args.augment}"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out, merge_checks(networks) if len(networks) > 1 else networks[0], meta, momentum=False)
     print(f"saved {args.out} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
