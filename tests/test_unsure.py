@@ -266,15 +266,24 @@ def test_train_digit_check_learns_and_saves_a_loadable_check(mnist, tmp_path):
 @pytest.mark.slow
 def test_measure_unsure_script_reports_the_rule_within_budget(mnist_mirror_dir, digits_dev_dir, non_digits_dev_dir,
                                                               tmp_path):
+    """The script runs as the thresholds file says it was run, and the pair it picks today is the
+    stated one: a new digit model or a change in the preprocessing that moves the pick fails here
+    until the thresholds are re-picked (the pair once stayed stale after two preprocessing changes)."""
+    import shlex
     import subprocess
     import sys
     from pathlib import Path
 
+    from mnist_app import unsure
+
+    stated = json.loads(unsure.THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    words = shlex.split(stated["command"])
+    seed, rounds = words[words.index("--seed") + 1], words[words.index("--rounds") + 1]
     repo = Path(__file__).resolve().parent.parent
     done = subprocess.run(
         [sys.executable, str(repo / "scripts" / "measure_unsure.py"), "--data-dir", str(mnist_mirror_dir),
-         "--digits-dev", str(digits_dev_dir), "--non-digits-dev", str(non_digits_dev_dir), "--rounds", "1",
-         "--quiet", "--json", "--model", "shipped"],
+         "--digits-dev", str(digits_dev_dir), "--non-digits-dev", str(non_digits_dev_dir), "--seed", seed,
+         "--rounds", rounds, "--quiet", "--json", "--model", "shipped"],
         # The rule's budget is the shipped model's; a models/best.npz in the checkout (README's first
         # command trains one) must not be the model measured.
         cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False,
@@ -287,6 +296,8 @@ def test_measure_unsure_script_reports_the_rule_within_budget(mnist_mirror_dir, 
     assert report["rule"]["min_top_output"] == MIN_TOP_OUTPUT
     assert any(c["min_top_output"] == MIN_TOP_OUTPUT for c in report["choices"])
     assert "raw top sigmoid (low)" in report["candidates"]
+    assert report["chosen"] == {"min_top_output": MIN_TOP_OUTPUT, "max_not_digit_score": MAX_NOT_DIGIT_SCORE}, (
+        "the stated unsure thresholds are stale: re-pick them with " + stated["command"])
 
 
 def test_merged_checks_give_the_mean_log_odds_of_their_members(mnist, tmp_path):
