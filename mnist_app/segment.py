@@ -22,12 +22,20 @@ line) and two digits can touch. So:
 5. **touching digits the network can tell apart** (only when a ``judge`` is given:
    number.confidence_judge, how much a piece of ink looks like a digit to the network): a group
    too wide for one digit (as in 4) with no thin column -- two digits written into each other --
-   is cut at the column, among the ink-profile minima in its middle, that makes *both* halves
-   most digit-like (the largest minimum of the two), only if both halves then reach
-   SPLIT_CONFIDENCE and the whole group does not look like a digit (below unsure's
-   MIN_TOP_OUTPUT: it would be answered "unsure, low confidence"). The network reads half of a
-   wide 9 or 4 as a confident 5 or 1, so a whole that reads well is never cut
-   (docs/numbers.md has the measurements).
+   is cut where *both* halves look most like digits (the largest minimum of the two), only if
+   both halves then reach SPLIT_CONFIDENCE and the whole group does not look like a digit (below
+   unsure's MIN_TOP_OUTPUT: it would be answered "unsure, low confidence"). The network reads
+   half of a wide 9 or 4 as a confident 5 or 1, so a whole that reads well is never cut. The
+   cuts tried are the ink profile's lowest minima in the group's middle (JUDGE_CUTS) and, in a
+   row of several groups, EVEN_CUTS evenly spaced columns there too (the meeting point of two
+   digits written into each other is often no minimum of the profile).
+6. **where a cut runs**: in a row of several groups, a cut (4 or 5) is not a straight column but
+   the path from the group's top to its bottom that crosses the least ink within CUT_BEND of its
+   column (`_valley_paths`): two digits written into each other overlap in x, and a straight
+   column slices a stroke off each, while the valley path goes round them and crosses where they
+   meet; step 5 tries both the path and the straight column at each candidate. A lone group (an
+   image of one digit) is cut as before, straight at the profile's minima, so a single digit
+   keeps its reading (docs/numbers.md has the measurements).
 
 Everything returns boxes in the ink map's pixel coordinates; each digit's own ink is the ink
 inside its box that belongs to its pieces (``Digit.ink``).
@@ -54,6 +62,8 @@ PART_HEIGHT = 0.6  # and every part it leaves is at least this x the group's hei
 JUDGE_MARGIN = 0.2  # judged cuts lie in the group's middle, this share of its width from each end
 JUDGE_CUTS = 4  # at most this many candidate columns (the lowest ink-profile minima) are judged
 SPLIT_CONFIDENCE = 0.9  # both halves' judged digit-likeness at least this (raw top sigmoid output)
+EVEN_CUTS = 9  # ... and, in a row of several groups, this many evenly spaced columns in the middle
+CUT_BEND = 0.15  # a cut may bend this x the group's height to either side of its column (a valley path)
 
 Judge = Callable[[list[np.ndarray]], np.ndarray]  # ink crops -> the network's confidence in each
 
@@ -92,15 +102,62 @@ def _too_wide(width: int, height: int, typical_width: float | None) -> bool:
     return wide_alone or wide_vs_others
 
 
-def _split_touching(ink: np.ndarray, x0: int, x1: int, height: int, typical_width: float | None) -> list[tuple[int, int]]:
-    """Cut the columns [x0, x1) of a too-wide group (`_too_wide`) into digits at thin columns, or
-    keep it."""
-    width = x1 - x0
+def _valley_paths(region: np.ndarray, columns: list[int], bend: int) -> list[np.ndarray]:
+    """For each of ``columns``, the cut through ``region`` from its top row to its bottom row near
+    it: per row, the column where the right-hand piece begins. It is the path crossing the least
+    ink (dynamic programming, at most one column sideways per row, within ``bend`` columns of its
+    column: the shortest-path cut of touching-digit segmentation), so where two digits were written
+    into each other it goes round their strokes and crosses them where they meet, instead of
+    slicing both along a straight column."""
+    height, width = region.shape
+    if bend <= 0 or not columns:
+        return [np.full(height, c, dtype=np.int64) for c in columns]
+    centre = np.asarray(columns)[:, None]
+    xs = np.clip(centre + np.arange(-bend, bend + 1)[None, :], 1, width - 1)  # (paths, band)
+    # the ink crossed, plus a little for each column away from the chosen one (ties go straight)
+    cost = region[:, xs].astype(np.float64) + 1e-3 * np.abs(xs - centre)[None]  # (rows, paths, band)
+    step = np.zeros(cost.shape, dtype=np.int64)  # -1, 0, 1: the band index the path came from, relative
+    total = cost[0].copy()
+    edge = np.full((total.shape[0], 1), np.inf)
+    for y in range(1, height):
+        options = np.stack((np.hstack((edge, total[:, :-1])), total, np.hstack((total[:, 1:], edge))))
+        choice = np.argmin(options, axis=0)
+        step[y] = choice - 1
+        total = np.take_along_axis(options, choice[None], axis=0)[0] + cost[y]
+    index = np.argmin(total, axis=1)
+    lines = np.arange(len(columns))
+    paths = np.empty((len(columns), height), dtype=np.int64)
+    for y in range(height - 1, -1, -1):
+        paths[:, y] = xs[lines, index]
+        index = index + step[y, lines, index]
+    return list(paths)
+
+
+def _pieces(region: np.ndarray, paths: list[np.ndarray]) -> list[np.ndarray]:
+    """``region`` cut along ``paths`` (left to right): each piece's ink, in the region's shape."""
+    xs = np.arange(region.shape[1])[None, :]
+    edges = [np.zeros(region.shape[0], np.int64), *paths, np.full(region.shape[0], region.shape[1], np.int64)]
+    return [np.where((xs >= a[:, None]) & (xs < b[:, None]), region, np.float32(0)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _tall_enough(pieces: list[np.ndarray], height: int) -> bool:
+    """Every piece stands at least PART_HEIGHT x the group's height tall (a 2's tail is no digit)."""
+    for piece in pieces:
+        top, bottom = _rows(piece > 0)
+        if bottom - top < PART_HEIGHT * height:
+            return False
+    return True
+
+
+def _split_touching(region: np.ndarray, height: int, typical_width: float | None, bend: int) -> list[np.ndarray]:
+    """The cut paths (`_valley_paths`) that split a too-wide group (`_too_wide`; ``region`` is its
+    columns) into digits at thin columns; [] to keep it whole."""
+    width = region.shape[1]
     if not _too_wide(width, height, typical_width):
-        return [(x0, x1)]
+        return []
     one = typical_width if typical_width is not None else DIGIT_WIDTH * height
     count = max(2, round(width / one))
-    profile = ink[:, x0:x1].sum(axis=0)
+    profile = region.sum(axis=0)
     typical = float(profile[profile > 0].mean()) if (profile > 0).any() else 0.0
     cuts = []
     for k in range(1, count):
@@ -112,20 +169,20 @@ def _split_touching(ink: np.ndarray, x0: int, x1: int, height: int, typical_widt
         if profile[best] <= CUT_INK * typical:
             cuts.append(best)
     if not cuts:
-        return [(x0, x1)]
-    edges = [0, *cuts, width]
-    parts = [(x0 + a, x0 + b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        return []
+    paths = _valley_paths(region, cuts, bend)
     # every part must stand as tall as a digit: a long tail or bar cut off is not one
-    for a, b in parts:
-        top, bottom = _rows(ink[:, a:b] > 0)
-        if bottom - top < PART_HEIGHT * height:
-            return [(x0, x1)]
-    return parts
+    return paths if _tall_enough(_pieces(region, paths), height) else []
 
 
-def _cut_candidates(profile: np.ndarray) -> list[int]:
+def _bend(height: int) -> int:
+    """How far (columns) a cut through a group this tall may bend to either side (CUT_BEND)."""
+    return round(CUT_BEND * height)
+
+
+def _cut_candidates(profile: np.ndarray, even: int) -> list[int]:
     """Columns (offsets into ``profile``) worth cutting at: local minima of the ink per column in
-    the group's middle, lowest first, at most JUDGE_CUTS of them."""
+    the group's middle, lowest first, at most JUDGE_CUTS of them, then evenly spaced columns."""
     width = profile.size
     lo, hi = max(1, int(JUDGE_MARGIN * width)), min(width - 1, int(np.ceil((1 - JUDGE_MARGIN) * width)))
     if hi <= lo:
@@ -139,36 +196,42 @@ def _cut_candidates(profile: np.ndarray) -> list[int]:
             picked.append(c)
         if len(picked) == JUDGE_CUTS:
             break
+    for c in np.linspace(lo, hi - 1, even).round().astype(int).tolist():
+        if all(abs(c - p) > 2 for p in picked):
+            picked.append(c)
     return picked
 
 
-def _split_by_judge(ink: np.ndarray, x0: int, x1: int, height: int, judge: Judge) -> list[tuple[int, int]]:
-    """Cut [x0, x1) in two where both halves read most like digits, if both do and the whole does
-    not (step 5); else keep it whole."""
+def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, even: int) -> list[np.ndarray]:
+    """The cut path that splits ``region`` in two where both halves read most like digits, if both
+    do and the whole does not (step 5); [] to keep it whole."""
     from mnist_app.unsure import MIN_TOP_OUTPUT
 
-    region = ink[:, x0:x1]
-    cuts = []
-    for c in _cut_candidates(region.sum(axis=0)):
-        parts = (region[:, :c], region[:, c:])
-        if all(_rows(p > 0)[1] - _rows(p > 0)[0] >= PART_HEIGHT * height for p in parts):
-            cuts.append(c)
-    if not cuts:
-        return [(x0, x1)]
-    crops = [region] + [p for c in cuts for p in (region[:, :c], region[:, c:])]
-    confidence = np.asarray(judge(crops), dtype=np.float64)
+    paths, halves = [], []
+    columns = _cut_candidates(region.sum(axis=0), even)
+    straight = _valley_paths(region, columns, 0)
+    for path in (_valley_paths(region, columns, bend) if bend else []) + straight:
+        if any(np.array_equal(path, p) for p in paths):
+            continue  # two columns of one valley, or a path that did not bend: judged once
+        pieces = _pieces(region, [path])
+        if _tall_enough(pieces, height):
+            paths.append(path)
+            halves.extend(pieces)
+    if not paths:
+        return []
+    confidence = np.asarray(judge([region, *halves]), dtype=np.float64)
     both = np.minimum(confidence[1::2], confidence[2::2])
     best = int(np.argmax(both))
     if both[best] >= SPLIT_CONFIDENCE and confidence[0] < MIN_TOP_OUTPUT:
-        return [(x0, x0 + cuts[best]), (x0 + cuts[best], x1)]
-    return [(x0, x1)]
+        return [paths[best]]
+    return []
 
 
 def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
     """The digits in an ink map (float, ink > 0), left to right; [] if there is no ink.
 
     ``judge`` (the network's confidence in ink crops, see number.confidence_judge) lets touching
-    digits with no thin column between them be split (step 5); without it only steps 1-4 run."""
+    digits with no thin column between them be split (step 5); without it only steps 1-4 and 6 run."""
     from scipy import ndimage  # lazily, as in preprocess
 
     mask = ink > 0
@@ -203,14 +266,19 @@ def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
     typical_width = float(np.median(widths)) if len(widths) >= 3 else None
     digits = []
     for a, b in full:
-        h = _rows(mask[:, a:b])
-        parts = _split_touching(ink, a, b, h[1] - h[0], typical_width)
-        if judge is not None and len(parts) == 1 and _too_wide(b - a, h[1] - h[0], typical_width):
-            parts = _split_by_judge(ink, a, b, h[1] - h[0], judge)  # too wide, but no thin column
-        for x0, x1 in parts:
+        top, bottom = _rows(mask[:, a:b])
+        region = ink[top:bottom, a:b]
+        # a lone group (an image of one digit, or of one touching pair) is cut as before this rule
+        # came: straight, at the ink profile's minima (a single digit keeps its reading)
+        bend, even = (0, 0) if len(full) == 1 else (_bend(bottom - top), EVEN_CUTS)
+        paths = _split_touching(region, bottom - top, typical_width, bend)
+        if judge is not None and not paths and _too_wide(b - a, bottom - top, typical_width):
+            paths = _split_by_judge(region, bottom - top, judge, bend, even)  # too wide, but no thin column
+        for piece in _pieces(region, paths):
+            rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
+            if rows.size == 0:
+                continue
             own = np.zeros_like(ink)
-            own[:, x0:x1] = ink[:, x0:x1]
-            top, bottom = _rows(own > 0)
-            if bottom > top:
-                digits.append(Digit((top, bottom, x0, x1), own))
+            own[top:bottom, a:b] = piece
+            digits.append(Digit((top + int(rows[0]), top + int(rows[-1]) + 1, a + int(cols[0]), a + int(cols[-1]) + 1), own))
     return digits

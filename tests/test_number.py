@@ -67,6 +67,20 @@ def test_digits_written_into_each_other_are_split_where_both_halves_read_as_digi
     assert read.number == labels, read
 
 
+@pytest.mark.parametrize("labels", ["3845", "3395", "3365", "3305"])
+def test_digits_written_into_each_other_are_cut_where_they_meet(mnist, tmp_path, labels):
+    """Two real digits written 8 px into each other, in a row of others: cut straight at the ink
+    profile's lowest columns, each half lost a stroke to the other or the pair was kept whole (read
+    as 345, 395, 345 and 385 before cuts followed the valley between the strokes and the network
+    was asked about evenly spaced cuts too)."""
+    from mnist_app.predict import classify_files, load_model
+
+    network = load_model("shipped")[0]
+    path = touching_image(mnist, [int(c) for c in labels], tmp_path / "touching.png", overlap=8)
+    read = classify_files(network, [path])[0]
+    assert read.number == labels, read
+
+
 def test_a_number_is_read_left_to_right_in_text_and_json(mnist, tmp_path, capsys):
     path, labels = number_image(mnist, [0, 1, 2, 3], tmp_path / "number.png")  # 7, 2, 1, 0
     assert predict_cli.main(["--model", "shipped", str(path)]) == 0
