@@ -35,7 +35,13 @@ line) and two digits can touch. So:
    column slices a stroke off each, while the valley path goes round them and crosses where they
    meet; step 5 tries both the path and the straight column at each candidate. A lone group (an
    image of one digit) is cut as before, straight at the profile's minima, so a single digit
-   keeps its reading (docs/numbers.md has the measurements).
+   keeps its reading.
+7. **a digit touching its neighbour at a thin bridge** (with a ``judge``, in a row of several
+   groups): a group not too wide for one digit but at least NARROW_PAIR x as wide as tall (a 1
+   written into its neighbour makes a pair no wider than a 0) is cut as in 5, but only along a
+   path that crosses at most BRIDGE_PENS pen widths of ink: cutting a single digit in two crosses
+   more (a 0 twice, a 4's bar and stem where they cross), two digits that touch cross where they
+   meet (docs/numbers.md has the measurements).
 
 Everything returns boxes in the ink map's pixel coordinates; each digit's own ink is the ink
 inside its box that belongs to its pieces (``Digit.ink``).
@@ -64,6 +70,8 @@ JUDGE_CUTS = 4  # at most this many candidate columns (the lowest ink-profile mi
 SPLIT_CONFIDENCE = 0.9  # both halves' judged digit-likeness at least this (raw top sigmoid output)
 EVEN_CUTS = 9  # ... and, in a row of several groups, this many evenly spaced columns in the middle
 CUT_BEND = 0.15  # a cut may bend this x the group's height to either side of its column (a valley path)
+NARROW_PAIR = 0.7  # in a row, a group not too wide but at least this x as wide as tall may be two digits ...
+BRIDGE_PENS = 1.5  # ... touching where a cut crosses at most this many pen widths of ink
 
 Judge = Callable[[list[np.ndarray]], np.ndarray]  # ink crops -> the network's confidence in each
 
@@ -175,6 +183,18 @@ def _split_touching(region: np.ndarray, height: int, typical_width: float | None
     return paths if _tall_enough(_pieces(region, paths), height) else []
 
 
+def _pen(region: np.ndarray) -> float:
+    """The pen's width in the group (preprocess.stroke_width)."""
+    from mnist_app.preprocess import stroke_width
+
+    return stroke_width(region)
+
+
+def _crossing(region: np.ndarray, path: np.ndarray) -> int:
+    """How many pixels of ink (> 0.5) a cut path runs through."""
+    return int((region[np.arange(region.shape[0]), np.minimum(path, region.shape[1] - 1)] > 0.5).sum())
+
+
 def _bend(height: int) -> int:
     """How far (columns) a cut through a group this tall may bend to either side (CUT_BEND)."""
     return round(CUT_BEND * height)
@@ -202,9 +222,11 @@ def _cut_candidates(profile: np.ndarray, even: int) -> list[int]:
     return picked
 
 
-def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, even: int) -> list[np.ndarray]:
+def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, even: int,
+                    bridge: float | None = None) -> list[np.ndarray]:
     """The cut path that splits ``region`` in two where both halves read most like digits, if both
-    do and the whole does not (step 5); [] to keep it whole."""
+    do and the whole does not (step 5); [] to keep it whole. With ``bridge``, only cuts crossing at
+    most that many pen widths of ink are tried (step 7)."""
     from mnist_app.unsure import MIN_TOP_OUTPUT
 
     paths, halves = [], []
@@ -214,6 +236,8 @@ def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, ev
         if any(np.array_equal(path, p) for p in paths):
             continue  # two columns of one valley, or a path that did not bend: judged once
         pieces = _pieces(region, [path])
+        if bridge is not None and _crossing(region, path) > bridge:
+            continue
         if _tall_enough(pieces, height):
             paths.append(path)
             halves.extend(pieces)
@@ -274,6 +298,9 @@ def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
         paths = _split_touching(region, bottom - top, typical_width, bend)
         if judge is not None and not paths and _too_wide(b - a, bottom - top, typical_width):
             paths = _split_by_judge(region, bottom - top, judge, bend, even)  # too wide, but no thin column
+        elif judge is not None and not paths and len(full) > 1 and b - a >= NARROW_PAIR * (bottom - top):
+            pen = _pen(region)  # not too wide: two digits only if they touch at a thin bridge (step 7)
+            paths = _split_by_judge(region, bottom - top, judge, bend, even, BRIDGE_PENS * pen) if pen > 0 else []
         for piece in _pieces(region, paths):
             rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
             if rows.size == 0:

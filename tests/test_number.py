@@ -81,6 +81,18 @@ def test_digits_written_into_each_other_are_cut_where_they_meet(mnist, tmp_path,
     assert read.number == labels, read
 
 
+@pytest.mark.parametrize("labels", ["3145", "3195", "3165"])
+def test_a_one_touching_its_neighbour_is_cut_at_the_thin_bridge(mnist, tmp_path, labels):
+    """A 1 written 4 px into its neighbour makes a group no wider than one digit, so the network
+    was never asked about it (read as 345, 395 and 365 before): in a row, such a group is cut
+    where a cut crosses at most 1.5 pen widths of ink and both halves read as digits."""
+    from mnist_app.predict import classify_files, load_model
+
+    path = touching_image(mnist, [int(c) for c in labels], tmp_path / "touching.png", overlap=4)
+    read = classify_files(load_model("shipped")[0], [path])[0]
+    assert read.number == labels, read
+
+
 def test_a_number_is_read_left_to_right_in_text_and_json(mnist, tmp_path, capsys):
     path, labels = number_image(mnist, [0, 1, 2, 3], tmp_path / "number.png")  # 7, 2, 1, 0
     assert predict_cli.main(["--model", "shipped", str(path)]) == 0
