@@ -124,14 +124,15 @@ def _valley_paths(region: np.ndarray, columns: list[int], bend: int) -> list[np.
     xs = np.clip(centre + np.arange(-bend, bend + 1)[None, :], 1, width - 1)  # (paths, band)
     # the ink crossed, plus a little for each column away from the chosen one (ties go straight)
     cost = region[:, xs].astype(np.float64) + 1e-3 * np.abs(xs - centre)[None]  # (rows, paths, band)
-    step = np.zeros(cost.shape, dtype=np.int64)  # -1, 0, 1: the band index the path came from, relative
-    total = cost[0].copy()
-    edge = np.full((total.shape[0], 1), np.inf)
+    step = np.zeros(cost.shape, dtype=np.int8)  # -1, 0, 1: the band index the path came from, relative
+    padded = np.full((len(columns), xs.shape[1] + 2), np.inf)  # the running totals, inf beyond the band
+    padded[:, 1:-1] = cost[0]
     for y in range(1, height):
-        options = np.stack((np.hstack((edge, total[:, :-1])), total, np.hstack((total[:, 1:], edge))))
-        choice = np.argmin(options, axis=0)
-        step[y] = choice - 1
-        total = np.take_along_axis(options, choice[None], axis=0)[0] + cost[y]
+        left, here, right = padded[:, :-2], padded[:, 1:-1], padded[:, 2:]
+        best = np.minimum(np.minimum(left, here), right)
+        step[y] = np.where(here == best, 0, np.where(left == best, -1, 1))
+        padded[:, 1:-1] = best + cost[y]
+    total = padded[:, 1:-1]
     index = np.argmin(total, axis=1)
     lines = np.arange(len(columns))
     paths = np.empty((len(columns), height), dtype=np.int64)
@@ -235,9 +236,9 @@ def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, ev
     for path in (_valley_paths(region, columns, bend) if bend else []) + straight:
         if any(np.array_equal(path, p) for p in paths):
             continue  # two columns of one valley, or a path that did not bend: judged once
-        pieces = _pieces(region, [path])
         if bridge is not None and _crossing(region, path) > bridge:
             continue
+        pieces = _pieces(region, [path])
         if _tall_enough(pieces, height):
             paths.append(path)
             halves.extend(pieces)
