@@ -72,6 +72,7 @@ EVEN_CUTS = 9  # ... and, in a row of several groups, this many evenly spaced co
 CUT_BEND = 0.15  # a cut may bend this x the group's height to either side of its column (a valley path)
 NARROW_PAIR = 0.7  # in a row, a group not too wide but at least this x as wide as tall may be two digits ...
 BRIDGE_PENS = 1.5  # ... touching where a cut crosses at most this many pen widths of ink
+BRIDGE_PART = 0.75  # ... and leaves on each side one connected stroke at least this x the group's height tall
 
 Judge = Callable[[list[np.ndarray]], np.ndarray]  # ink crops -> the network's confidence in each
 
@@ -191,6 +192,14 @@ def _pen(region: np.ndarray) -> float:
     return stroke_width(region)
 
 
+def _tallest_stroke(piece: np.ndarray) -> int:
+    """The height of the tallest connected part of a piece's ink (8-neighbours)."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(piece > 0, structure=np.ones((3, 3), dtype=bool))
+    return max((s[0].stop - s[0].start for s in ndimage.find_objects(labels)), default=0)
+
+
 def _crossing(region: np.ndarray, path: np.ndarray) -> int:
     """How many pixels of ink (> 0.5) a cut path runs through."""
     return int((region[np.arange(region.shape[0]), np.minimum(path, region.shape[1] - 1)] > 0.5).sum())
@@ -239,6 +248,8 @@ def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, ev
         if bridge is not None and _crossing(region, path) > bridge:
             continue
         pieces = _pieces(region, [path])
+        if bridge is not None and min(_tallest_stroke(piece) for piece in pieces) < BRIDGE_PART * height:
+            continue  # a slanted 1 cut across: its two ends, or an end and a dot, read as two 1s
         if _tall_enough(pieces, height):
             paths.append(path)
             halves.extend(pieces)
