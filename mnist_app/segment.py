@@ -19,6 +19,10 @@ line) and two digits can touch. So:
    digits would meet -- only there, and only if that column holds little ink (CUT_INK of the
    group's mean column) and every part left is PART_HEIGHT of the group's height tall (a 2's
    long tail is not a digit), so a wide single digit is not cut.
+4b. **a lone group stays whole when it reads as a digit** (with a ``judge``): when the image
+   holds one group and step 4 cut it, the cut is undone if the whole reads at least LONE_KEEP
+   and no worse than its weakest part -- a wide 0 or 3 written with a fine pen that skips has
+   thin columns at its gaps, and was cut into a "number".
 5. **touching digits the network can tell apart** (only when a ``judge`` is given:
    number.confidence_judge, how much a piece of ink looks like a digit to the network): a group
    too wide for one digit (as in 4) with no thin column -- two digits written into each other --
@@ -70,6 +74,7 @@ JUDGE_CUTS = 4  # at most this many candidate columns (the lowest ink-profile mi
 SPLIT_CONFIDENCE = 0.9  # both halves' judged digit-likeness at least this (raw top sigmoid output)
 EVEN_CUTS = 9  # ... and, in a row of several groups, this many evenly spaced columns in the middle
 CUT_BEND = 0.15  # a cut may bend this x the group's height to either side of its column (a valley path)
+LONE_KEEP = 0.9  # a lone group the profile cut (4) stays whole if it reads at least this and no worse than a part
 NARROW_PAIR = 0.7  # in a row, a group not too wide but at least this x as wide as tall may be two digits ...
 BRIDGE_PENS = 1.5  # ... touching where a cut crosses at most this many pen widths of ink
 BRIDGE_PART = 0.75  # ... and leaves on each side one connected stroke at least this x the group's height tall
@@ -308,6 +313,10 @@ def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
         # came: straight, at the ink profile's minima (a single digit keeps its reading)
         bend, even = (0, 0) if len(full) == 1 else (_bend(bottom - top), EVEN_CUTS)
         paths = _split_touching(region, bottom - top, typical_width, bend)
+        if paths and judge is not None and len(full) == 1:  # the network may veto the cut (step 4b)
+            confidence = np.asarray(judge([region, *_pieces(region, paths)]), dtype=np.float64)
+            if confidence[0] >= LONE_KEEP and confidence[0] >= confidence[1:].min():
+                paths = []
         if judge is not None and not paths and _too_wide(b - a, bottom - top, typical_width):
             paths = _split_by_judge(region, bottom - top, judge, bend, even)  # too wide, but no thin column
         elif judge is not None and not paths and len(full) > 1 and b - a >= NARROW_PAIR * (bottom - top):

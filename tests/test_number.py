@@ -93,6 +93,27 @@ def test_a_one_touching_its_neighbour_is_cut_at_the_thin_bridge(mnist, tmp_path,
     assert read.number == labels, read
 
 
+@pytest.mark.parametrize("width", [1.3, 1.6])
+def test_a_wide_zero_written_with_a_skipping_fine_pen_stays_one_digit(tmp_path, width):
+    """A 0 as wide as 1.3-1.6 x its height drawn with a 4 px pen that skips (dashes of 25 degrees,
+    gaps of 8) alone on paper: the gaps make thin columns, and the ink-profile cut made it a
+    two-digit "number" before the network could veto the cut of a lone group that reads as a
+    digit."""
+    from PIL import ImageDraw
+
+    from mnist_app.predict import classify_files, load_model
+
+    h, w = 300, int(width * 300)
+    image = Image.new("L", (w + 200, h + 200), 255)
+    draw = ImageDraw.Draw(image)
+    for start in range(0, 360, 33):
+        draw.arc([100, 100, 100 + w, 100 + h], start, start + 25, fill=0, width=4)
+    path = tmp_path / "zero.png"
+    image.save(path)
+    read = classify_files(load_model("shipped")[0], [path])[0]
+    assert read.number is None and read.digit == 0, read
+
+
 def test_a_number_is_read_left_to_right_in_text_and_json(mnist, tmp_path, capsys):
     path, labels = number_image(mnist, [0, 1, 2, 3], tmp_path / "number.png")  # 7, 2, 1, 0
     assert predict_cli.main(["--model", "shipped", str(path)]) == 0
