@@ -201,7 +201,7 @@ def _tallest_stroke(piece: np.ndarray) -> int:
     """The height of the tallest connected part of a piece's ink (8-neighbours)."""
     from scipy import ndimage
 
-    labels, n = ndimage.label(piece > 0, structure=np.ones((3, 3), dtype=bool))
+    labels, _ = ndimage.label(piece > 0, structure=np.ones((3, 3), dtype=bool))
     return max((s[0].stop - s[0].start for s in ndimage.find_objects(labels)), default=0)
 
 
