@@ -429,3 +429,13 @@ def test_train_digit_check_merges_checks_trained_apart(mnist, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a digit check network" in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "bad.npz").exists()
+
+
+def test_train_digit_check_refuses_an_unknown_augment_kind_in_one_line(capsys):
+    from mnist_app.cli import train_digit_check as cli
+
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error, before any MNIST is loaded
+        cli.main(["--augment", "affine+bogus", "--out", "unused.npz"])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --augment: unknown augmentation kind 'affine+bogus'" in err and "Traceback" not in err

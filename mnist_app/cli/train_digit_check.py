@@ -42,11 +42,22 @@ def build_parser():
     parser.add_argument("--rounds", type=positive_int, default=80, help="rounds of synthetic glyphs (default 80, ~8,400 images)")
     parser.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default 40)")
     parser.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons per seed's check (default 30)")
-    parser.add_argument("--augment", default=AUGMENT,
+    parser.add_argument("--augment", default=AUGMENT, type=_augment_kind, metavar="KIND",
                         help=f"distortions of the MNIST digits, redrawn every epoch (mnist_app.augment; default {AUGMENT})")
     parser.add_argument("--merge", metavar="CHECK", nargs="+",
                         help="train nothing: merge these checks (each trained with one --seeds) into --out")
     return parser
+
+
+def _augment_kind(text: str) -> str:
+    """argparse type: a kind mnist_app.augment knows (checked before MNIST is loaded)."""
+    from mnist_app.augment import parse_kind
+
+    try:
+        parse_kind(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _seeds(text: str) -> tuple[int, ...]:
