@@ -999,9 +999,11 @@ def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
 
 
 def neighbours(m: np.ndarray) -> list[np.ndarray]:
-    """P2..P9 of Zhang & Suen (clockwise from north) for every pixel of a padded bool array."""
-    p = np.pad(m, 1)
-    return [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
+    """P2..P9 of Zhang & Suen (clockwise from north) for every pixel of a bool image (H, W), or of
+    each image of a batch (..., H, W); outside the image is paper."""
+    p = np.pad(m, [(0, 0)] * (m.ndim - 2) + [(1, 1), (1, 1)])
+    return [p[..., :-2, 1:-1], p[..., :-2, 2:], p[..., 1:-1, 2:], p[..., 2:, 2:],
+            p[..., 2:, 1:-1], p[..., 2:, :-2], p[..., 1:-1, :-2], p[..., :-2, :-2]]
 
 
 def skeleton(mask: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnist_app.image_format import SIDE
+from mnist_app.preprocess import center_digit, neighbours
 
 SCALE = 3
 """Drawing resolution: each pixel of the 28x28 field becomes SCALE x SCALE (a digit ~60 px tall)."""
@@ -69,13 +70,6 @@ def _gaussian_matrix(sigma: float) -> np.ndarray:
     return (np.exp(-0.5 * (d / sigma) ** 2) / (np.sqrt(2 * np.pi) * sigma)).astype(np.float32)
 
 
-def _neighbours(m: np.ndarray) -> list[np.ndarray]:
-    """P2..P9 (north, then clockwise) of every pixel of a (N, H, W) bool batch; outside is paper."""
-    p = np.pad(m, ((0, 0), (1, 1), (1, 1)))
-    return [p[:, :-2, 1:-1], p[:, :-2, 2:], p[:, 1:-1, 2:], p[:, 2:, 2:],
-            p[:, 2:, 1:-1], p[:, 2:, :-2], p[:, 1:-1, :-2], p[:, :-2, :-2]]
-
-
 def thin(masks: np.ndarray) -> np.ndarray:
     """Guo & Hall's thinning (CACM 32(3), 1989, algorithm A1) of a (N, H, W) bool batch: each
     stroke becomes an 8-connected path one pixel wide, its connectivity and ends kept.
@@ -90,7 +84,7 @@ def thin(masks: np.ndarray) -> np.ndarray:
         m = out[active]
         changed = np.zeros(active.size, dtype=bool)
         for step in (0, 1):
-            p2, p3, p4, p5, p6, p7, p8, p9 = _neighbours(m)
+            p2, p3, p4, p5, p6, p7, p8, p9 = neighbours(m)
             c = (~p2 & (p3 | p4)).view(np.uint8) + (~p4 & (p5 | p6)).view(np.uint8) \
                 + (~p6 & (p7 | p8)).view(np.uint8) + (~p8 & (p9 | p2)).view(np.uint8)
             n1 = (p9 | p2).view(np.uint8) + (p3 | p4).view(np.uint8) + (p5 | p6).view(np.uint8) + (p7 | p8).view(np.uint8)
@@ -154,7 +148,6 @@ def redraw(images: np.ndarray, widths: np.ndarray, thresholds: np.ndarray) -> np
     images (N, 784) or (N, 28, 28) in [0, 1]; widths, thresholds (N,). Returns float32 (N, 784).
     A digit whose path is empty (no ink above its threshold) comes back unchanged."""
     from mnist_app.errors import ImageError
-    from mnist_app.preprocess import center_digit
 
     batch = np.asarray(images, dtype=np.float32).reshape(-1, SIDE * SIDE)
     paths = pen_paths(batch, thresholds)
