@@ -58,6 +58,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_app.preprocess import stroke_width
+
 SPECK_SHARE = 0.02  # pieces lighter than this share of the heaviest are specks
 MIN_GAP = 0.08  # empty columns separating digits: at least this x the writing's height (>= 2 px)
 MIN_HEIGHT = 0.4  # a group shorter than this x the tallest is a fragment ...
@@ -190,13 +192,6 @@ def _split_touching(region: np.ndarray, height: int, typical_width: float | None
     return paths if _tall_enough(_pieces(region, paths), height) else []
 
 
-def _pen(region: np.ndarray) -> float:
-    """The pen's width in the group (preprocess.stroke_width)."""
-    from mnist_app.preprocess import stroke_width
-
-    return stroke_width(region)
-
-
 def _tallest_stroke(piece: np.ndarray) -> int:
     """The height of the tallest connected part of a piece's ink (8-neighbours)."""
     from scipy import ndimage
@@ -320,7 +315,7 @@ def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
         if judge is not None and not paths and _too_wide(b - a, bottom - top, typical_width):
             paths = _split_by_judge(region, bottom - top, judge, bend, even)  # too wide, but no thin column
         elif judge is not None and not paths and len(full) > 1 and b - a >= NARROW_PAIR * (bottom - top):
-            pen = _pen(region)  # not too wide: two digits only if they touch at a thin bridge (step 7)
+            pen = stroke_width(region)  # not too wide: two digits only if they touch at a thin bridge (step 7)
             paths = _split_by_judge(region, bottom - top, judge, bend, even, BRIDGE_PENS * pen) if pen > 0 else []
         for piece in _pieces(region, paths):
             rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
