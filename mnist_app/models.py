@@ -65,6 +65,7 @@ class ModelInfo:
     mnist_test_accuracy: float | None  # fraction in [0, 1], from the card or training history
     origin: str | None  # "trained here", "shipped with mnist_app", ...
     advice: str | None = None  # set when the default picked a model weaker than the shipped one
+    members: int = 1  # networks merged into this one (mnist_app.merge); 1 for an ordinary network
 
     @property
     def architecture(self) -> str:
@@ -80,8 +81,9 @@ class ModelInfo:
         return _relative(self.path)
 
     def describe(self) -> str:
-        """``models/best.npz (784-30-10, 94.9% MNIST test, trained here)``."""
-        parts = [self.architecture]
+        """``models/best.npz (784-30-10, 94.9% MNIST test, trained here)``; a merged model says
+        so: ``(784-1600-10: 2 networks merged, ...)``."""
+        parts = [self.architecture + (f": {self.members} networks merged" if self.members > 1 else "")]
         if self.mnist_test_accuracy is not None:
             parts.append(f"{self.mnist_test_accuracy:.1%} MNIST test")
         if self.origin:
@@ -96,6 +98,7 @@ class ModelInfo:
             "sizes": list(self.sizes),
             "mnist_test_accuracy": self.mnist_test_accuracy,
             "origin": self.origin,
+            "members": self.members,
             "description": self.describe(),
         }
 
@@ -196,6 +199,7 @@ def _missing(name: str | None, path: Path) -> CheckpointError:
 def load(spec: str | os.PathLike | None = None, cwd: str | os.PathLike | None = None):
     """Load the model ``spec`` names (see the module docstring); return ``(network, meta, info)``."""
     from mnist_app.checkpoint import load_checkpoint
+    from mnist_app.merge import member_count
 
     name, path = resolve(spec, cwd)
     if not _is_file(path):
@@ -218,6 +222,7 @@ def load(spec: str | os.PathLike | None = None, cwd: str | os.PathLike | None = 
         sizes=sizes,
         mnist_test_accuracy=mnist_test_accuracy(name, path, meta),
         origin=ORIGINS.get(name) if name else None,
+        members=member_count(meta),
     )
     if spec is None and name != SHIPPED:
         info = _with_advice(info)

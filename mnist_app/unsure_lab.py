@@ -136,19 +136,11 @@ def mnist_through_preprocessing(images: np.ndarray, rng: np.random.Generator) ->
 
 def merge_checks(networks) -> "Network":
     """Several (784, h, 1) checks as ONE (784, sum h, 1) network whose output log-odds is the mean
-    of theirs: hidden layers side by side, output weights divided by their number. (The log-odds
-    is the output neuron's weighted input z, and the mean of the z's is again a weighted sum.)
-    An ensemble of checks trained from different seeds is steadier than any one of them."""
-    from mnist_app.network import Network
+    of theirs (mnist_app.merge.merge_networks, as for merged digit models). An ensemble of checks
+    trained from different seeds is steadier than any one of them."""
+    from mnist_app.merge import merge_networks
 
-    k = len(networks)
-    merged = Network((N_PIXELS, sum(n.sizes[1] for n in networks), 1), init="scaled", rng=0,
-                     dtype=networks[0].dtype)
-    merged.weights = [np.concatenate([n.weights[0] for n in networks]),
-                      np.concatenate([n.weights[1] for n in networks], axis=1) / k]
-    merged.biases = [np.concatenate([n.biases[0] for n in networks]),
-                     sum(n.biases[1] for n in networks) / k]
-    return merged
+    return merge_networks(networks)
 
 
 # ------------------------------------------------------------------------------------ real sets

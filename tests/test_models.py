@@ -169,6 +169,7 @@ def test_description_names_path_architecture_accuracy_and_origin(trained_here, m
         "sizes": [784, 30, 10],
         "mnist_test_accuracy": accuracy,
         "origin": "trained here",
+        "members": 1,
         "description": info.describe(),
     }
     assert info.advice is None  # asked for by name: no advice

@@ -1,0 +1,60 @@
+"""``python scripts/merge_models.py``: several trained digit networks saved as one (an ensemble).
+
+The work is in mnist_app.merge: the result is one ordinary network whose output log-odds are the
+mean of the members', so predict, the web page, evaluate and finetune use it as any model. The
+shipped model is made this way (its card, mnist_app/shipped/shipped.json, gives the command).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnist_app.cli.common import EXIT_OK, EXIT_USAGE, error, make_parser, run
+
+PROG = "merge_models.py"
+
+EXAMPLES = """
+  python scripts/merge_models.py runs/a/best.npz runs/b/best.npz --out models/merged.npz
+  python scripts/merge_models.py shipped runs/c/best.npz --out both.npz --json
+  python scripts/predict.py --model models/merged.npz my_digit.png
+"""
+
+
+def build_parser():
+    parser = make_parser(PROG, "Merge trained digit networks into one (the mean of their output log-odds).", EXAMPLES)
+    parser.add_argument("models", nargs="+", metavar="MODEL",
+                        help="two or more models: checkpoint paths or shipped/best/personal/last")
+    parser.add_argument("--out", required=True, metavar="PATH", help="where to save the merged model (.npz)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--json", action="store_true", help="print the merged model's meta as one JSON object")
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if len(args.models) < 2:
+        parser.error("give at least two models to merge")
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        error(PROG, f"{out}: already exists (add --overwrite to replace it)")
+        return EXIT_USAGE
+    from mnist_app.errors import MnistAppError
+    from mnist_app.merge import merge_models
+
+    try:
+        meta = merge_models(args.models, out)
+    except ValueError as exc:
+        raise MnistAppError(f"cannot merge these models: {exc}") from None
+    if args.json:
+        print(json.dumps({"out": str(out), **meta}))
+    else:
+        print(f"saved {out}: {len(meta['merged_from'])} networks merged", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(PROG, _main, argv)
