@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from mnist_app.checkpoint import save_checkpoint  # noqa: E402
+from mnist_app.hostile_checkpoints import npy_bytes, npy_header, rewrite, zeros_member  # noqa: E402
 from mnist_app.network import Network  # noqa: E402
 
 CHILD = """
@@ -49,66 +49,24 @@ print(f"{time.perf_counter() - t1:.3f}\\t{int(peak) / 1024:.1f}\\t{outcome}")
 """
 
 
-def write_zeros_member(archive: zipfile.ZipFile, name: str, header: bytes, data_bytes: int) -> None:
-    """A deflated member: ``header`` then ``data_bytes`` zeros, streamed (little memory)."""
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    block = bytes(1 << 20)
-    with archive.open(info, "w", force_zip64=True) as member:
-        member.write(header)
-        left = data_bytes
-        while left > 0:
-            member.write(block[: min(left, len(block))])
-            left -= len(block)
-
-
-def npy_header(shape: tuple[int, ...], dtype: str = "<f4") -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
-    return buffer.getvalue()  # magic string included
-
-
-def copy_members(source: Path, target: zipfile.ZipFile, skip: set[str] = frozenset()) -> None:
-    with zipfile.ZipFile(source) as archive:
-        for info in archive.infolist():
-            if info.filename not in skip:
-                target.writestr(info, archive.read(info))
-
-
 def build(folder: Path, bomb_bytes: int, layers: int) -> dict[str, Path]:
     valid = folder / "valid.npz"
     save_checkpoint(valid, Network((784, 30, 10), rng=0), {"epoch": 1})
     files = {"valid 784-30-10 (reference)": valid}
 
-    extra = folder / "extra-member-bomb.npz"
-    with zipfile.ZipFile(extra, "w") as archive:
-        copy_members(valid, archive)
-        write_zeros_member(archive, "unused.npy", npy_header((bomb_bytes // 4,)), bomb_bytes)  # a valid .npy
+    extra = rewrite(valid, folder / "extra-member-bomb.npz",  # the bomb is a valid .npy
+                    extra=lambda a: zeros_member(a, "unused.npy", npy_header((bomb_bytes // 4,)), bomb_bytes))
     files[f"extra member inflating to {bomb_bytes >> 20} MB"] = extra
 
-    weights = folder / "weights-bomb.npz"
-    with zipfile.ZipFile(weights, "w") as archive:
-        copy_members(valid, archive, skip={"weights_0.npy"})
-        rows = bomb_bytes // 4 // 784
-        write_zeros_member(archive, "weights_0.npy", npy_header((rows, 784)), rows * 784 * 4)
+    rows = bomb_bytes // 4 // 784
+    weights = rewrite(valid, folder / "weights-bomb.npz", {"weights_0.npy": None},
+                      lambda a: zeros_member(a, "weights_0.npy", npy_header((rows, 784)), rows * 784 * 4))
     files[f"weights_0 inflating to {bomb_bytes >> 20} MB"] = weights
 
-    header = folder / "huge-header.npz"
-    with zipfile.ZipFile(header, "w") as archive:
-        copy_members(valid, archive, skip={"weights_0.npy"})
-        archive.writestr("weights_0.npy", npy_header((100_000, 100_000)) + bytes(64))
+    header = rewrite(valid, folder / "huge-header.npz", {"weights_0.npy": npy_header((100_000, 100_000)) + bytes(64)})
     files[".npy header claiming 100000x100000"] = header
 
-    deep = folder / "deep-json.npz"
-    with zipfile.ZipFile(deep, "w") as archive:
-        copy_members(valid, archive, skip={"meta.npy"})
-        import io
-
-        buffer = io.BytesIO()
-        np.save(buffer, np.array("[" * 100_000 + "]" * 100_000))
-        archive.writestr("meta.npy", buffer.getvalue())
+    deep = rewrite(valid, folder / "deep-json.npz", {"meta.npy": npy_bytes(np.array("[" * 100_000 + "]" * 100_000))})
     files["meta JSON nested 100000 deep"] = deep
 
     # The worst a file can cost now: the largest network we load (just under MAX_PARAMETERS),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from mnist_app.checkpoint import (
     save_checkpoint,
 )
 from mnist_app.errors import CheckpointError
+from mnist_app.hostile_checkpoints import npy_bytes, npy_header, rewrite, zeros_member
 from mnist_app.network import Network
 
 
@@ -207,30 +207,6 @@ def test_read_meta_only(tmp_path: Path) -> None:
 # inflated (time and memory: scripts/bench_hostile_checkpoints.py, figures in docs/hardening.md).
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
-def _npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
-    return buffer.getvalue()
-
-
-def _zeros_member(archive: zipfile.ZipFile, name: str, header: bytes, data_bytes: int) -> None:
-    """A deflated member of ``header`` + ``data_bytes`` zeros, streamed: a small zip bomb."""
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    block = bytes(1 << 20)
-    with archive.open(info, "w", force_zip64=True) as member:
-        member.write(header)
-        while data_bytes > 0:
-            member.write(block[: min(data_bytes, len(block))])
-            data_bytes -= len(block)
-
-
 def _hostile(tmp_path: Path, replace: dict | None = None, extra=None, meta: dict | None = None,
              network: Network | None = None) -> Path:
     """A valid checkpoint rewritten member by member: ``replace`` maps a member name to new
@@ -242,20 +218,12 @@ def _hostile(tmp_path: Path, replace: dict | None = None, extra=None, meta: dict
         with np.load(source, allow_pickle=False) as archive:
             document = json.loads(str(archive["meta"]))
         document.update(meta)
-        replace["meta.npy"] = _npy(np.array(json.dumps(document)))
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
-        for info in old.infolist():
-            if info.filename not in replace:
-                new.writestr(info, old.read(info))
-            elif replace[info.filename] is not None:
-                new.writestr(info.filename, replace[info.filename])
-        if extra:
-            extra(new)
-    return path
+        replace["meta.npy"] = npy_bytes(np.array(json.dumps(document)))
+    return rewrite(source, path, replace, extra)
 
 
 def test_unknown_member_is_refused_without_inflating_it(tmp_path: Path) -> None:
-    path = _hostile(tmp_path, extra=lambda a: _zeros_member(a, "unused.npy", _npy_header((1 << 24,)), 1 << 26))
+    path = _hostile(tmp_path, extra=lambda a: zeros_member(a, "unused.npy", npy_header((1 << 24,)), 1 << 26))
     _expect_error(path, "not part of a checkpoint: 'unused.npy'")
     path = _hostile(tmp_path, extra=lambda a: a.writestr("../../evil.txt", "x"))
     _expect_error(path, "not part of a checkpoint")
@@ -265,7 +233,7 @@ def test_member_inflating_beyond_what_the_meta_allows_is_refused_from_the_zip_di
     path = _hostile(
         tmp_path,
         replace={"weights_0.npy": None},
-        extra=lambda a: _zeros_member(a, "weights_0.npy", _npy_header((1 << 14, 784)), (1 << 14) * 784 * 4),
+        extra=lambda a: zeros_member(a, "weights_0.npy", npy_header((1 << 14, 784)), (1 << 14) * 784 * 4),
     )
     _expect_error(path, "weights_0 inflates to", "more than its meta allows")
 
@@ -276,23 +244,23 @@ def test_zip_bomb_of_the_declared_shape_is_refused_by_its_compression_ratio(tmp_
         tmp_path,
         network=network,
         replace={"weights_0.npy": None},
-        extra=lambda a: _zeros_member(a, "weights_0.npy", _npy_header((4000, 784)), 4000 * 784 * 4),
+        extra=lambda a: zeros_member(a, "weights_0.npy", npy_header((4000, 784)), 4000 * 784 * 4),
     )
     _expect_error(path, "weights_0 inflates", "zip bomb")
 
 
 def test_npy_header_claiming_a_huge_array_is_refused(tmp_path: Path) -> None:
-    path = _hostile(tmp_path, replace={"weights_0.npy": _npy_header((100_000, 100_000)) + bytes(64)})
+    path = _hostile(tmp_path, replace={"weights_0.npy": npy_header((100_000, 100_000)) + bytes(64)})
     _expect_error(path, "weights_0 has shape (100000, 100000), expected (7, 784)")
 
 
 def test_npy_header_disagreeing_with_the_zip_directory_is_refused(tmp_path: Path) -> None:
-    trailing = _npy(np.zeros((7, 784), np.float32)) + bytes(1000)
+    trailing = npy_bytes(np.zeros((7, 784), np.float32)) + bytes(1000)
     _expect_error(_hostile(tmp_path, replace={"weights_0.npy": trailing}), "weights_0 is", "header declares")
 
 
 def test_pickled_member_is_refused_without_unpickling(tmp_path: Path) -> None:
-    pickled = _npy_header((7, 784), "|O") + b"\x80\x04N."
+    pickled = npy_header((7, 784), "|O") + b"\x80\x04N."
     _expect_error(_hostile(tmp_path, replace={"weights_0.npy": pickled}), "Python objects")
 
 
@@ -301,7 +269,7 @@ def test_meta_declaring_a_gigantic_network_is_refused(tmp_path: Path) -> None:
 
 
 def test_partial_momentum_buffers_are_refused(tmp_path: Path) -> None:
-    path = _hostile(tmp_path, extra=lambda a: a.writestr("velocities_0.npy", _npy(np.zeros((7, 784), np.float32))))
+    path = _hostile(tmp_path, extra=lambda a: a.writestr("velocities_0.npy", npy_bytes(np.zeros((7, 784), np.float32))))
     _expect_error(path, "1 momentum arrays")
 
 
@@ -320,7 +288,7 @@ def test_too_many_members_are_refused_before_the_directory_is_parsed(tmp_path: P
     ],
 )
 def test_hostile_meta_json_is_one_line_error(tmp_path: Path, document: str, fragment: str) -> None:
-    path = _hostile(tmp_path, replace={"meta.npy": _npy(np.array(document))})
+    path = _hostile(tmp_path, replace={"meta.npy": npy_bytes(np.array(document))})
     _expect_error(path, fragment)
     with pytest.raises(CheckpointError, match=fragment):
         read_meta(path)
@@ -328,7 +296,7 @@ def test_hostile_meta_json_is_one_line_error(tmp_path: Path, document: str, frag
 
 def test_read_meta_does_not_inflate_the_arrays(tmp_path: Path) -> None:
     # weights_0 would be refused by load_checkpoint; read_meta never looks at it.
-    path = _hostile(tmp_path, replace={"weights_0.npy": _npy_header((100_000, 100_000))})
+    path = _hostile(tmp_path, replace={"weights_0.npy": npy_header((100_000, 100_000))})
     assert read_meta(path)["sizes"] == [784, 7, 5, 10]
 
 
