@@ -149,32 +149,36 @@ def ctrl_c_exits_at_once() -> contextlib.AbstractContextManager[None]:
 def start(command: str, argv: Sequence[str] | None = None) -> int:
     """Run ``mnist_app.cli.<command>``'s main, as scripts/<command>.py and ``mnist-app <command>`` do.
 
-    Ctrl-C while the command's modules load (numpy, Pillow, matplotlib: the first few hundred ms)
-    exits 130 at once; from then on it is a KeyboardInterrupt, which the command turns into
-    "interrupted" after saving what it must (train keeps its last epoch). The scripts set the same
-    exit-at-once handler as their first line, before even this module is imported."""
-    with ctrl_c_exits_at_once():
-        module = importlib.import_module(f"mnist_app.cli.{command}")
+    What Ctrl-C does from here on is decided in one place, ``_keyboard_interrupt``: 130 at once
+    while the command's modules load (numpy, Pillow, matplotlib: the first few hundred ms), a
+    KeyboardInterrupt while the command runs, which it turns into "interrupted" after saving what
+    it must (train keeps its last epoch). The scripts set an exit-at-once handler as their first
+    line, before even this module is imported."""
     with contextlib.suppress(ValueError):  # ValueError: not the main thread
         signal.signal(signal.SIGINT, _keyboard_interrupt)
-    return module.main(argv)
+    return importlib.import_module(f"mnist_app.cli.{command}").main(argv)
 
 
 _ctrl_c_pressed = False
+_command_running = False  # True while run() calls a command's main: the only place that catches a KeyboardInterrupt
 
 
 def _keyboard_interrupt(signum, frame) -> None:
-    """Ctrl-C as Python's default handler has it (KeyboardInterrupt), except inside an import.
+    """Ctrl-C as a KeyboardInterrupt while a command runs (inside ``run``) and outside an import;
+    everywhere else it exits 130 at once, keeping what was printed.
 
-    Commands import their heavy modules lazily (scipy for photos, matplotlib for --show), and a
-    KeyboardInterrupt raised inside an import can be swallowed by the import machinery ("Exception
-    ignored ... Traceback" and the command carries on) or turned into an ImportError with a page of
-    advice (inside numpy's C initialisation). An import has nothing to save, so Ctrl-C there exits
-    130 at once, as it does while the command's own modules load (ctrl_c_exits_at_once)."""
+    - Inside an import: commands import their heavy modules lazily (scipy for photos, matplotlib
+      for --show), and a KeyboardInterrupt raised inside an import can be swallowed by the import
+      machinery ("Exception ignored ... Traceback" and the command carries on) or turned into an
+      ImportError with a page of advice (inside numpy's C initialisation).
+    - Outside ``run``: before the command starts (its modules loading in ``start``) and after it
+      has returned (the scripts' ``sys.exit``, the ``mnist-app`` dispatcher's last lines) nothing
+      would catch it: a traceback.
+    Neither place has anything to save."""
     global _ctrl_c_pressed
     _ctrl_c_pressed = True
-    if _inside_an_import(frame):
-        with contextlib.suppress(Exception):  # keep what was printed before the import
+    if not _command_running or _inside_an_import(frame):
+        with contextlib.suppress(Exception):  # keep what was printed
             sys.stdout.flush()
         os._exit(EXIT_INTERRUPTED)
     raise KeyboardInterrupt
@@ -191,8 +195,14 @@ def _inside_an_import(frame) -> bool:
 
 def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)`` and turn expected failures into exit codes without tracebacks."""
+    global _command_running
+    running_before = _command_running
     try:
-        return main(argv)
+        _command_running = True
+        try:
+            return main(argv)
+        finally:  # a Ctrl-C before this line still lands inside the outer try
+            _command_running = running_before
     except MnistAppError as exc:
         error(prog, str(exc))
         return EXIT_FAILURE
