@@ -1,9 +1,8 @@
 """Ctrl-C (SIGINT) handled one way inside a block and as before after it.
 
-Two callers with opposite intents share this: ``cli.common.ctrl_c_exits_at_once`` (while modules
-load there is nothing to save, so Ctrl-C ends the process at once) and ``train``'s end-of-epoch
-writes (Ctrl-C waits until the epoch's files all describe the same epoch). Only the standard
-library is imported: cli.common loads this before numpy.
+Used by ``train``'s end-of-epoch writes: Ctrl-C waits until the epoch's files all describe the
+same epoch. (What Ctrl-C does in a command otherwise is decided in one place,
+``cli.common._keyboard_interrupt``.) Only the standard library is imported.
 """
 
 from __future__ import annotations

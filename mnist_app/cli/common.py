@@ -15,7 +15,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mnist_app.errors import MnistAppError
-from mnist_app.interrupts import sigint_handled_by
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -137,13 +136,6 @@ def error(prog: str, message: str) -> None:
     from mnist_app.imagefiles import printable
 
     print(f"{program_name(prog)}: error: {printable(message)}", file=sys.stderr)
-
-
-def ctrl_c_exits_at_once() -> contextlib.AbstractContextManager[None]:
-    """Ctrl-C inside the block ends the process with 130 at once, quietly. For imports with nothing to
-    save yet: a KeyboardInterrupt inside numpy's C initialisation would surface as an ImportError
-    with a page of advice, elsewhere in an import as a traceback."""
-    return sigint_handled_by(lambda signum, frame: os._exit(EXIT_INTERRUPTED))
 
 
 def start(command: str, argv: Sequence[str] | None = None) -> int:

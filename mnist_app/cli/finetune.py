@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from mnist_app.cli.common import (
-    EXIT_OK, add_data_options, add_model_option, ctrl_c_exits_at_once, load_data, make_parser, one_blas_thread,
+    EXIT_OK, add_data_options, add_model_option, load_data, make_parser, one_blas_thread,
     positive_int, run,
 )
 
@@ -49,11 +49,6 @@ def _percent(value) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     one_blas_thread()  # before numpy loads: many mini-batches of 20 (see its docstring)
-    # Nothing is saved until the very end, and a KeyboardInterrupt raised inside an import's module
-    # lock is swallowed with an "Exception ignored ... Traceback" page: while the modules load,
-    # Ctrl-C simply ends the process (as in cli/serve.py).
-    with ctrl_c_exits_at_once():
-        import mnist_app.finetune  # noqa: F401  (numpy, Pillow, the network)
     args = build_parser().parse_args(argv)
     from mnist_app.finetune import Settings, personalise, total_examples
     from mnist_app.imagefiles import printable

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, ctrl_c_exits_at_once, make_parser, one_blas_thread, program_name, run
+from mnist_app.cli.common import EXIT_OK, make_parser, one_blas_thread, program_name, run
 from mnist_app.errors import MnistAppError
 from mnist_app.models import SPEC_HELP
 
@@ -74,18 +74,14 @@ def listen(host: str, port: int) -> socket.socket:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     one_blas_thread()
-    # Nothing to save until the server runs, and a KeyboardInterrupt raised inside an import's module
-    # lock is swallowed ("Exception ignored in ... _get_module_lock"): the server then started as if
-    # Ctrl-C had never been pressed. So until uvicorn takes over, Ctrl-C simply ends the process.
-    with ctrl_c_exits_at_once():
-        import uvicorn
+    import uvicorn
 
-        from mnist_app.models import announcement, load
-        from mnist_app.serve import Collection, allowed_hosts, create_app
+    from mnist_app.models import announcement, load
+    from mnist_app.serve import Collection, allowed_hosts, create_app
 
-        network, _meta, info = load(args.model)
-        collection = Collection(Path(args.collect).resolve())
-        app = create_app(network, info, collection, hosts=allowed_hosts(args.host))
+    network, _meta, info = load(args.model)
+    collection = Collection(Path(args.collect).resolve())
+    app = create_app(network, info, collection, hosts=allowed_hosts(args.host))
 
     sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]

@@ -19,7 +19,6 @@ from mnist_app.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_data_options,
-    ctrl_c_exits_at_once,
     load_data,
     make_parser,
     program_name,
@@ -275,8 +274,6 @@ def _print_summary(result, stream) -> None:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    with ctrl_c_exits_at_once():
-        import mnist_app.train  # noqa: F401  (numpy, the network, matplotlib later)
     parser = build_parser()
     args = parser.parse_args(argv)
     from mnist_app.train import TrainingInterrupted, train
