@@ -87,7 +87,10 @@ def wait_until(pg, expression: str, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None
 
 
 def answers(pg) -> int:
-    return pg.evaluate("window.mnistTimings.length")
+    """How many answers the page has timed. The page records an answer's time in the animation
+    frame after drawing it, so first let a frame pass: the previous action's entry must not be
+    counted as the next one's answer (on a loaded machine frames come late)."""
+    return pg.evaluate("new Promise(done => requestAnimationFrame(() => done(window.mnistTimings.length)))")
 
 
 def draw(pg, strokes: list[list[tuple[float, float]]]) -> str:
@@ -104,8 +107,9 @@ def draw(pg, strokes: list[list[tuple[float, float]]]) -> str:
             for t in (0.25, 0.5, 0.75, 1.0):  # several pointermove events per segment, like a hand
                 pg.mouse.move(box["x"] + (x0 + t * (x1 - x0)) * k, box["y"] + (y0 + t * (y1 - y0)) * k)
         pg.mouse.up()
-    wait_until(pg, f"window.mnistTimings.length > {before}")
-    pg.wait_for_timeout(300)  # a request queued behind the last one may still be drawing
+    # the answer to the last pointer-up, and none queued behind it (the first stroke's answer can
+    # arrive while the last stroke is drawn)
+    wait_until(pg, f"window.mnistTimings.length > {before} && window.mnistSettled()")
     return pg.locator("#digit").inner_text()
 
 
@@ -159,8 +163,7 @@ def test_live_answers_never_more_than_one_request_in_flight(page):
         page.mouse.move(box["x"] + 60 + 4 * i, box["y"] + 60 + 4 * (i % 10))
         page.wait_for_timeout(25)
     page.mouse.up()
-    wait_until(page, "window.flight.predicts >= 2 && window.flight.now === 0")
-    page.wait_for_timeout(300)
+    wait_until(page, "window.flight.predicts >= 2 && window.mnistSettled()")
     flight = page.evaluate("window.flight")
     assert flight["max"] == 1 and flight["predicts"] >= 2
     page.reload()  # the page's own fetch back for the next tests

@@ -19,6 +19,9 @@
   let pointerUpAt = null;  // performance.now() of the last pointer-up, for the latency figure
   // Pointer-up to answer drawn, in ms, one entry per answer (read by the browser test and benchmark).
   window.mnistTimings = [];
+  // Whether every answer asked for has been drawn (none waiting, in flight or queued behind one):
+  // the browser test waits on this rather than for a fixed time.
+  window.mnistSettled = () => !timer && !inFlight && !again;
 
   // ------------------------------------------------------------------ drawing pad
   function clearPad() {
