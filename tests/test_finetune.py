@@ -86,6 +86,21 @@ def test_empty_folder_on_the_command_line_is_one_line_exit_1(tmp_path, mnist_dat
     assert "empty" in result.stderr and "no labelled images" in result.stderr
 
 
+def test_a_bad_folder_is_reported_before_mnist_is_loaded(tmp_path):
+    """The folder was read only after MNIST: a typo in it downloaded 11 MB first, and offline the
+    user was told about mirrors instead of the folder. Now the folder (and the base model) come
+    first; here MNIST is nowhere to be had, and each error still names the folder."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not a folder")
+    for folder, problem in (("missing", "not a directory"), ("notes.txt", "not a directory"),
+                            ("empty", "no labelled images")):
+        result = _run(folder, "--data-dir", str(tmp_path / "no-mnist"), "--no-default-mirrors", cwd=tmp_path)
+        assert result.returncode == 1 and result.stdout == "", result
+        assert result.stderr == f"finetune.py: error: {folder}: {problem}" + (
+            " (need manifest.csv or files named like 7_x.png)\n" if folder == "empty" else "\n")
+    assert not (tmp_path / "no-mnist").exists()
+
+
 # ---------------------------------------------------------------------------- the recipe's parts
 
 

@@ -54,7 +54,6 @@ def _main(argv: Sequence[str] | None) -> int:
     from mnist_app.imagefiles import printable
 
     settings = Settings(presentations=args.presentations, seed=args.seed)
-    mnist = load_data(args, quiet=args.quiet or not sys.stderr.isatty())
     bar = None
 
     def on_start(user, base) -> None:
@@ -75,7 +74,8 @@ def _main(argv: Sequence[str] | None) -> int:
                        desc="fine-tuning", file=sys.stderr, leave=False)
 
     try:
-        outcome = personalise(args.directory, mnist, base=args.model, out=args.out, settings=settings,
+        outcome = personalise(args.directory, lambda: load_data(args, quiet=args.quiet or not sys.stderr.isatty()),
+                              base=args.model, out=args.out, settings=settings,
                               progress=(lambda n: bar.update(n)) if not (args.quiet or args.json) else None,
                               on_start=on_start)
     finally:
