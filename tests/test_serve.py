@@ -336,6 +336,22 @@ def test_ctrl_c_stops_cleanly_and_a_busy_port_is_one_line(tmp_path):
     assert "Traceback" not in first.stderr and "interrupted" in first.stderr
 
 
+@pytest.mark.parametrize("args, problem", [
+    (["--port", "99999"], "argument --port: must be 0-65535, got 99999"),
+    (["--port", "-1"], "argument --port: must be 0-65535, got -1"),
+    (["--collect", "notes.txt"], "notes.txt: is a file, not a directory (--collect names the folder for your samples)"),
+])
+def test_a_bad_port_or_collect_folder_stops_the_server_before_it_starts(tmp_path, args, problem):
+    """--port 99999 served on port 34463 (the number modulo 65536) without a word; --collect naming a
+    file started the server, and only the first "this is a 7" failed."""
+    (tmp_path / "notes.txt").write_text("not a folder")
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "serve.py"), *args],
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert done.returncode in (1, 2) and done.stdout == "", done
+    assert done.stderr.splitlines()[-1] == f"serve.py: error: {problem}"
+    assert "Traceback" not in done.stderr
+
+
 def test_open_starts_the_users_browser_on_the_page(tmp_path):
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser.sh"  # $BROWSER is the command Python's webbrowser module runs

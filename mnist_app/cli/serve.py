@@ -7,6 +7,7 @@ and the model that answers. Ctrl-C stops it (exit 130). Only this computer can r
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import sys
@@ -31,6 +32,17 @@ EXAMPLES = """
 """
 
 
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0-65535 (the system takes a larger number modulo 65536, silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
+    return value
+
+
 def build_parser():
     parser = make_parser(PROG, "Serve the digit recogniser as a web page: draw, upload, look inside, teach.", EXAMPLES)
     parser.add_argument(
@@ -38,7 +50,7 @@ def build_parser():
         default=DEFAULT_HOST,
         help=f"interface to listen on (default {DEFAULT_HOST}: this computer only; 0.0.0.0: every network)",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
     parser.add_argument("--model", metavar="SPEC", help=SPEC_HELP)
     parser.add_argument(
         "--collect",
@@ -79,8 +91,10 @@ def _main(argv: Sequence[str] | None) -> int:
     from mnist_app.models import announcement, load
     from mnist_app.serve import Collection, allowed_hosts, create_app
 
-    network, _meta, info = load(args.model)
     collection = Collection(Path(args.collect).resolve())
+    if collection.directory.exists() and not collection.directory.is_dir():  # found now, not at the first sample
+        raise MnistAppError(f"{args.collect}: is a file, not a directory (--collect names the folder for your samples)")
+    network, _meta, info = load(args.model)
     app = create_app(network, info, collection, hosts=allowed_hosts(args.host))
 
     sock = listen(args.host, args.port)
