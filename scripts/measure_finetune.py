@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 import numpy as np  # noqa: E402
 
+from mnist_app.cli.common import positive_int, run  # noqa: E402
 from mnist_app.data import load_mnist  # noqa: E402
 from mnist_app.evaluate import labelled_images  # noqa: E402
 from mnist_app.finetune import Settings, accuracy, finetune  # noqa: E402
@@ -27,16 +28,25 @@ from mnist_app.models import load  # noqa: E402
 from mnist_app.preprocess import prepare  # noqa: E402
 
 
-def main() -> int:
+def manifest_group(text: str) -> str:
+    """argparse type: COLUMN=VALUE of the folder's manifest."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"not COLUMN=VALUE: {text!r}")
+    return text
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="labelled folder with source/style columns (digits-dev)")
     parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
-    parser.add_argument("--model", default="shipped")
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 10])
-    parser.add_argument("--draws", type=int, default=5)
-    parser.add_argument("--groups", nargs="+", default=["source=semeion", "source=usps", "style=dark-on-white",
-                                                        "style=light-on-dark", "style=transparent"])
-    args = parser.parse_args()
+    parser.add_argument("--model", default="shipped", help="model to fine-tune (default shipped)")
+    parser.add_argument("--k", type=positive_int, nargs="+", default=[1, 3, 10],
+                        help="images per digit to fine-tune on (default 1 3 10)")
+    parser.add_argument("--draws", type=positive_int, default=5, help="random draws per group and k (default 5)")
+    parser.add_argument("--groups", type=manifest_group, nargs="+", metavar="COLUMN=VALUE",
+                        default=["source=semeion", "source=usps", "style=dark-on-white", "style=light-on-dark",
+                                 "style=transparent"], help="groups of the folder to measure (default: digits-dev's five)")
+    args = parser.parse_args(argv)
 
     items, _ = labelled_images(args.folder)
     X = np.stack([prepare(it["path"]).vector for it in items])
@@ -74,4 +84,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("measure_finetune.py", main))

@@ -101,6 +101,13 @@ def test_a_bad_folder_is_reported_before_mnist_is_loaded(tmp_path):
     assert not (tmp_path / "no-mnist").exists()
 
 
+def test_measure_finetune_reports_a_bad_folder_in_one_line(tmp_path):
+    """scripts/measure_finetune.py printed an ImageError traceback for a missing folder."""
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "measure_finetune.py"), "missing",
+                           "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "measure_finetune.py: error: missing: not a directory\n")
+
+
 # ---------------------------------------------------------------------------- the recipe's parts
 
 
