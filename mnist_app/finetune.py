@@ -32,7 +32,7 @@ import numpy as np
 
 from mnist_app.augment import augment_batch
 from mnist_app.errors import ImageError, MnistAppError
-from mnist_app.image_format import N_CLASSES, N_PIXELS
+from mnist_app.image_format import N_CLASSES
 from mnist_app.fast_sgd import sgd_epoch
 from mnist_app.network import CrossEntropyCost, one_hot
 

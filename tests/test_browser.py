@@ -142,7 +142,6 @@ def test_undo_takes_back_the_last_stroke(page):
     page.click("#clear")
     draw(page, [[(140, 40), (138, 240)]])
     assert draw(page, [[(40, 140), (240, 140)]]) != ""  # a crossing stroke: some other answer
-    before = answers(page)
     page.click("#undo")
     wait_until(page, "document.getElementById('digit').textContent === '1'")
 

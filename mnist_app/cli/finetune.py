@@ -92,7 +92,7 @@ def _main(argv: Sequence[str] | None) -> int:
     print(f"your digits:  before {_percent(rep.user_before)}  after {cv}")
     print(f"MNIST test:   before {_percent(rep.mnist_test_before)}  after {_percent(rep.mnist_test_after)}")
     print(f"saved {outcome.model_path} and {outcome.card_path} in {rep.seconds:.1f} s")
-    print(f"next: python scripts/predict.py --model personal IMAGE" if args.out is None
+    print("next: python scripts/predict.py --model personal IMAGE" if args.out is None
           else f"next: python scripts/predict.py --model {outcome.model_path} IMAGE")
     return EXIT_OK
 

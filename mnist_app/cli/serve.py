@@ -8,7 +8,6 @@ and the model that answers. Ctrl-C stops it (exit 130). Only this computer can r
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 from collections.abc import Sequence

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnist_app.cli.common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     add_data_options,
     load_data,
