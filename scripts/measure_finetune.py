@@ -20,12 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 import numpy as np  # noqa: E402
 
-from mnist_app.cli.common import positive_int, run  # noqa: E402
 from mnist_app.data import load_mnist  # noqa: E402
+from mnist_app.errors import MnistAppError  # noqa: E402
 from mnist_app.evaluate import labelled_images  # noqa: E402
 from mnist_app.finetune import Settings, accuracy, finetune  # noqa: E402
 from mnist_app.models import load  # noqa: E402
 from mnist_app.preprocess import prepare  # noqa: E402
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
+    return int(text)
 
 
 def manifest_group(text: str) -> str:
@@ -36,6 +43,16 @@ def manifest_group(text: str) -> str:
 
 
 def main(argv=None) -> int:
+    try:
+        return measure(argv)
+    except MnistAppError as exc:
+        print(f"measure_finetune.py: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def measure(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="labelled folder with source/style columns (digits-dev)")
     parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
@@ -84,4 +101,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run("measure_finetune.py", main))
+    sys.exit(main())
