@@ -28,13 +28,6 @@ from mnist_app.models import load  # noqa: E402
 from mnist_app.preprocess import prepare  # noqa: E402
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
-    return int(text)
-
-
 def manifest_group(text: str) -> str:
     """argparse type: COLUMN=VALUE of the folder's manifest."""
     if "=" not in text:
@@ -57,9 +50,9 @@ def measure(argv=None) -> int:
     parser.add_argument("folder", type=Path, help="labelled folder with source/style columns (digits-dev)")
     parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
     parser.add_argument("--model", default="shipped", help="model to fine-tune (default shipped)")
-    parser.add_argument("--k", type=positive_int, nargs="+", default=[1, 3, 10],
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 10],
                         help="images per digit to fine-tune on (default 1 3 10)")
-    parser.add_argument("--draws", type=positive_int, default=5, help="random draws per group and k (default 5)")
+    parser.add_argument("--draws", type=int, default=5, help="random draws per group and k (default 5)")
     parser.add_argument("--groups", type=manifest_group, nargs="+", metavar="COLUMN=VALUE",
                         default=["source=semeion", "source=usps", "style=dark-on-white", "style=light-on-dark",
                                  "style=transparent"], help="groups of the folder to measure (default: digits-dev's five)")

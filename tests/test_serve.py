@@ -337,8 +337,8 @@ def test_ctrl_c_stops_cleanly_and_a_busy_port_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("args, problem", [
-    (["--port", "99999"], "argument --port: must be 0-65535, got 99999"),
-    (["--port", "-1"], "argument --port: must be 0-65535, got -1"),
+    (["--port", "99999"], "argument --port: must be between 0 and 65535, got 99999"),
+    (["--port", "-1"], "argument --port: must be between 0 and 65535, got -1"),
     (["--collect", "notes.txt"], "notes.txt: is a file, not a directory (--collect names the folder for your samples)"),
 ])
 def test_a_bad_port_or_collect_folder_stops_the_server_before_it_starts(tmp_path, args, problem):

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_model_option, error, make_parser, run
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, run
 from mnist_app.plot import PREDICTIONS_PER_FIGURE
 
 PROG = "predict.py"
@@ -48,16 +48,6 @@ EXAMPLES = """
   python scripts/predict.py x.png --model shipped --top 5  # the model that comes with mnist_app
   python scripts/predict.py x.png --model runs/x/best.npz  # any checkpoint
 """
-
-
-def _top_k(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true",
                         help="let --show replace an existing file that is not an earlier figure (never an input image)")
-    parser.add_argument("--top", type=_top_k, default=3, metavar="K", help="alternatives listed per image (default 3)")
+    parser.add_argument("--top", type=bounded_int(1, 10), default=3, metavar="K", help="alternatives listed per image (default 3)")
     return parser
 
 

@@ -7,13 +7,12 @@ and the model that answers. Ctrl-C stops it (exit 130). Only this computer can r
 
 from __future__ import annotations
 
-import argparse
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, make_parser, one_blas_thread, program_name, run
+from mnist_app.cli.common import EXIT_OK, bounded_int, make_parser, one_blas_thread, program_name, run
 from mnist_app.errors import MnistAppError
 from mnist_app.models import SPEC_HELP
 
@@ -31,17 +30,6 @@ EXAMPLES = """
 """
 
 
-def port_number(text: str) -> int:
-    """argparse type: a TCP port, 0-65535 (the system takes a larger number modulo 65536, silently)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
-    return value
-
-
 def build_parser():
     parser = make_parser(PROG, "Serve the digit recogniser as a web page: draw, upload, look inside, teach.", EXAMPLES)
     parser.add_argument(
@@ -49,7 +37,8 @@ def build_parser():
         default=DEFAULT_HOST,
         help=f"interface to listen on (default {DEFAULT_HOST}: this computer only; 0.0.0.0: every network)",
     )
-    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
+    parser.add_argument("--port", type=bounded_int(0, 65535),  # the system would take 99999 modulo 65536, silently
+                        default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
     parser.add_argument("--model", metavar="SPEC", help=SPEC_HELP)
     parser.add_argument(
         "--collect",
