@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from interrupting import HAS_PROC_MAPS, interrupt_while_starting
 from mnist_app.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, run
 from mnist_app.errors import DataError
 
@@ -99,30 +99,8 @@ STARTING_COMMANDS = {
 }
 
 
-def _interrupt_while_starting(command: list[str], cwd: Path, delay: float) -> subprocess.CompletedProcess:
-    """Start ``command``, wait until numpy's code is mapped (or the process ended), wait ``delay`` s
-    more and send SIGINT, as a Ctrl-C would. The anchor makes the timing independent of how fast
-    this machine starts Python (a Ctrl-C while CPython itself starts is CPython's business)."""
-    import signal
-    import time
-
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    maps = Path(f"/proc/{proc.pid}/maps")
-    deadline = time.monotonic() + 30
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-        while proc.poll() is None and "numpy" not in maps.read_text(errors="replace"):
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-    time.sleep(delay)
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see what a process has loaded")
+@pytest.mark.skipif(not HAS_PROC_MAPS, reason="needs /proc to see what a process has loaded")
 @pytest.mark.parametrize("name", sorted(STARTING_COMMANDS))
 def test_ctrl_c_while_any_command_starts_is_quiet(name: str, tmp_path: Path) -> None:
     """D22: Ctrl-C while a command imports numpy, Pillow, matplotlib... was a page of traceback for
@@ -138,7 +116,7 @@ def test_ctrl_c_while_any_command_starts_is_quiet(name: str, tmp_path: Path) -> 
     for delay in (0.0, 0.02, 0.05, 0.1):
         for command in ([sys.executable, str(REPO_ROOT / "scripts" / f"{name}.py"), *args],
                         [sys.executable, "-m", "mnist_app", name, *args]):
-            done = _interrupt_while_starting(command, tmp_path, delay)
+            done = interrupt_while_starting(command, tmp_path, delay)
             assert "Traceback" not in done.stderr, (command, delay, done.stderr)
             assert done.returncode in (EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED, -signal.SIGINT), (command, delay, done)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from interrupting import HAS_PROC_MAPS, interrupt_while_starting
 from mnist_app.checkpoint import load_checkpoint, read_meta
 from mnist_app.data import MNIST
 from mnist_app.errors import CheckpointError
@@ -582,36 +583,25 @@ def test_cli_start_removes_temporaries_a_killed_run_left(mnist_data_dir: Path, t
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see what a process has loaded")
+@pytest.mark.skipif(not HAS_PROC_MAPS, reason="needs /proc to see what a process has loaded")
 @pytest.mark.parametrize("delay", [0.0, 0.01, 0.03, 0.06, 0.1, 0.3])
 def test_cli_ctrl_c_while_starting_is_quiet(tmp_path: Path, delay: float) -> None:
     """D22: Ctrl-C in the first few dozen milliseconds -- while our script imports numpy and the
-    package, before any handler of ours runs -- exits 130 quietly, never with a traceback.
-
-    The signal is sent ``delay`` seconds after numpy's code starts loading (seen in the process's
-    memory map), so the test does not depend on how fast this machine starts Python. (A Ctrl-C in
-    the ~10 ms before that, while Python itself starts, is CPython's own business.)"""
+    package, before any handler of ours runs -- exits 130 quietly, never with a traceback (sent
+    ``delay`` s after numpy starts loading: tests/interrupting.py)."""
     import signal
-    import time
 
-    proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "train.py"), "--no-default-mirrors",
-                             "--data-dir", str(tmp_path / "none"), "--model-dir", str(tmp_path / "m")],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    maps = Path(f"/proc/{proc.pid}/maps")
-    deadline = time.monotonic() + 30
-    while proc.poll() is None and "numpy" not in maps.read_text(errors="replace"):
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    done = interrupt_while_starting([sys.executable, str(REPO / "scripts" / "train.py"), "--no-default-mirrors",
+                                     "--data-dir", str(tmp_path / "none"), "--model-dir", str(tmp_path / "m")],
+                                    tmp_path, delay)
+    err = done.stderr
     assert "Traceback" not in err and err.count("\n") <= 1
-    if proc.returncode == 1:  # the run got as far as failing to find MNIST before the signal: fine too
+    if done.returncode == 1:  # the run got as far as failing to find MNIST before the signal: fine too
         assert "error: no mirrors" in err
     else:
         # 130 from our handler; -SIGINT if the signal came as Python was exiting, after our code (the
         # shell reports that as 130 too).
-        assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
+        assert done.returncode in (130, -signal.SIGINT), (done.returncode, err)
 
 
 @pytest.mark.slow
