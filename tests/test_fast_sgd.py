@@ -13,17 +13,7 @@ import pytest
 from mnist_app import reference
 from mnist_app.fast_sgd import sgd_epoch
 from mnist_app.network import COSTS, Network, one_hot
-
-SMALL = (5, 4, 3, 2)  # two hidden layers
-BOOK_COSTS = {"quadratic": reference.QuadraticCost, "cross-entropy": reference.CrossEntropyCost}
-
-
-def _batch(sizes, m, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    X = rng.random((m, sizes[0])).astype(dtype)
-    Y = one_hot(rng.integers(0, sizes[-1], m), sizes[-1], dtype=dtype)
-    return X, Y
-
+from test_network import BOOK_COSTS, SMALL, random_batch
 
 def parameters(net: Network) -> list[np.ndarray]:
     return list(net.weights) + list(net.biases) + list(net.velocities or [])
@@ -49,7 +39,7 @@ CASES = [  # cost, l2, momentum
 @pytest.mark.parametrize("dtype,atol", [("float64", 1e-12), ("float32", 1e-5)])
 def test_sgd_epoch_equals_readable_update_mini_batch_loop(cost, l2, mu, dtype, atol):
     """23 examples in batches of 5: four full batches and a short last one of 3."""
-    X, Y = _batch(SMALL, 23, seed=4, dtype=np.dtype(dtype))
+    X, Y = random_batch(SMALL, 23, seed=4, dtype=np.dtype(dtype))
     order = np.random.default_rng(0).permutation(23)
     fast = Network(SMALL, dtype=dtype, rng=1)
     readable = copy.deepcopy(fast)
@@ -66,7 +56,7 @@ def test_sgd_epoch_equals_readable_update_mini_batch_loop(cost, l2, mu, dtype, a
 
 @pytest.mark.parametrize("cost,l2,mu", CASES)
 def test_sgd_epoch_equals_the_books_per_example_code(cost, l2, mu):
-    X, Y = _batch(SMALL, 17, seed=8)
+    X, Y = random_batch(SMALL, 17, seed=8)
     net = Network(SMALL, dtype="float64", rng=11)
     book = reference.BookNetwork.from_parameters(net.weights, net.biases, cost=BOOK_COSTS[cost])
     for epoch in range(3):                      # velocities carry over between calls
@@ -106,7 +96,7 @@ def test_bit_identical_to_update_mini_batch_where_every_rounding_is_the_same(cos
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_an_epoch_in_parts_is_bit_identical_to_one_call(dtype):
     """train.py calls sgd_epoch on slices of the permutation (for its progress bar)."""
-    X, Y = _batch((784, 30, 10), 1003, seed=2, dtype=np.dtype(dtype))
+    X, Y = random_batch((784, 30, 10), 1003, seed=2, dtype=np.dtype(dtype))
     order = np.random.default_rng(0).permutation(1003)
     whole = Network((784, 30, 10), dtype=dtype, rng=5)
     parts = copy.deepcopy(whole)
@@ -119,7 +109,7 @@ def test_an_epoch_in_parts_is_bit_identical_to_one_call(dtype):
 
 def test_float32_stays_float32():
     net = Network(SMALL, rng=0)
-    X, Y = _batch(SMALL, 20, seed=0, dtype=np.float32)
+    X, Y = random_batch(SMALL, 20, seed=0, dtype=np.float32)
     sgd_epoch(net, X, Y, 1.0, 4, cost="quadratic", l2=0.1, momentum=0.5)
     for a in parameters(net):
         assert a.dtype == np.float32
@@ -129,7 +119,7 @@ def test_float32_stays_float32():
 def test_replaced_arrays_are_picked_up_and_copies_train_alike():
     """Checkpoint loading and the readable update assign new arrays to weights/biases/velocities;
     the next sgd_epoch must train those, and a pickled or copied network must train alike."""
-    X, Y = _batch(SMALL, 8, seed=9)
+    X, Y = random_batch(SMALL, 8, seed=9)
     src = Network(SMALL, dtype="float64", rng=1)
     sgd_epoch(src, X, Y, 0.3, 4, momentum=0.9)
     dst = Network(SMALL, dtype="float64", rng=99)
@@ -159,7 +149,7 @@ def test_replaced_arrays_are_picked_up_and_copies_train_alike():
 
 
 def test_many_batch_sizes_and_bad_arguments():
-    X, Y = _batch(SMALL, 30, seed=1)
+    X, Y = random_batch(SMALL, 30, seed=1)
     a = Network(SMALL, dtype="float64", rng=2)
     b = copy.deepcopy(a)
     for m in (1, 2, 3, 4, 5, 6, 7):                      # more sizes than the work-buffer cache holds

@@ -35,7 +35,8 @@ BOOK_COSTS = {"quadratic": reference.QuadraticCost, "cross-entropy": reference.C
 SMALL = (5, 4, 3, 2)  # two hidden layers
 
 
-def _batch(sizes, m, seed=0, dtype=np.float64):
+def random_batch(sizes, m, seed=0, dtype=np.float64):
+    """``m`` random inputs and one-hot targets for a network of ``sizes`` (also used by test_fast_sgd)."""
     rng = np.random.default_rng(seed)
     X = rng.random((m, sizes[0])).astype(dtype)
     Y = one_hot(rng.integers(0, sizes[-1], m), sizes[-1], dtype=dtype)
@@ -156,7 +157,7 @@ def test_backprop_matches_finite_differences_on_every_parameter(cost):
     is O(dx^2), so the comparison can be tight: relative error < 1e-6 for every layer.
     """
     net = Network(SMALL, init="scaled", dtype="float64", rng=7)
-    X, Y = _batch(SMALL, 6, seed=1)
+    X, Y = random_batch(SMALL, 6, seed=1)
     nabla_b, nabla_w = net.backprop(X, Y, cost=cost)
     h = 1e-5
     for params, grads in ((net.biases, nabla_b), (net.weights, nabla_w)):
@@ -242,7 +243,7 @@ def test_update_mini_batch_equals_the_books_per_example_code(cost, l2, mu):
     net = Network(SMALL, dtype="float64", rng=11)
     book = reference.BookNetwork.from_parameters(net.weights, net.biases, cost=BOOK_COSTS[cost])
     for step, m in enumerate((7, 7, 3, 1)):    # several steps: velocities carry over
-        X, Y = _batch(SMALL, m, seed=100 + step)
+        X, Y = random_batch(SMALL, m, seed=100 + step)
         net.update_mini_batch(X, Y, 0.7, cost=cost, l2=l2, n_train=50, momentum=mu)
         book_loop(book, X, Y, 0.7, l2, 50, mu)
         assert_same_as_book(net, book, atol=1e-12)
@@ -251,7 +252,7 @@ def test_update_mini_batch_equals_the_books_per_example_code(cost, l2, mu):
 
 def test_backprop_returns_biases_then_weights_like_the_book():
     net = Network(SMALL, dtype="float64", rng=2)
-    X, Y = _batch(SMALL, 1, seed=3)
+    X, Y = random_batch(SMALL, 1, seed=3)
     nabla_b, nabla_w = net.backprop(X, Y)
     book = reference.BookNetwork.from_parameters(net.weights, net.biases)
     book_b, book_w = book.backprop(X[0].reshape(-1, 1), Y[0].reshape(-1, 1))
@@ -265,7 +266,7 @@ def test_backprop_returns_biases_then_weights_like_the_book():
 
 def test_float32_stays_float32_through_update_mini_batch():
     net = Network(SMALL, rng=0)
-    X, Y = _batch(SMALL, 20, seed=0, dtype=np.float32)
+    X, Y = random_batch(SMALL, 20, seed=0, dtype=np.float32)
     net.update_mini_batch(X, Y, 1.0, l2=0.1, n_train=20, momentum=0.5)
     net.update_mini_batch(X[:3].astype(np.float64), Y[:3], 1.0, momentum=0.5)   # converted
     for a in net.weights + net.biases + net.velocities:
@@ -281,7 +282,7 @@ def test_float32_stays_float32_through_update_mini_batch():
 # --------------------------------------------------------------------------- inference helpers
 def test_feedforward_chunks_predict_accuracy(monkeypatch):
     net = Network(SMALL, dtype="float64", rng=4)
-    X, Y = _batch(SMALL, 50, seed=2)
+    X, Y = random_batch(SMALL, 50, seed=2)
     whole = net.feedforward(X)
     monkeypatch.setattr(nw, "FEEDFORWARD_CHUNK", 7)
     np.testing.assert_array_equal(net.feedforward(X), whole)
@@ -298,7 +299,7 @@ def test_feedforward_chunks_predict_accuracy(monkeypatch):
 
 def test_total_cost():
     net = Network(SMALL, dtype="float64", rng=4)
-    X, Y = _batch(SMALL, 10, seed=2)
+    X, Y = random_batch(SMALL, 10, seed=2)
     labels = np.argmax(Y, axis=1)
     for cost in COSTS:
         assert net.total_cost(X, labels, cost=cost) == pytest.approx(_summed_cost(net, X, Y, cost) / 10, rel=1e-10)
@@ -312,7 +313,7 @@ def test_total_cost():
 
 def test_evaluate_is_accuracy_and_cost_in_one_pass(monkeypatch):
     net = Network(SMALL, dtype="float64", rng=5)
-    X, Y = _batch(SMALL, 50, seed=3)
+    X, Y = random_batch(SMALL, 50, seed=3)
     labels = np.argmax(Y, axis=1)
     monkeypatch.setattr(nw, "FEEDFORWARD_CHUNK", 7)  # several chunks must add up
     for cost in COSTS:
