@@ -121,6 +121,19 @@ def test_ctrl_c_while_any_command_starts_is_quiet(name: str, tmp_path: Path) -> 
             assert done.returncode in (EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED, -signal.SIGINT), (command, delay, done)
 
 
+def _run_demo_command(main_body: str, then: str, path: Path | None = None) -> subprocess.CompletedProcess:
+    """Run, in a fresh Python with start()'s Ctrl-C handler, a command whose main is ``main_body``
+    and the lines ``then`` after it (``path`` goes on sys.path)."""
+    program = (
+        "import os, signal, sys\n"
+        + (f"sys.path.insert(0, {str(path)!r})\n" if path else "")
+        + "from mnist_app.cli import common\n"
+        "signal.signal(signal.SIGINT, common._keyboard_interrupt)\n"
+        "def main(argv):\n" + main_body + then
+    )
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+
+
 def test_ctrl_c_inside_a_lazy_import_after_start_exits_130_quietly(tmp_path: Path) -> None:
     """A command that imports a module late (scipy for photos, matplotlib for --show) and is
     interrupted inside that import exits 130 at once, keeping what it had printed, without
@@ -134,20 +147,14 @@ def test_ctrl_c_inside_a_lazy_import_after_start_exits_130_quietly(tmp_path: Pat
         "os.kill(os.getpid(), signal.SIGINT)\n"
         "time.sleep(5)\n"
     )
-    program = (
-        "import signal, sys\n"
-        f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        "from mnist_app.cli import common\n"
-        "signal.signal(signal.SIGINT, common._keyboard_interrupt)\n"
-        "def main(argv):\n"
+    done = _run_demo_command(
         "    print('printed before the import')\n"
         "    import slow_module\n"
         "    print('carried on after the import')\n"
-        "    return 0\n"
-        "sys.exit(common.run('demo', main))\n"
+        "    return 0\n",
+        "sys.exit(common.run('demo', main))\n",
+        path=tmp_path,
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
-                          cwd=REPO_ROOT)
     assert done.returncode == EXIT_INTERRUPTED, done
     assert done.stdout == "printed before the import\n"
     assert done.stderr == "", done.stderr
@@ -159,20 +166,14 @@ def test_ctrl_c_as_the_command_finishes_exits_130_quietly() -> None:
     caught: a traceback. Seen under load as the start-up test's rare failure (predict on a blank
     image, `python -m mnist_app`: the signal landed in cli.main's `finally`). Now there is nothing
     left to save, so it exits 130 at once, keeping what the command printed."""
-    program = (
-        "import os, signal, sys\n"
-        "from mnist_app.cli import common\n"
-        "signal.signal(signal.SIGINT, common._keyboard_interrupt)\n"
-        "def main(argv):\n"
+    done = _run_demo_command(
         "    print('the answer')\n"
-        "    return 0\n"
+        "    return 0\n",
         "status = common.run('demo', main)\n"
         "os.kill(os.getpid(), signal.SIGINT)\n"
         "print('carried on after the command')\n"
-        "sys.exit(status)\n"
+        "sys.exit(status)\n",
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
-                          cwd=REPO_ROOT)
     assert (done.returncode, done.stdout, done.stderr) == (EXIT_INTERRUPTED, "the answer\n", "")
 
 
