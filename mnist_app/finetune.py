@@ -24,16 +24,20 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mnist_app import models
 from mnist_app.augment import augment_batch
-from mnist_app.errors import ImageError, MnistAppError
-from mnist_app.image_format import N_CLASSES
+from mnist_app.checkpoint import save_checkpoint
+from mnist_app.errors import ImageError, MnistAppError, OutputError
 from mnist_app.fast_sgd import sgd_epoch
+from mnist_app.fileio import atomic_write, ensure_directory, lock_directory
+from mnist_app.image_format import N_CLASSES
 from mnist_app.network import CrossEntropyCost, one_hot
 
 
@@ -266,13 +270,6 @@ def personalise(
     called only once the folder and the base model have been read, so that a mistyped folder is
     reported before MNIST is downloaded. The base model's file is only read.
     ``on_start(user, base_info)`` is called once the inputs are read."""
-    import time
-
-    from mnist_app import models
-    from mnist_app.checkpoint import save_checkpoint
-    from mnist_app.errors import OutputError
-    from mnist_app.fileio import atomic_write, ensure_directory, lock_directory
-
     settings.check()
     started = time.perf_counter()
     user = read_user_digits(directory)
