@@ -30,6 +30,12 @@ from mnist_app.checkpoint import save_checkpoint  # noqa: E402
 from mnist_app.hostile_checkpoints import npy_bytes, npy_header, rewrite, zeros_member  # noqa: E402
 from mnist_app.network import Network  # noqa: E402
 
+EXAMPLES = """examples:
+  nice -n 10 python scripts/bench_hostile_checkpoints.py               # docs/hardening.md's table (2 GB bombs)
+  python scripts/bench_hostile_checkpoints.py --bomb-mb 64 --layers 100  # a quick run
+  python scripts/bench_hostile_checkpoints.py --json                   # one JSON object per case
+"""
+
 CHILD = """
 import sys, time
 t0 = time.perf_counter()
@@ -104,7 +110,8 @@ def measure(path: Path | None) -> tuple[str, str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=EXAMPLES)
     parser.add_argument("--bomb-mb", type=int, default=2048, help="inflated size of the bomb members (MB)")
     parser.add_argument("--layers", type=int, default=6000, help="hidden layers of the deep-network case")
     parser.add_argument("--json", action="store_true", help="one JSON object per case instead of a table")

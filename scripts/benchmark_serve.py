@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Measure the web server (scripts/serve.py): latency, load and the browser's answer time.
 
+examples:
     python scripts/benchmark_serve.py                  # starts its own server (shipped model)
     python scripts/benchmark_serve.py --url http://127.0.0.1:8000/ --pid 12345
     python scripts/benchmark_serve.py --requests 2000 --clients 8 --drawings 40 --json

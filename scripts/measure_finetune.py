@@ -28,6 +28,12 @@ from mnist_app.models import load  # noqa: E402
 from mnist_app.preprocess import prepare  # noqa: E402
 
 
+EXAMPLES = """examples:
+  python scripts/measure_finetune.py ../shared/digits-dev --data-dir ~/.cache/mnist_app   # docs/finetune.md's table
+  python scripts/measure_finetune.py my_digits/ --data-dir DIR --k 3 --draws 2 --groups source=drawn
+"""
+
+
 def manifest_group(text: str) -> str:
     """argparse type: COLUMN=VALUE of the folder's manifest."""
     if "=" not in text:
@@ -46,7 +52,8 @@ def main(argv=None) -> int:
 
 
 def measure(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=EXAMPLES)
     parser.add_argument("folder", type=Path, help="labelled folder with source/style columns (digits-dev)")
     parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
     parser.add_argument("--model", default="shipped", help="model to fine-tune (default shipped)")

@@ -58,8 +58,15 @@ def measure(network, images: np.ndarray, labels: np.ndarray, seed: int) -> dict[
     return results
 
 
+EXAMPLES = """examples:
+  python scripts/measure_styles.py --data-dir ~/.cache/mnist_app                 # the shipped model
+  python scripts/measure_styles.py --data-dir DIR --model shipped --model models/best.npz --json
+"""
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=EXAMPLES)
     parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
     parser.add_argument("--model", action="append", help="model name or file (repeatable; default: shipped)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the drawn strokes (default 12345)")

@@ -206,3 +206,14 @@ def test_every_command_script_starts_through_common_start() -> None:
         first_code = [line for line in text.splitlines() if line and not line.startswith(("#", '"""', "import"))]
         assert first_code[0].startswith("_signal.signal(_signal.SIGINT"), script.name
         assert f'start("{script.stem}")' in text and "from mnist_app.cli.common import start" in text, script.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(p.name for p in (REPO_ROOT / "scripts").glob("*.py")))
+def test_every_script_has_help_with_examples(script: str) -> None:
+    """Every scripts/*.py, the measuring ones too, answers --help with exit 0 and worked examples
+    (bench_hostile_checkpoints, benchmark_serve, measure_finetune and measure_styles had none)."""
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / script), "--help"], capture_output=True,
+                          text=True, timeout=120, cwd=REPO_ROOT)
+    assert (done.returncode, done.stderr) == (0, ""), done
+    assert "\nexamples:\n" in done.stdout and f"scripts/{script}" in done.stdout.split("\nexamples:\n", 1)[1]
