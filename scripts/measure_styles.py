@@ -79,7 +79,7 @@ def main() -> int:
             network, _meta, _info = load(spec)
             report[spec] = measure(network, data.test_images, data.test_labels, args.seed)
     except MnistAppError as exc:
-        print(f"measure_styles.py: {exc}", file=sys.stderr)
+        print(f"measure_styles.py: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

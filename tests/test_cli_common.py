@@ -217,3 +217,15 @@ def test_every_script_has_help_with_examples(script: str) -> None:
                           text=True, timeout=120, cwd=REPO_ROOT)
     assert (done.returncode, done.stderr) == (0, ""), done
     assert "\nexamples:\n" in done.stdout and f"scripts/{script}" in done.stdout.split("\nexamples:\n", 1)[1]
+
+
+@pytest.mark.slow
+def test_measuring_scripts_report_errors_like_the_commands(tmp_path: Path) -> None:
+    """The measuring scripts with a main of their own say "PROG: error: ..." in one line, exit 1, as
+    the commands do (measure_styles.py left out "error:")."""
+    for script in ("measure_styles.py", "measure_finetune.py"):
+        args = ["--data-dir", str(tmp_path)] + (["missing"] if script == "measure_finetune.py" else [])
+        done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / script), *args], capture_output=True,
+                              text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 1 and done.stdout == "", done
+        assert done.stderr.startswith(f"{script}: error: ") and done.stderr.count("\n") == 1, done.stderr
