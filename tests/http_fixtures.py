@@ -14,7 +14,8 @@ Behaviours (per file, default "ok"):
     drop       announce the full Content-Length, send half of the body, close the connection
     drop-once  like "drop" for the first request of that file, then like "ok"
     slow       like "ok", but the body goes out in ``mirror.chunk``-byte pieces every
-               ``mirror.pause`` seconds (a slow but steady server: downloads overlap in time)
+               ``mirror.pause`` seconds (a slow but steady server: downloads overlap in time);
+               the last piece waits until ``mirror.go`` is set (it is, unless a test clears it)
     trickle    full headers, then one body byte every ``mirror.pause`` seconds (never trips a
                read timeout, but far below any sane speed)
     trickle-headers  the status line, then one header byte every ``mirror.pause`` seconds
@@ -72,7 +73,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if behaviour == "slow":
-                return self._paced(data, mirror.chunk)
+                return self._paced(data, mirror.chunk, gated=True)
             if behaviour == "trickle":
                 return self._paced(data, 1)
             self.wfile.write(data[: mirror.stall_after])
@@ -103,10 +104,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _paced(self, data: bytes, chunk: int) -> None:
-        """Send ``data`` ``chunk`` bytes at a time, pausing in between; stop if the client left."""
+    def _paced(self, data: bytes, chunk: int, gated: bool = False) -> None:
+        """Send ``data`` ``chunk`` bytes at a time, pausing in between; stop if the client left.
+        ``gated``: hold the last piece until ``mirror.go`` is set."""
         mirror = self.server.mirror
         for start in range(0, len(data), chunk):
+            if gated and start + chunk >= len(data):
+                while not mirror.go.wait(0.05):
+                    if mirror.stop.is_set():
+                        return
             try:
                 self.wfile.write(data[start : start + chunk])
                 self.wfile.flush()
@@ -149,6 +155,8 @@ class Mirror:
         self.times: list[float] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()  # set at shutdown: slow handlers return at once
+        self.go = threading.Event()  # "slow" bodies hold their last piece while this is clear
+        self.go.set()
         self.pause = 0.1  # seconds between pieces for "slow", "trickle", "trickle-headers"
         self.chunk = 4096  # bytes per piece for "slow"
         self.stall_after = 100  # bytes sent before "stall" goes silent

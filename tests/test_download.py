@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -386,15 +387,22 @@ def wait_for_requests(mirror, count: int, timeout: float = 30.0) -> None:
 
 def test_two_processes_downloading_into_one_fresh_data_dir_both_succeed(tmp_path, payload, specs):
     with http_mirror(payload, "slow") as mirror:
-        mirror.pause = 0.2  # ~2 s for the 40 kB images: the second process starts mid-download
+        mirror.go.clear()  # the first download stops short of its end until the second is seen waiting
         first = start_racer(tmp_path, mirror.url, specs)
         wait_for_requests(mirror, 1)
         second = start_racer(tmp_path, mirror.url, specs)
+        # Not a fixed head start (the second process took longer than the whole download to start on
+        # a busy machine): the first is held until the second says it waits for it.
+        waiting = []
+        reader = threading.Thread(target=lambda: waiting.append(second.stderr.readline()), daemon=True)
+        reader.start()
+        reader.join(60)
+        mirror.go.set()
         outputs = [p.communicate(timeout=60) for p in (first, second)]
+    assert waiting and "another process is downloading" in waiting[0], (waiting, outputs)
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     assert json.loads(outputs[0][0]) == [STATUS_DOWNLOADED] * 2
     assert json.loads(outputs[1][0]) == [STATUS_PRESENT] * 2  # found what the first one verified
-    assert "another process is downloading" in outputs[1][1]
     assert sorted(name for name, _ in mirror.requests) == sorted(payload)  # each file fetched once
     assert_complete(tmp_path, payload)
 
