@@ -229,3 +229,23 @@ def test_measuring_scripts_report_errors_like_the_commands(tmp_path: Path) -> No
                               text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 1 and done.stdout == "", done
         assert done.stderr.startswith(f"{script}: error: ") and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_ctrl_c_while_mnist_app_loads_its_command_exits_130_quietly() -> None:
+    """`mnist-app predict` and `python -m mnist_app predict` have no script whose first line sets
+    the exit-at-once handler: a Ctrl-C while the dispatcher imported cli.common (the first ~100 ms)
+    was a KeyboardInterrupt traceback (seen in a sweep of signal times). Here the process signals
+    itself as that import begins, which is too narrow a window to hit from outside on purpose."""
+    program = (
+        "import os, signal, sys\n"
+        "class InterruptOnImport:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'mnist_app.cli.common':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, InterruptOnImport())\n"
+        "from mnist_app.cli import main\n"
+        "sys.exit(main(['predict', 'x.png']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert (done.returncode, done.stdout, done.stderr) == (EXIT_INTERRUPTED, "", ""), done

@@ -10,6 +10,8 @@ modules are imported only when their subcommand runs, so start-up stays light.
 
 from __future__ import annotations
 
+import _signal
+import os
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +28,13 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "mnist-app") -> int:
+    # Ctrl-C before cli.common.start takes over (while cli.common loads) has nothing to save: exit
+    # at once, quietly, as each script's first line has it. _signal (the C half of signal) is loaded
+    # with Python, so setting this costs no import during which Ctrl-C would be a traceback.
+    try:
+        _signal.signal(_signal.SIGINT, lambda signum, frame: os._exit(130))
+    except ValueError:  # not the main thread
+        pass
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(f"usage: {prog} COMMAND [options]\n       {prog} --version\n\ncommands:")
