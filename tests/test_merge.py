@@ -95,3 +95,15 @@ def test_merge_models_refuses_bad_members_and_keeps_an_existing_output(tmp_path)
         assert not (tmp_path / "new.npz").exists()
     done = run_merge(good, "--out", tmp_path / "new.npz")
     assert done.returncode == 2 and "at least two models" in done.stderr
+
+
+def test_a_merge_too_big_to_load_is_not_written(tmp_path, monkeypatch):
+    from mnist_app import checkpoint
+    from mnist_app.merge import merge_models
+
+    member = tmp_path / "m.npz"
+    save_checkpoint(member, Network((784, 4, 10), rng=1), {}, momentum=False)
+    monkeypatch.setattr(checkpoint, "MAX_PARAMETERS", 6369)  # merged: 784*8 + 8 + 10*8 + 10 = 6,370
+    with pytest.raises(ValueError, match="would have 6,370 parameters, more than mnist_app loads"):
+        merge_models([str(member), str(member)], tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()
