@@ -93,7 +93,7 @@ def test_shipped_model_accuracy_on_real_handwriting(digits_dev_dir):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["n"] == card["results"]["digits_dev_images"] and not result["unreadable"]
-    assert abs(result["accuracy"] - card["results"]["digits_dev_accuracy"]) < 0.002
+    assert abs(result["accuracy"] - card["results"]["digits_dev_accuracy"]) < 0.001  # less than one image of 814
     assert result["accuracy"] >= 0.95
     assert result["model"]["name"] == "shipped"
 
