@@ -639,7 +639,9 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
     and the rows beside them that are as full. Then lines as wide as a fine pen (runs <=
     ``wide_limit``), which no width tells from the pen's strokes: rows covering GRID_MIN_SPAN
     of the width that cross it, kept only when they are a grid's or a ruling's evenly spaced
-    lines (`_grid_rows`) -- a digit's strokes never are."""
+    lines (`_grid_rows`) -- a digit's strokes never are. On those lines, as on the thin ones,
+    thin ink goes and thicker ink only where its run stays inside the line's rows: a stroke
+    crossing the line sticks out of it and stays."""
     h, w = m.shape
     if int(np.count_nonzero(m & (run <= wide_limit))) < min(LINE_MIN_SPAN, GRID_MIN_LINES * GRID_MIN_SPAN) * w:
         return np.zeros(m.shape, dtype=np.int32)  # too little thin ink for either kind of line (a drawing)
@@ -673,7 +675,10 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
         band = _grid_rows(candidate, sums, wide_limit) if 0 < candidate.mean() <= LINE_MAX_ROW_SHARE else None
         if band is not None:
             first = top[ys, xs] + shift[xs]
-            more, which = _band_pixels(first, first + runs - 1, rows, band, wide, w)
+            # on the lattice's bands, thin ink and ink whose run stays inside the band are the
+            # line's; a stroke crossing it steeply runs wider than the band and stays (taking
+            # every run up to the pen's width bit a gap out of each stroke that crossed a line)
+            more, which = _band_pixels(first, first + runs - 1, rows, band, thin, w)
             more &= ~found
             line_of[more] = which[more] + int(line_of.max())
             found |= more

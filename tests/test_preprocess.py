@@ -580,6 +580,29 @@ def test_a_stroke_along_a_bold_grid_line_stays():
     assert _similar(image_to_mnist(photo), image_to_mnist(clean)) > 0.9
 
 
+def test_a_stroke_crossing_a_bold_grid_keeps_its_ink_where_it_crosses():
+    # a fine pen's stroke at 30 degrees crosses the grid's columns steeply: its ink runs 16 px
+    # across each column, twice the thin limit and three times the line's own width. The grid's
+    # line family took every run up to the pen's width (35 px here) on its bands, which bit a gap
+    # out of the stroke at every column it crossed (a 5's bar in two, a 9's tail cut off).
+    clean = Image.new("L", (1000, 1000), 230)
+    start, end = np.array([300.0, 600.0]), np.array([700.0, 370.0])  # (x, y)
+    ImageDraw.Draw(clean).line([tuple(start), tuple(end)], fill=10, width=8)
+    grey, full = preprocess.to_grey(_bold_grid(clean, pitch=80, width=5, fill=100))
+    ink = preprocess.remove_paper_lines(preprocess.ink_map(grey, full))
+    along = start + (end - start) * np.linspace(0.02, 0.98, 2000)[:, None]
+    kept = ink[np.rint(along[:, 1]).astype(int), np.rint(along[:, 0]).astype(int)] > 0
+    # where the stroke crosses a column (_bold_grid's columns: x = k + 30 - 30 y / 999, every 80 px)
+    column = (along[:, 0] - 30 + 30 * along[:, 1] / 999) % 80
+    crossing = np.minimum(column, 80 - column) < 4
+    assert crossing.sum() > 100
+    assert kept[crossing].mean() > 0.5  # was 0.11
+    # and the grid is still not ink: nothing 12 px or more off the stroke
+    ys, xs = np.nonzero(ink)
+    d = np.abs((end[1] - start[1]) * (xs - start[0]) - (end[0] - start[0]) * (ys - start[1])) / np.hypot(*(end - start))
+    assert int((d >= 12).sum()) < 50
+
+
 def _thin_pen_zero(gap_degrees: float) -> Image.Image:
     """A 0 written with a fine pen (4 px in a 1600 px photo) that skipped ``gap_degrees`` of its
     outline at the top and at the bottom."""
