@@ -1057,6 +1057,85 @@ def _path_distances(path: np.ndarray, sources: np.ndarray, limit: float) -> tupl
     return ys, xs, dijkstra(graph, directed=False, indices=sources, limit=limit)
 
 
+def _end_directions(points: np.ndarray, end_ids: np.ndarray, along: np.ndarray, trace: float) -> np.ndarray:
+    """Unit vector (dy, dx) in which each stroke end points: from the mean of the path between
+    trace/2 and trace behind it (``along``: distances along the path from each end) to the end.
+    A stroke shorter than that uses all of it beyond 2 px; a dot has no direction (0, 0)."""
+    directions = np.zeros((end_ids.size, 2))
+    for k, i in enumerate(end_ids):
+        behind = (along[k] >= trace / 2) & (along[k] <= trace)
+        if not behind.any():
+            behind = np.isfinite(along[k]) & (along[k] >= 2)
+            if not behind.any():
+                continue
+        v = points[i] - points[behind].mean(axis=0)
+        norm = float(np.hypot(*v))
+        if norm > 0:
+            directions[k] = v / norm
+    return directions
+
+
+def _join_candidates(points: np.ndarray, end_ids: np.ndarray, directions: np.ndarray, along: np.ndarray,
+                     height: int) -> list[tuple[float, int, int, int]]:
+    """Every join an end may make, as ``(cost, end k, path pixel j, j's end number or -1)``: to an
+    end pointing back at it (SKIP_TO_END, cones SKIP_END_CONE each and SKIP_END_CONES together)
+    or to the side of a stroke it points at (SKIP_TO_STROKE, SKIP_CONE), where going round along
+    the path is SKIP_DETOUR x longer. Nearer and straighter joins cost less."""
+    cone = np.cos(np.deg2rad(SKIP_CONE))
+    end_cone = np.cos(np.deg2rad(SKIP_END_CONE))
+    far = max(SKIP_TO_END, SKIP_TO_STROKE) * height
+    end_of = np.full(points.shape[0], -1)
+    end_of[end_ids] = np.arange(end_ids.size)
+    candidates = []
+    for k, i in enumerate(end_ids):
+        if not directions[k].any():
+            continue
+        v = points - points[i]
+        d = np.hypot(v[:, 0], v[:, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = (v @ directions[k]) / d  # how straight ahead of the end each path pixel lies
+        ok = (d >= 1.5) & (d <= far) & (cos >= end_cone) & ~(along[k] <= SKIP_DETOUR * d)
+        for j in np.flatnonzero(ok):
+            other = end_of[j]
+            if other >= 0:  # another end: it must point back, and the two turn <= SKIP_END_CONES in all
+                back = -(v[j] @ directions[other]) / d[j]
+                if (d[j] > SKIP_TO_END * height or back < end_cone
+                        or np.degrees(np.arccos(min(cos[j], 1.0)) + np.arccos(min(back, 1.0))) > SKIP_END_CONES):
+                    continue
+            elif d[j] > SKIP_TO_STROKE * height or cos[j] < cone:  # a stroke's side
+                continue
+            candidates.append((d[j] * (2.0 - cos[j]), k, int(j), int(other)))
+    candidates.sort()
+    return candidates
+
+
+def _crosses_other_piece(pieces: np.ndarray, a: np.ndarray, b: np.ndarray, margin: float) -> bool:
+    """Does the straight join from path point ``a`` to ``b`` (``margin`` px kept clear at both
+    ends) pass over a piece of ink (``pieces``: labels) other than the two it joins?"""
+    d = float(np.hypot(*(b - a)))
+    t = np.arange(margin, d - margin + 1e-9, 0.5)
+    if not t.size:
+        return False
+    q = np.rint(a + (b - a)[None, :] * (t / d)[:, None]).astype(int)
+    crossed = pieces[q[:, 0], q[:, 1]]
+    ends = (pieces[tuple(a.astype(int))], pieces[tuple(b.astype(int))])
+    return bool(np.isin(crossed[crossed > 0], ends, invert=True).any())
+
+
+def _draw_segment(out: np.ndarray, a: np.ndarray, b: np.ndarray, half_width: float) -> None:
+    """Ink a straight stroke from ``a`` to ``b`` (row, column) ``half_width`` px wide (1 px soft edge) into ``out``."""
+    h, w = out.shape
+    top, left = np.floor(np.minimum(a, b) - half_width - 1).astype(int)
+    bottom, right = np.ceil(np.maximum(a, b) + half_width + 2).astype(int)
+    top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+    yy, xx = np.mgrid[top:bottom, left:right].astype(np.float64)
+    seg = b - a
+    t = np.clip(((yy - a[0]) * seg[0] + (xx - a[1]) * seg[1]) / max(float(seg @ seg), 1e-9), 0.0, 1.0)
+    dist = np.hypot(yy - (a[0] + t * seg[0]), xx - (a[1] + t * seg[1]))
+    stroke = np.clip(half_width + 0.5 - dist, 0.0, 1.0).astype(np.float32)
+    np.maximum(out[top:bottom, left:right], stroke, out=out[top:bottom, left:right])
+
+
 def join_skipped_ends(ink: np.ndarray, box: tuple[int, int, int, int], half_width: float) -> np.ndarray:
     """Close the gaps a skipping pen leaves *along* its strokes: a loop's side or a junction that
     a round pen (bridge_gaps) cannot reach across.
@@ -1071,98 +1150,43 @@ def join_skipped_ends(ink: np.ndarray, box: tuple[int, int, int, int], half_widt
     close by; a pen that skipped leaves ends that point at each other."""
     from scipy import ndimage
 
+    # 1. the path at SKIP_HEIGHT px tall, its ends, and distances along it from each end
     y0, y1, x0, x1 = box
-    crop = ink[y0:y1, x0:x1]
-    height = y1 - y0
-    f = min(1.0, SKIP_HEIGHT / height)
-    small_size = (max(1, round((x1 - x0) * f)), max(1, round(height * f)))
-    small = np.asarray(Image.fromarray(crop, "F").resize(small_size, Image.Resampling.BOX)) > 0.3
+    f = min(1.0, SKIP_HEIGHT / (y1 - y0))
+    small_size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    small = np.asarray(Image.fromarray(ink[y0:y1, x0:x1], "F").resize(small_size, Image.Resampling.BOX)) > 0.3
     path = skeleton(small)
-    count = sum(x.astype(np.uint8) for x in neighbours(path))
-    ends_mask = path & (count == 1)
+    ends_mask = path & (sum(x.astype(np.uint8) for x in neighbours(path)) == 1)
     if not ends_mask.any():
         return ink
-    h_small = small.shape[0]
-    trace = SKIP_TRACE * h_small
-    far = max(SKIP_TO_END, SKIP_TO_STROKE) * h_small
+    height = small.shape[0]
+    trace = SKIP_TRACE * height
     ys, xs = np.nonzero(path)
     end_ids = np.flatnonzero(ends_mask[ys, xs])
+    far = max(SKIP_TO_END, SKIP_TO_STROKE) * height
     ys, xs, along = _path_distances(path, end_ids, max(SKIP_DETOUR * far, trace))
     points = np.stack([ys, xs], axis=1).astype(np.float64)
-    # each end's direction: from the mean of the path trace/2 .. trace behind it to the end
-    directions = np.zeros((end_ids.size, 2))
-    for k, i in enumerate(end_ids):
-        behind = (along[k] >= trace / 2) & (along[k] <= trace)
-        if not behind.any():
-            reach = np.isfinite(along[k]) & (along[k] >= 2)
-            if not reach.any():
-                continue  # a dot: no direction
-            behind = reach
-        v = points[i] - points[behind].mean(axis=0)
-        norm = float(np.hypot(*v))
-        if norm > 0:
-            directions[k] = v / norm
-    cone = np.cos(np.deg2rad(SKIP_CONE))
-    end_cone = np.cos(np.deg2rad(SKIP_END_CONE))
-    end_of = np.full(ys.size, -1)
-    end_of[end_ids] = np.arange(end_ids.size)
+    # 2. what each end points at; 3. the joins taken, best first, each end once, none over other ink
+    directions = _end_directions(points, end_ids, along, trace)
     margin = max(1.5, float(half_width * f) + 1.0)
     pieces = ndimage.label(small, structure=np.ones((3, 3), dtype=bool))[0]
-    candidates = []
-    for k, i in enumerate(end_ids):
-        if not directions[k].any():
-            continue
-        v = points - points[i]
-        d = np.hypot(v[:, 0], v[:, 1])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cos = (v @ directions[k]) / d
-        ok = (d >= 1.5) & (d <= far) & (cos >= end_cone) & ~(along[k] <= SKIP_DETOUR * d)
-        for j in np.flatnonzero(ok):
-            other = end_of[j]
-            if other >= 0:
-                back = -(v[j] @ directions[other]) / d[j]
-                if (d[j] > SKIP_TO_END * h_small or back < end_cone
-                        or np.degrees(np.arccos(min(cos[j], 1.0)) + np.arccos(min(back, 1.0))) > SKIP_END_CONES):
-                    continue
-            elif d[j] > SKIP_TO_STROKE * h_small or cos[j] < cone:
-                continue
-            candidates.append((d[j] * (2.0 - cos[j]), k, int(j), int(other)))
-    candidates.sort()
     used = np.zeros(end_ids.size, dtype=bool)
     joins = []
-    for _, k, j, other in candidates:
+    for _, k, j, other in _join_candidates(points, end_ids, directions, along, height):
         if used[k] or (other >= 0 and used[other]):
             continue
-        a, b = points[end_ids[k]], points[j]
-        d = float(np.hypot(*(b - a)))
-        t = np.arange(margin, d - margin + 1e-9, 0.5)
-        if t.size:
-            q = np.rint(a + (b - a)[None, :] * (t / d)[:, None]).astype(int)
-            crossed = pieces[q[:, 0], q[:, 1]]
-            if np.isin(crossed[crossed > 0], (pieces[tuple(points[end_ids[k]].astype(int))], pieces[tuple(b.astype(int))]),
-                       invert=True).any():
-                continue  # the join would cross another piece of ink: not a gap
+        if _crosses_other_piece(pieces, points[end_ids[k]], points[j], margin):
+            continue  # not a gap
         used[k] = True
         if other >= 0:
             used[other] = True
-        joins.append((a, b))
+        joins.append((points[end_ids[k]], points[j]))
     if not joins:
         return ink
+    # 4. each join drawn in ink's pixels: small pixel centre i <-> crop coordinate (i + 0.5) / f - 0.5
     out = ink.copy()
-    h, w = ink.shape
     for a, b in joins:
-        # back to ink's pixels: small pixel centre i <-> crop coordinate (i + 0.5) / f - 0.5
-        a = (a + 0.5) / f - 0.5 + (y0, x0)
-        b = (b + 0.5) / f - 0.5 + (y0, x0)
-        top, left = np.floor(np.minimum(a, b) - half_width - 1).astype(int)
-        bottom, right = np.ceil(np.maximum(a, b) + half_width + 2).astype(int)
-        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
-        yy, xx = np.mgrid[top:bottom, left:right].astype(np.float64)
-        seg = b - a
-        t = np.clip(((yy - a[0]) * seg[0] + (xx - a[1]) * seg[1]) / max(float(seg @ seg), 1e-9), 0.0, 1.0)
-        dist = np.hypot(yy - (a[0] + t * seg[0]), xx - (a[1] + t * seg[1]))
-        stroke = np.clip(half_width + 0.5 - dist, 0.0, 1.0).astype(np.float32)
-        np.maximum(out[top:bottom, left:right], stroke, out=out[top:bottom, left:right])
+        _draw_segment(out, (a + 0.5) / f - 0.5 + (y0, x0), (b + 0.5) / f - 0.5 + (y0, x0), half_width)
     return out
 
 
