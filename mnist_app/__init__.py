@@ -16,7 +16,7 @@ Data flows one way through the package, one module per step:
     evaluate    labelled image folders -> accuracy, per digit and per style, confusion matrix
 
 Around them: image_format (28x28, 784, 10 stated once), errors (one-line user errors), fileio
-(atomic writes), interrupts (Ctrl-C held or made final for a block), reference (the book's per-example code: the tests' oracle and the benchmark's
+(atomic writes), interrupts (Ctrl-C held back for a block), reference (the book's per-example code: the tests' oracle and the benchmark's
 baseline), benchmark (the timings of scripts/benchmark.py) and cli (one module per command;
 scripts/*.py are thin wrappers). docs/design.md says more, one paragraph per module.
 

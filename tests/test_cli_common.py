@@ -231,21 +231,25 @@ def test_measuring_scripts_report_errors_like_the_commands(tmp_path: Path) -> No
         assert done.stderr.startswith(f"{script}: error: ") and done.stderr.count("\n") == 1, done.stderr
 
 
-def test_ctrl_c_while_mnist_app_loads_its_command_exits_130_quietly() -> None:
+@pytest.mark.parametrize("interrupted_import, entry", [
+    ("mnist_app.cli.common", "from mnist_app.cli import main\nsys.exit(main(['predict', 'x.png']))\n"),
+    ("mnist_app.cli", "import runpy\nsys.argv = ['mnist_app', 'predict', 'x.png']\n"
+                      "runpy.run_module('mnist_app', run_name='__main__', alter_sys=True)\n"),
+])
+def test_ctrl_c_while_mnist_app_loads_its_command_exits_130_quietly(interrupted_import: str, entry: str) -> None:
     """`mnist-app predict` and `python -m mnist_app predict` have no script whose first line sets
-    the exit-at-once handler: a Ctrl-C while the dispatcher imported cli.common (the first ~100 ms)
-    was a KeyboardInterrupt traceback (seen in a sweep of signal times). Here the process signals
-    itself as that import begins, which is too narrow a window to hit from outside on purpose."""
+    the exit-at-once handler: a Ctrl-C while the dispatcher imported cli.common, or while
+    mnist_app/__main__.py imported the dispatcher (the first ~100 ms), was a KeyboardInterrupt
+    traceback (seen in a sweep of signal times). Here the process signals itself as that import
+    begins, which is too narrow a window to hit from outside on purpose."""
     program = (
         "import os, signal, sys\n"
         "class InterruptOnImport:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'mnist_app.cli.common':\n"
+        f"        if name == {interrupted_import!r}:\n"
         "            os.kill(os.getpid(), signal.SIGINT)\n"
         "        return None\n"
-        "sys.meta_path.insert(0, InterruptOnImport())\n"
-        "from mnist_app.cli import main\n"
-        "sys.exit(main(['predict', 'x.png']))\n"
+        "sys.meta_path.insert(0, InterruptOnImport())\n" + entry
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert (done.returncode, done.stdout, done.stderr) == (EXIT_INTERRUPTED, "", ""), done
