@@ -9,7 +9,7 @@ statistic flags about a quarter to a third of handwritten letters).
 So 784-30-1 sigmoid networks (the same textbook Network, cross-entropy cost) are trained to say
 1 for "not a digit" and 0 for a digit; three of them, trained from different seeds, are shipped
 merged into one 784-90-1 network whose log-odds is the mean of theirs
-(mnist_app.unsure_lab.merge_checks):
+(mnist_app.merge.merge_networks, as for merged digit models):
 
 - digits: MNIST training images, redrawn every epoch with the shipped model's distortions
   (affine + elastic + crossed 7s / flagged 1s), some of them also drawn on paper (enlarged, or as

@@ -134,14 +134,6 @@ def mnist_through_preprocessing(images: np.ndarray, rng: np.random.Generator) ->
     return np.stack(out)
 
 
-def merge_checks(networks) -> "Network":
-    """Several (784, h, 1) checks as ONE (784, sum h, 1) network whose output log-odds is the mean
-    of theirs (mnist_app.merge.merge_networks, as for merged digit models). An ensemble of checks
-    trained from different seeds is steadier than any one of them."""
-    from mnist_app.merge import merge_networks
-
-    return merge_networks(networks)
-
 
 # ------------------------------------------------------------------------------------ real sets
 

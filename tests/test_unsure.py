@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from mnist_app.cli import predict as predict_cli
 from mnist_app.models import load
@@ -304,11 +304,11 @@ def test_merged_checks_give_the_mean_log_odds_of_their_members(mnist, tmp_path):
     from mnist_app.checkpoint import save_checkpoint
     from mnist_app.digit_check import not_digit_scores
     from mnist_app.network import Network
-    from mnist_app.unsure_lab import merge_checks
+    from mnist_app.merge import merge_networks
 
     members = [Network((784, h, 1), init="scaled", rng=seed) for seed, h in ((1, 5), (2, 7), (3, 4))]
     paths = []
-    for i, network in enumerate(members + [merge_checks(members)]):
+    for i, network in enumerate(members + [merge_networks(members)]):
         paths.append(tmp_path / f"check{i}.npz")
         save_checkpoint(paths[-1], network, {}, momentum=False)
     X = mnist.test_images[:50]

@@ -73,7 +73,8 @@ def _seeds(text: str) -> tuple[int, ...]:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from mnist_app.checkpoint import save_checkpoint
-    from mnist_app.unsure_lab import merge_checks, synthetic_set, train_digit_check
+    from mnist_app.merge import merge_networks
+    from mnist_app.unsure_lab import synthetic_set, train_digit_check
 
     if args.merge:
         return _merge(args.merge, args.out)
@@ -95,7 +96,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "command": f"python scripts/train_digit_check.py --seeds {seeds} --rounds {args.rounds} --epochs {args.epochs} "
                        f"--hidden {args.hidden} --augment {args.augment}"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(args.out, merge_checks(networks) if len(networks) > 1 else networks[0], meta, momentum=False)
+    save_checkpoint(args.out, merge_networks(networks) if len(networks) > 1 else networks[0], meta, momentum=False)
     print(f"saved {args.out} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return EXIT_OK
 
@@ -105,7 +106,7 @@ def _merge(paths: Sequence[str], out: str) -> int:
     from mnist_app.checkpoint import load_checkpoint, save_checkpoint
     from mnist_app.digit_check import N_INPUTS
     from mnist_app.errors import CheckpointError
-    from mnist_app.unsure_lab import merge_checks
+    from mnist_app.merge import merge_networks
 
     networks, members = [], []
     for path in paths:
@@ -118,7 +119,7 @@ def _merge(paths: Sequence[str], out: str) -> int:
     meta = {"purpose": "not-a-digit check for mnist_app.unsure (output 1 = not a digit)", "members": members,
             "merged": "mean log-odds of one check per seed",
             "command": f"python scripts/train_digit_check.py --seeds {seeds} (or one process per seed, then --merge)"}
-    save_checkpoint(out, merge_checks(networks), meta, momentum=False)
+    save_checkpoint(out, merge_networks(networks), meta, momentum=False)
     print(f"saved {out} (merged {len(networks)} checks)", file=sys.stderr)
     return EXIT_OK
 
