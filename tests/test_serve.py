@@ -7,6 +7,7 @@ import concurrent.futures
 import csv
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -334,6 +335,29 @@ def test_ctrl_c_stops_cleanly_and_a_busy_port_is_one_line(tmp_path):
         assert busy.stderr.count("\n") == 1 and f":{port}: cannot listen" in busy.stderr
     assert first.returncode == 130
     assert "Traceback" not in first.stderr and "interrupted" in first.stderr
+
+
+def test_ctrl_c_before_uvicorn_takes_over_is_one_line(tmp_path):
+    """Ctrl-C after the model has loaded but before uvicorn captures Ctrl-C itself (while it builds
+    its event loop) escaped from asyncio as a KeyboardInterrupt: after the error line came
+    "coroutine 'Server.serve' was never awaited" and an "unclosed event loop" traceback (seen in
+    CI, under load). The Ctrl-C is sent from inside uvicorn's loop set-up, so the moment is exact."""
+    program = (
+        "import os, signal, sys\n"
+        "import uvicorn\n"
+        "build_loop = uvicorn.Config.get_loop_factory\n"
+        "def ctrl_c_while_building(self):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return build_loop(self)\n"
+        "uvicorn.Config.get_loop_factory = ctrl_c_while_building\n"
+        "from mnist_app.cli.common import start\n"
+        "sys.exit(start('serve', ['--port', '0', '--model', sys.argv[1]]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program, str(shipped_model())], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 130, done
+    assert done.stderr.splitlines()[-1] == "serve.py: error: interrupted", done.stderr
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("args, problem", [

@@ -7,13 +7,17 @@ and the model that answers. Ctrl-C stops it (exit 130). Only this computer can r
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, bounded_int, make_parser, one_blas_thread, program_name, run
+from mnist_app.cli.common import (
+    EXIT_INTERRUPTED, EXIT_OK, bounded_int, error, make_parser, one_blas_thread, program_name, run,
+)
 from mnist_app.errors import MnistAppError
+from mnist_app.interrupts import sigint_handled_by
 from mnist_app.models import SPEC_HELP
 
 PROG = "serve.py"
@@ -104,8 +108,19 @@ def _main(argv: Sequence[str] | None) -> int:
 
         webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn captures Ctrl-C itself only once its event loop runs; a KeyboardInterrupt while it builds
+    # that loop escapes from asyncio with "never awaited" and "unclosed event loop" warnings. Nothing
+    # is served yet then, so Ctrl-C ends the process at once. After a graceful stop uvicorn puts this
+    # handler back and raises the Ctrl-C it captured again: the same line and exit code.
+    with sigint_handled_by(_stop_at_once):
+        uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK
+
+
+def _stop_at_once(signum, frame) -> None:
+    error(PROG, "interrupted")
+    sys.stdout.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
