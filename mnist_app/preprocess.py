@@ -102,6 +102,8 @@ LINE_MAX_WIDTH = 0.008
 LINE_INK_RATIO = 2.5
 PEN_ON_LINE_RATIO = 1.5  # ... or 1.5x darker along >= PEN_ON_LINE_RUN x the thin limit (a stroke along the line)
 PEN_ON_LINE_RUN = 2
+PEN_BESIDE_RATIO = 1.2  # ... and 1.2x darker than its line just beside it (light falling off darkens
+PEN_BESIDE_REACH = 4  # a line gradually), looked at over the stretch's length, >= 4x the thin limit, each side
 PEN_ON_LINE_MIN = 0.8  # ... and near the pen's full strength (a line's own darker stretch is not)
 LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
 # Lines as wide as a fine pen (a grid printed as boldly as the pen writes): runs across them up to
@@ -687,6 +689,35 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
     return out
 
 
+def _darker_than_beside(along: np.ndarray, darker: np.ndarray, view: np.ndarray, which: np.ndarray,
+                        thin_limit: int) -> np.ndarray:
+    """The stretches of ``along`` (dark runs on the near-horizontal lines ``which`` numbers) that
+    are PEN_BESIDE_RATIO x darker than their own line just beside them (its ink column by column,
+    where it is not "darker" itself, as far again on each side, at least PEN_BESIDE_REACH x the
+    thin limit): a pen's stroke on the line. Light falling off
+    across a photo darkens a whole line gradually, and its dim stretch is no darker than the line
+    next to it. A stretch with no line beside it (the pen covers what the noise left of it) stays."""
+    if not along.any():
+        return along
+    start, length = _runs(along)
+    keep = np.zeros_like(along)
+    ys, xs = np.nonzero(along & (start == np.arange(along.shape[1])[None, :]))  # each stretch's first pixel
+    for y, x in zip(ys, xs):
+        n = int(length[y, x])
+        line = which[y, x]
+        reach = max(n, PEN_BESIDE_REACH * thin_limit)
+        lo, hi = max(0, y - thin_limit), y + thin_limit + 1  # a tilted line drifts a few rows
+        beside = np.zeros(view.shape[1], dtype=bool)
+        beside[max(0, x - reach) : x] = True
+        beside[x + n : x + n + reach] = True
+        window = which[lo:hi] == line
+        window &= beside[None, :] & ~darker[lo:hi]
+        peaks = np.where(window, view[lo:hi], 0).max(axis=0)[window.any(axis=0)]  # the line's ink, column by column
+        if peaks.size < n // 2 or float(np.median(view[y, x : x + n])) >= PEN_BESIDE_RATIO * float(np.median(peaks)):
+            keep[y, x : x + n] = True
+    return along & keep
+
+
 def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
     """Drop the printed lines of ruled and squared paper from the ink; keep the digit.
 
@@ -726,6 +757,9 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
             local[names] = medians
             darker = found & (view >= np.maximum(PEN_ON_LINE_RATIO * local[which], PEN_ON_LINE_MIN))
             along = _runs(darker)[1] >= PEN_ON_LINE_RUN * thin_limit
+            # (the line's quantile comes from its brightest stretch: where light falls off by
+            # less than flatten_lighting evens out, a line's dim end is as "darker" as a pen)
+            along = _darker_than_beside(along, darker, view, which, thin_limit)
             found &= (view <= LINE_INK_RATIO * level) & ~along
         line |= found.T if flip else found
     if not line.any():
