@@ -134,7 +134,6 @@ def mnist_through_preprocessing(images: np.ndarray, rng: np.random.Generator) ->
     return np.stack(out)
 
 
-
 # ------------------------------------------------------------------------------------ real sets
 
 

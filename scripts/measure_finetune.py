@@ -29,7 +29,7 @@ from mnist_app.preprocess import prepare  # noqa: E402
 
 
 EXAMPLES = """examples:
-  python scripts/measure_finetune.py ../shared/digits-dev --data-dir ~/.cache/mnist_app   # docs/finetune.md's table
+  python scripts/measure_finetune.py DIGITS_DEV_DIR --data-dir ~/.cache/mnist_app   # docs/finetune.md's table
   python scripts/measure_finetune.py my_digits/ --data-dir DIR --k 3 --draws 2 --groups source=drawn
 """
 
