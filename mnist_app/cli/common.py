@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from mnist_app.errors import MnistAppError
 
@@ -177,10 +178,16 @@ def _keyboard_interrupt(signum, frame) -> None:
     global _ctrl_c_pressed
     _ctrl_c_pressed = True
     if not _command_running or _inside_an_import(frame):
-        with contextlib.suppress(Exception):  # keep what was printed
-            sys.stdout.flush()
-        os._exit(EXIT_INTERRUPTED)
+        exit_at_once()
     raise KeyboardInterrupt
+
+
+def exit_at_once() -> NoReturn:
+    """End the process with 130 now, keeping what was printed: for a Ctrl-C where nothing is left
+    to save and a KeyboardInterrupt would only be a traceback."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _inside_an_import(frame) -> bool:

@@ -7,14 +7,13 @@ and the model that answers. Ctrl-C stops it (exit 130). Only this computer can r
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_INTERRUPTED, EXIT_OK, bounded_int, error, make_parser, one_blas_thread, program_name, run,
+    EXIT_OK, bounded_int, error, exit_at_once, make_parser, one_blas_thread, program_name, run,
 )
 from mnist_app.errors import MnistAppError
 from mnist_app.interrupts import sigint_handled_by
@@ -119,8 +118,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _stop_at_once(signum, frame) -> None:
     error(PROG, "interrupted")
-    sys.stdout.flush()
-    os._exit(EXIT_INTERRUPTED)
+    exit_at_once()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
