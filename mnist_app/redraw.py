@@ -132,7 +132,7 @@ def holes(masks: np.ndarray) -> np.ndarray:
 
     out = np.zeros(len(masks), dtype=np.intp)
     for k, mask in enumerate(masks):
-        labels, count = ndimage.label(~np.pad(mask, 1))  # the padding joins all border paper into one piece
+        _, count = ndimage.label(~np.pad(mask, 1))  # the padding joins all border paper into one piece
         out[k] = count - 1
     return out
 
