@@ -689,17 +689,18 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
     return out
 
 
-def _darker_than_beside(along: np.ndarray, darker: np.ndarray, view: np.ndarray, which: np.ndarray,
-                        thin_limit: int) -> np.ndarray:
-    """The stretches of ``along`` (dark runs on the near-horizontal lines ``which`` numbers) that
-    are PEN_BESIDE_RATIO x darker than their own line just beside them (its ink column by column,
-    where it is not "darker" itself, as far again on each side, at least PEN_BESIDE_REACH x the
-    thin limit): a pen's stroke on the line. Light falling off
-    across a photo darkens a whole line gradually, and its dim stretch is no darker than the line
-    next to it. A stretch with no line beside it (the pen covers what the noise left of it) stays."""
+def _darker_than_beside(along: np.ndarray, runs: tuple[np.ndarray, np.ndarray], darker: np.ndarray,
+                        view: np.ndarray, which: np.ndarray, thin_limit: int) -> np.ndarray:
+    """The stretches of ``along`` (whole runs of ``darker``, whose _runs are ``runs``, on the
+    near-horizontal lines ``which`` numbers) that are PEN_BESIDE_RATIO x darker than their own
+    line just beside them (its ink column by column, where it is not "darker" itself, as far again
+    on each side, at least PEN_BESIDE_REACH x the thin limit): a pen's stroke on the line. Light
+    falling off across a photo darkens a whole line gradually, and its dim stretch is no darker
+    than the line next to it. A stretch with no line beside it (the pen covers what the noise left
+    of it) stays."""
     if not along.any():
         return along
-    start, length = _runs(along)
+    start, length = runs
     keep = np.zeros_like(along)
     ys, xs = np.nonzero(along & (start == np.arange(along.shape[1])[None, :]))  # each stretch's first pixel
     for y, x in zip(ys, xs):
@@ -756,10 +757,11 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
             local = np.zeros(int(names.max()) + 1, dtype=np.float32)
             local[names] = medians
             darker = found & (view >= np.maximum(PEN_ON_LINE_RATIO * local[which], PEN_ON_LINE_MIN))
-            along = _runs(darker)[1] >= PEN_ON_LINE_RUN * thin_limit
+            runs = _runs(darker)
+            along = runs[1] >= PEN_ON_LINE_RUN * thin_limit
             # (the line's quantile comes from its brightest stretch: where light falls off by
             # less than flatten_lighting evens out, a line's dim end is as "darker" as a pen)
-            along = _darker_than_beside(along, darker, view, which, thin_limit)
+            along = _darker_than_beside(along, runs, darker, view, which, thin_limit)
             found &= (view <= LINE_INK_RATIO * level) & ~along
         line |= found.T if flip else found
     if not line.any():
