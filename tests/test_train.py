@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -355,12 +356,13 @@ def test_cli_model_dir_that_is_a_file_fails_before_loading_data(tmp_path: Path) 
 @pytest.mark.slow
 def test_cli_ctrl_c_keeps_the_last_epoch_and_says_so(mnist_mirror_dir: Path, tmp_path: Path) -> None:
     """A real SIGINT during training: exit 130, one message naming the saved epoch, and that epoch
-    really is in last.npz, ready for --resume."""
+    really is in last.npz, ready for --resume. The folder has a space: the suggested command quotes
+    it, so it works as pasted."""
     import signal
 
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "scripts" / "train.py"), "--mirror", str(mnist_mirror_dir),
-         "--no-default-mirrors", "--data-dir", str(tmp_path / "data"), "--model-dir", str(tmp_path / "m"),
+         "--no-default-mirrors", "--data-dir", str(tmp_path / "data"), "--model-dir", str(tmp_path / "m 1"),
          "--seed", "1", "--epochs", "200", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -369,8 +371,9 @@ def test_cli_ctrl_c_keeps_the_last_epoch_and_says_so(mnist_mirror_dir: Path, tmp
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err
-    saved = read_meta(tmp_path / "m" / "last.npz")["epoch"]
-    assert f"epoch {saved} is saved in" in err and f"--resume --model-dir {tmp_path / 'm'} --epochs 200" in err
+    saved = read_meta(tmp_path / "m 1" / "last.npz")["epoch"]
+    assert f"epoch {saved} is saved in" in err
+    assert f"--resume --model-dir {shlex.quote(str(tmp_path / 'm 1'))} --epochs 200" in err
     assert f"Epoch {saved}/200: " in first + out
 
 
@@ -383,6 +386,14 @@ def mnist_args(data_dir: Path) -> list[str]:
 def run_in(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_next_command_quotes_a_model_dir_with_a_space(mnist_data_dir: Path, tmp_path: Path) -> None:
+    """The closing "Next:" line is a command to paste; a --model-dir with a space was printed bare
+    and the shell split it into two arguments."""
+    done = run_in(tmp_path, *mnist_args(mnist_data_dir), "--hidden", "5", "--epochs", "1", "--model-dir", "run one")
+    assert done.returncode == 0, done.stderr
+    assert f"--model {shlex.quote(str(Path('run one') / 'best.npz'))}" in done.stdout
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -33,6 +34,21 @@ def invoked_as(name: str | None) -> None:
 def program_name(prog: str) -> str:
     """``prog`` (a script's name, e.g. "predict.py") unless the command was started another way."""
     return _invoked_as or prog
+
+
+def sibling_command(prog: str, command: str) -> str:
+    """How to run another ``command``, said the way ``prog`` was run (``mnist-app train`` ->
+    ``mnist-app predict``; the script ``train.py`` -> ``python scripts/predict.py``)."""
+    typed, own = program_name(prog), prog.removesuffix(".py")
+    if typed.endswith(f" {own}"):
+        return typed[: -len(own)] + command
+    return f"python scripts/{command}.py"
+
+
+def shell_word(path: str | os.PathLike) -> str:
+    """``path`` as one word of a command line we suggest, quoted when it holds spaces or other
+    characters the shell would split or expand, so the suggestion works when pasted."""
+    return shlex.quote(str(path))
 
 
 def one_blas_thread() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from mnist_app.cli.common import (
     EXIT_OK, add_data_options, add_model_option, load_data, make_parser, one_blas_thread,
-    positive_int, run,
+    positive_int, run, shell_word, sibling_command,
 )
 
 PROG = "finetune.py"
@@ -92,8 +92,8 @@ def _main(argv: Sequence[str] | None) -> int:
     print(f"your digits:  before {_percent(rep.user_before)}  after {cv}")
     print(f"MNIST test:   before {_percent(rep.mnist_test_before)}  after {_percent(rep.mnist_test_after)}")
     print(f"saved {outcome.model_path} and {outcome.card_path} in {rep.seconds:.1f} s")
-    print("next: python scripts/predict.py --model personal IMAGE" if args.out is None
-          else f"next: python scripts/predict.py --model {outcome.model_path} IMAGE")
+    model = "personal" if args.out is None else shell_word(outcome.model_path)
+    print(f"next: {sibling_command(PROG, 'predict')} --model {model} IMAGE")
     return EXIT_OK
 
 

@@ -22,6 +22,8 @@ from mnist_app.cli.common import (
     make_parser,
     program_name,
     run,
+    shell_word,
+    sibling_command,
 )
 
 PROG = "train.py"
@@ -247,12 +249,6 @@ class ConsoleReporter:
             print(line, file=self.stream, flush=True)
 
 
-def _predict_command() -> str:
-    """How to run predict, said the way train was run (``mnist-app train`` -> ``mnist-app predict``)."""
-    prog = program_name(PROG)
-    return prog[: -len("train")] + "predict" if prog.endswith(" train") else "python scripts/predict.py"
-
-
 def _print_summary(result, stream) -> None:
     summary = result.summary()
     for name in result.repaired:
@@ -269,7 +265,8 @@ def _print_summary(result, stream) -> None:
     print(f"Time: {parts['sgd']:.1f} s mini-batch SGD{distorting}, {parts['evaluate']:.1f} s evaluation", file=stream)
     if summary["best_model"]:
         published = f" (also copied to {result.published_to / 'best.npz'})" if result.published_to else ""
-        print(f"Next: {_predict_command()} YOUR_DIGIT.png --model {summary['best_model']}{published}", file=stream)
+        print(f"Next: {sibling_command(PROG, 'predict')} YOUR_DIGIT.png --model {shell_word(summary['best_model'])}"
+              f"{published}", file=stream)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -301,7 +298,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # Name only an epoch of *this* run (or of the run it resumed), never an older run's file.
         if partial.history:
             print(f"{program_name(PROG)}: interrupted; epoch {len(partial.history)} is saved in "
-                  f"{partial.model_dir / 'last.npz'} (continue with --resume --model-dir {partial.model_dir} "
+                  f"{partial.model_dir / 'last.npz'} (continue with --resume --model-dir {shell_word(partial.model_dir)} "
                   f"--epochs {partial.config.epochs})", file=sys.stderr)
         raise
     finally:
