@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,22 @@ def test_empty_folder_on_the_command_line_is_one_line_exit_1(tmp_path, mnist_dat
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "empty" in result.stderr and "no labelled images" in result.stderr
+
+
+def test_log_has_no_progress_bar_and_the_next_command_works_as_pasted(digits_dev_dir, mnist_data_dir, model_path,
+                                                                        tmp_path):
+    """Run as ``python -m mnist_app finetune`` with stderr going to a file, as in a log: the bar's
+    carriage returns stayed in it (train and download draw bars only on a terminal), and the
+    closing hint named ``python scripts/predict.py`` and an --out path with a space unquoted,
+    which the shell would split."""
+    _copy_source(digits_dev_dir, tmp_path / "mine", "usps", 1)
+    result = subprocess.run([sys.executable, "-m", "mnist_app", "finetune", "mine", "--model", str(model_path),
+                             "--out", "my models/mine.npz", "--presentations", "1", "--data-dir",
+                             str(mnist_data_dir), "--no-default-mirrors"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "fine-tuning:" not in result.stderr
+    assert "next: python -m mnist_app predict --model 'my models/mine.npz' IMAGE" in result.stdout
 
 
 def test_a_bad_folder_is_reported_before_mnist_is_loaded(tmp_path):

@@ -54,6 +54,8 @@ def _main(argv: Sequence[str] | None) -> int:
     from mnist_app.imagefiles import printable
 
     settings = Settings(presentations=args.presentations, seed=args.seed)
+    # A bar only on a terminal, as train and download do: in a log file it is a line of carriage returns.
+    show_bar = not (args.quiet or args.json) and sys.stderr.isatty()
     bar = None
 
     def on_start(user, base) -> None:
@@ -67,7 +69,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"  skipped {printable(problem)}", file=sys.stderr)
         for file, same in user.duplicates:
             print(f"  duplicate {printable(file)} (same pixels as {printable(same)})", file=sys.stderr)
-        if not (args.quiet or args.json):
+        if show_bar:
             from tqdm import tqdm
 
             bar = tqdm(total=total_examples(len(user), settings), unit="img", unit_scale=True,
@@ -76,7 +78,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         outcome = personalise(args.directory, lambda: load_data(args, quiet=args.quiet or not sys.stderr.isatty()),
                               base=args.model, out=args.out, settings=settings,
-                              progress=(lambda n: bar.update(n)) if not (args.quiet or args.json) else None,
+                              progress=(lambda n: bar.update(n)) if show_bar else None,
                               on_start=on_start)
     finally:
         if bar is not None:
