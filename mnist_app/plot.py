@@ -569,8 +569,9 @@ def is_previous_figure(path: str | os.PathLike) -> bool:
 
 def check_outputs(targets: Sequence[Path], inputs: Sequence[str | os.PathLike], *, overwrite: bool = False) -> None:
     """Refuse (OutputError, before anything is written) to write a figure over one of the
-    ``inputs``, or over an existing file that is not a previous figure unless ``overwrite``;
-    and say so in one line when a target cannot be written because of its folder."""
+    ``inputs``, or over an existing file that is not a previous figure unless ``overwrite``, or
+    under a name that does not end in .png; and say so in one line when a target cannot be
+    written because of its folder."""
     input_ids = set()
     for name in inputs:
         try:
@@ -599,6 +600,9 @@ def check_outputs(targets: Sequence[Path], inputs: Sequence[str | os.PathLike], 
         if not overwrite and not is_previous_figure(target):
             raise OutputError(f"{target}: exists and is not a figure written by mnist_app; refusing to "
                               "overwrite it (choose another name, or add --overwrite)")
+    for target in targets:  # _save writes PNG whatever the name says: a why.jpg would hold a PNG
+        if Path(target).suffix.lower() != ".png":
+            raise OutputError(f"{target}: figures are saved as PNG; give a name ending in .png")
 
 
 def prediction_figure(chunk: Sequence, *, failed: Sequence = (), title: str | None = None):

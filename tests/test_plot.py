@@ -161,6 +161,18 @@ def test_cli(tmp_path: Path) -> None:
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
+def test_a_figure_name_that_is_not_png_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """Figures are always PNG: ``-o fig.jpg`` wrote PNG bytes under a .jpg name (which, e.g.,
+    LaTeX then fails to read as a JPEG). Now it is one line, exit 1, and no file."""
+    (tmp_path / "history.json").write_text(json.dumps(fake_history()))
+    for name in ("fig.jpg", "fig.svg", "fig"):
+        done = run_plot("history.json", "-o", name, cwd=tmp_path)
+        assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        assert f"{name}: figures are saved as PNG; give a name ending in .png" in done.stderr
+        assert not (tmp_path / name).exists()
+    assert run_plot("history.json", "-o", "fig.PNG", cwd=tmp_path).returncode == 0 and is_png(tmp_path / "fig.PNG")
+
+
 @pytest.mark.slow
 def test_cli_confusion_on_real_mnist(mnist_mirror_dir: Path, tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "model.npz", Network((784, 5, 10), init="scaled", rng=0), {})
