@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import io
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +177,8 @@ def open_image(path: str | Path) -> Image.Image:
         raise _err(p, f"cannot read ({exc.strerror or exc})") from None
     if p.is_dir():
         raise _err(p, "is a directory, expected an image file")
+    if not stat.S_ISREG(st.st_mode):  # a pipe or device: its size says nothing, reading it may never end
+        raise _err(p, "not a regular file (a pipe or device), expected an image file")
     if st.st_size == 0:
         raise _err(p, "empty file (0 bytes), not an image")
     if st.st_size > MAX_FILE_BYTES:

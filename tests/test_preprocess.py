@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -270,6 +271,17 @@ def test_bad_input_gives_one_line_image_error_naming_the_file(tmp_path, case):
         image_to_mnist(path)
     message = str(info.value)
     assert str(path) in message and words in message and "\n" not in message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_or_device_is_named_as_such_not_as_an_empty_file(tmp_path):
+    """A named pipe or /dev/zero reports size 0: the message said "empty file (0 bytes)", which
+    sends the user looking for a broken file. Refused at once (never read: a pipe could block)."""
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    for name in ("pipe.png", "zero.png"):
+        with pytest.raises(ImageError, match=f"{name}: not a regular file \\(a pipe or device\\)"):
+            open_image(tmp_path / name)
 
 
 def test_bomb_is_refused_before_decoding(tmp_path):
