@@ -281,6 +281,9 @@ def test_python_dash_m_and_version():
     assert done.returncode == 0 and done.stdout == f"mnist_app {__version__}\n"
     helped = subprocess.run([sys.executable, "-m", "mnist_app", "--help"], capture_output=True, text=True, env=ENV)
     assert helped.returncode == 0 and "usage: python -m mnist_app COMMAND" in helped.stdout
+    # no command at all is a usage error: exit 2 with the usage on stderr, as argparse does, not stdout
+    bare = subprocess.run([sys.executable, "-m", "mnist_app"], capture_output=True, text=True, env=ENV)
+    assert bare.returncode == 2 and bare.stdout == "" and "usage: python -m mnist_app COMMAND" in bare.stderr
 
 
 def test_subcommands_name_themselves_as_typed(tmp_path, capsys):

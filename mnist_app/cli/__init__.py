@@ -37,10 +37,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "mnist-app") -> int:
         pass
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        print(f"usage: {prog} COMMAND [options]\n       {prog} --version\n\ncommands:")
+        out = sys.stdout if args else sys.stderr  # no command is a usage error: stdout stays for results
+        print(f"usage: {prog} COMMAND [options]\n       {prog} --version\n\ncommands:", file=out)
         for name, summary in COMMANDS.items():
-            print(f"  {name:<10} {summary}")
-        print(f"\nRun '{prog} COMMAND --help' for the options of one command.")
+            print(f"  {name:<10} {summary}", file=out)
+        print(f"\nRun '{prog} COMMAND --help' for the options of one command.", file=out)
         return 0 if args else 2
     if args[0] == "--version":
         from mnist_app import __version__
