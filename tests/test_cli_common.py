@@ -69,6 +69,18 @@ def test_positive_int_rejects_zero_and_words_as_usage_errors() -> None:
         assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("script, args", [("predict", ["x.png", "--show", ""]), ("evaluate", ["--images", ""]),
+                                          ("plot", ["h.json", "-o", ""])])
+def test_an_empty_output_or_folder_name_is_a_usage_error(script: str, args: list[str], tmp_path: Path) -> None:
+    """``--show "$OUT"`` with OUT unset: predict drew nothing and said nothing, evaluate --images ""
+    scored MNIST test instead of a folder, plot -o "" took the default name, each exiting 0."""
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / f"{script}.py"), *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
+    assert "empty name: give a file or folder name" in done.stderr.splitlines()[-1]
+    assert not list(tmp_path.iterdir())
+
+
 def test_help_texts_have_no_markup_left_over() -> None:
     """benchmark --help began with a stray backtick (a docstring's ``code`` quoting)."""
     import contextlib

@@ -127,6 +127,14 @@ def add_suite_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
 
 
+def nonempty_path(text: str) -> str:
+    """argparse type for a file or folder name: an empty one (``--show "$OUT"`` with OUT unset)
+    is a usage error (exit 2), not the option silently left out."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty name: give a file or folder name")
+    return text
+
+
 def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
     """argparse type: an integer from ``low`` to ``high`` (no upper bound if None); a bad value is
     a usage error (exit 2)."""

@@ -30,6 +30,7 @@ from mnist_app.cli.common import (
     error,
     load_data,
     make_parser,
+    nonempty_path,
     run,
 )
 
@@ -45,7 +46,7 @@ EXAMPLES = """
 
 def build_parser():
     parser = make_parser(PROG, "Evaluate a model on MNIST test or on a folder of labelled digit images.", EXAMPLES)
-    parser.add_argument("--images", metavar="DIR", help="folder of images (labels: manifest.csv or leading digit of file name)")
+    parser.add_argument("--images", type=nonempty_path, metavar="DIR", help="folder of images (labels: manifest.csv or leading digit of file name)")
     add_model_option(parser)
     parser.add_argument("--no-preprocess", action="store_true", help="images are already MNIST format: take pixels as they are")
     parser.add_argument("--json", action="store_true", help="print one JSON report on stdout")

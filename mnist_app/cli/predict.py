@@ -34,7 +34,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, run
+from mnist_app.cli.common import (
+    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, nonempty_path, run,
+)
 from mnist_app.plot import PREDICTIONS_PER_FIGURE
 
 PROG = "predict.py"
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
     parser.add_argument(
         "--show",
+        type=nonempty_path,
         metavar="OUT.png",
         help=f"save original | 28x28 input | probability bars per image (more than {PREDICTIONS_PER_FIGURE} "
         "images: OUT-1.png, OUT-2.png, ...)",
