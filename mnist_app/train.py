@@ -643,7 +643,7 @@ def _train(
         repaired = _repair(directory, network, meta, config, plot)
         if len(history) >= config.epochs and not repaired:
             raise TrainingError(
-                f"{directory / LAST}: already trained for {len(history)} epochs; "
+                f"{directory / LAST}: already trained for {len(history)} epoch{'' if len(history) == 1 else 's'}; "
                 f"pass --epochs N with N > {len(history)} to continue"
             )
     else:

@@ -431,6 +431,9 @@ def test_cli_readme_command_twice_keeps_both_runs(mnist_data_dir: Path, tmp_path
     summary = json.loads(done.stdout)
     assert summary["config"]["seed"] != 1 and summary["model_dir"] == str(Path("models/runs/003"))
     assert summary["published_to"] == "models" and summary["best_model"] == str(Path("models/runs/003/best.npz"))
+    # ... and that one-epoch run, resumed, is complete too: "1 epoch", not "1 epochs".
+    done = run_in(tmp_path, *mnist_args(mnist_data_dir), "--resume")
+    assert done.returncode == 1 and "runs/003/last.npz: already trained for 1 epoch; pass" in done.stderr
 
 
 @pytest.mark.slow
