@@ -102,6 +102,11 @@ def save_checkpoint(
         np.savez(handle, **arrays)
 
 
+def parameter_count(sizes) -> int:
+    """Weights and biases of a network with these layer sizes: each layer's n_out x (n_in + 1)."""
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+
+
 def _fail(path: Path, problem: str) -> CheckpointError:
     return CheckpointError(f"{path}: {problem}")
 
@@ -323,7 +328,7 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
         raise _fail(path, f"bad layer sizes in checkpoint meta: {_clip(sizes)}")
     if len(sizes) - 1 > MAX_LAYERS:
         raise _fail(path, f"meta declares {len(sizes) - 1:,} layers (this mnist_app loads at most {MAX_LAYERS:,})")
-    parameters = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+    parameters = parameter_count(sizes)
     if parameters > MAX_PARAMETERS:
         raise _fail(
             path, f"meta declares {parameters:,} parameters (this mnist_app loads at most {MAX_PARAMETERS:,})"

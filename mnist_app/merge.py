@@ -91,7 +91,7 @@ def merge_models(specs: Sequence[str], out: str | Path) -> dict[str, Any]:
     """Merge the models ``specs`` name (mnist_app.models specs: shipped, best, ... or paths) and
     save the result to ``out`` (atomically). Returns the meta written. CheckpointError for a
     member that does not load; ValueError for members that do not merge."""
-    from mnist_app.checkpoint import MAX_PARAMETERS, save_checkpoint
+    from mnist_app.checkpoint import MAX_PARAMETERS, parameter_count, save_checkpoint
     from mnist_app.models import load
 
     networks, records = [], []
@@ -100,7 +100,7 @@ def merge_models(specs: Sequence[str], out: str | Path) -> dict[str, Any]:
         networks.append(network)
         records.append(member_record(info.path, network, meta, info))
     merged = merge_networks(networks)
-    parameters = sum(w.size + b.size for w, b in zip(merged.weights, merged.biases))
+    parameters = parameter_count(merged.sizes)
     if parameters > MAX_PARAMETERS:  # a file that every loader would refuse is not written
         raise ValueError(f"the merged network would have {parameters:,} parameters, more than mnist_app "
                          f"loads ({MAX_PARAMETERS:,})")
