@@ -1,8 +1,9 @@
 """Ctrl-C (SIGINT) handled one way inside a block and as before after it.
 
-Used by ``train``'s end-of-epoch writes: Ctrl-C waits until the epoch's files all describe the
-same epoch. (What Ctrl-C does in a command otherwise is decided in one place,
-``cli.common._keyboard_interrupt``.) Only the standard library is imported.
+Used by ``train``'s end-of-epoch writes (Ctrl-C waits until the epoch's files all describe the
+same epoch) and by ``cli.serve`` while uvicorn builds its event loop (Ctrl-C ends the process at
+once). What Ctrl-C does in a command otherwise is decided in one place,
+``cli.common._keyboard_interrupt``. Only the standard library is imported.
 """
 
 from __future__ import annotations
