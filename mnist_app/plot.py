@@ -600,9 +600,18 @@ def check_outputs(targets: Sequence[Path], inputs: Sequence[str | os.PathLike], 
         if not overwrite and not is_previous_figure(target):
             raise OutputError(f"{target}: exists and is not a figure written by mnist_app; refusing to "
                               "overwrite it (choose another name, or add --overwrite)")
-    for target in targets:  # _save writes PNG whatever the name says: a why.jpg would hold a PNG
-        if Path(target).suffix.lower() != ".png":
-            raise OutputError(f"{target}: figures are saved as PNG; give a name ending in .png")
+    for target in targets:
+        problem = png_name_problem(target)
+        if problem:
+            raise OutputError(f"{target}: {problem}")
+
+
+def png_name_problem(name: str | os.PathLike) -> str | None:
+    """Why ``name`` cannot name a figure, or None: figures are always PNG (``_save`` writes PNG
+    whatever the name says, so a why.jpg would hold a PNG that other programs fail to read)."""
+    if Path(name).suffix.lower() != ".png":
+        return "figures are saved as PNG; give a name ending in .png"
+    return None
 
 
 def prediction_figure(chunk: Sequence, *, failed: Sequence = (), title: str | None = None):

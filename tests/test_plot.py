@@ -154,8 +154,9 @@ def test_cli(tmp_path: Path) -> None:
     # A model that is not a 784 -> 10 digit classifier, and an output name that is a folder:
     # one line each, exit 1, before any data is loaded.
     save_checkpoint(tmp_path / "odd.npz", Network((784, 9, 5), rng=0), {})
+    (tmp_path / "a" / "folder.png").mkdir()
     for args, expected in ((["--confusion", "odd.npz"], "odd.npz: wrong shape"),
-                           (["a/history.json", "-o", "a"], "a: is a directory")):
+                           (["a/history.json", "-o", "a/folder.png"], "a/folder.png: is a directory")):
         done = run_plot(*args, "--no-default-mirrors", "--data-dir", "nowhere", cwd=tmp_path)
         assert done.returncode == 1 and expected in done.stderr, done.stderr
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
@@ -163,13 +164,20 @@ def test_cli(tmp_path: Path) -> None:
 
 def test_a_figure_name_that_is_not_png_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     """Figures are always PNG: ``-o fig.jpg`` wrote PNG bytes under a .jpg name (which, e.g.,
-    LaTeX then fails to read as a JPEG). Now it is one line, exit 1, and no file."""
+    LaTeX then fails to read as a JPEG). Now it is a usage error (exit 2) and no file; the
+    library refuses it too (one line)."""
+    from mnist_app.errors import OutputError
+    from mnist_app.plot import check_outputs
+
     (tmp_path / "history.json").write_text(json.dumps(fake_history()))
     for name in ("fig.jpg", "fig.svg", "fig"):
         done = run_plot("history.json", "-o", name, cwd=tmp_path)
-        assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-        assert f"{name}: figures are saved as PNG; give a name ending in .png" in done.stderr
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.splitlines()[-1] == (
+            f"plot.py: error: argument -o/--output: {name}: figures are saved as PNG; give a name ending in .png")
         assert not (tmp_path / name).exists()
+        with pytest.raises(OutputError, match="figures are saved as PNG"):
+            check_outputs([tmp_path / name], [])
     assert run_plot("history.json", "-o", "fig.PNG", cwd=tmp_path).returncode == 0 and is_png(tmp_path / "fig.PNG")
 
 
@@ -287,8 +295,11 @@ def test_cli_outputs_land_beside_their_input_and_never_over_it(tmp_path: Path) -
 
     model_bytes = (run_dir / "best.npz").read_bytes()
     for args in (["--weights", "best.npz", "-o", "best.npz"], ["history.json", "-o", "history.json"]):
-        done = run_plot(*args, "--overwrite", cwd=run_dir)
-        assert done.returncode == 1 and "is one of the input" in done.stderr and done.stderr.count("\n") == 1
+        done = run_plot(*args, "--overwrite", cwd=run_dir)  # not a .png name: a usage error
+        assert done.returncode == 2 and "figures are saved as PNG" in done.stderr.splitlines()[-1]
+    (run_dir / "model.png").symlink_to("best.npz")  # the input under a figure's name
+    done = run_plot("--weights", "best.npz", "-o", "model.png", "--overwrite", cwd=run_dir)
+    assert done.returncode == 1 and "is one of the input" in done.stderr and done.stderr.count("\n") == 1
     assert (run_dir / "best.npz").read_bytes() == model_bytes
     json.loads((run_dir / "history.json").read_text())
 

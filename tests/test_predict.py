@@ -228,6 +228,25 @@ def test_show_never_writes_over_an_input_or_a_stranger(model_path, digit_dir, tm
     assert run_predict("--model", str(model_path), mine, other, "--show", "notes.png", cwd=tmp_path).returncode == 0
 
 
+def test_show_is_checked_before_the_model_loads_or_any_image_is_classified(digit_dir, tmp_path, capsys):
+    """`--show out.jpg` was refused only after every image had been classified and printed. Now
+    a name not ending in .png is a usage error (exit 2), and a figure that could not be written
+    is refused before the model loads: the --model here is not even a model."""
+    one = str(sorted(digit_dir.glob("*.png"))[0])
+    not_a_model = tmp_path / "junk.npz"
+    not_a_model.write_bytes(b"junk")
+    with pytest.raises(SystemExit) as stopped:
+        predict_cli.main(["--model", str(not_a_model), "--show", str(tmp_path / "why.jpg"), one])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == ""
+    assert "predict.py: error: argument --show: " in err and "why.jpg: figures are saved as PNG" in err
+    (tmp_path / "notes.png").write_bytes(b"not a figure")
+    for show, problem in ((tmp_path / "notes.png", "exists and is not a figure"), (one, "is one of the input images")):
+        assert predict_cli.main(["--model", str(not_a_model), "--show", str(show), one]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and problem in err, err
+
+
 @pytest.mark.slow
 def test_show_under_a_regular_file_is_one_line_error(model_path, digit_dir, tmp_path):
     """D16: --show /path/under/a/regular/file/x.png was a FileExistsError traceback; a FIFO

@@ -135,6 +135,17 @@ def nonempty_path(text: str) -> str:
     return text
 
 
+def png_path(text: str) -> str:
+    """argparse type for a figure's file name: not empty and ending in .png (see
+    mnist_app.plot.png_name_problem), else a usage error (exit 2) before any work is done."""
+    from mnist_app.plot import png_name_problem
+
+    problem = png_name_problem(nonempty_path(text))
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return text
+
+
 def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
     """argparse type: an integer from ``low`` to ``high`` (no upper bound if None); a bad value is
     a usage error (exit 2)."""

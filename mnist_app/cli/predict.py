@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, nonempty_path, run,
+    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, png_path, run,
 )
 from mnist_app.plot import PREDICTIONS_PER_FIGURE
 
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
     parser.add_argument(
         "--show",
-        type=nonempty_path,
+        type=png_path,
         metavar="OUT.png",
         help=f"save original | 28x28 input | probability bars per image (more than {PREDICTIONS_PER_FIGURE} "
         "images: OUT-1.png, OUT-2.png, ...)",
@@ -96,13 +96,18 @@ def _main(argv: Sequence[str] | None) -> int:
     from mnist_app.models import announcement, load
     from mnist_app.predict import classify_files, expand_paths, failed
 
+    entries = expand_paths(args.images)
+    paths = [p for p, problem in entries if problem is None]
+    if args.show:  # a figure that could not be written is refused before any image is classified
+        from mnist_app.plot import check_outputs, prediction_figure_paths
+
+        check_outputs(prediction_figure_paths(args.show, len(paths)), [str(p) for p, _ in entries],
+                      overwrite=args.overwrite)
     network, _meta, model = load(args.model)
     if not args.json:
         print(announcement(model), file=sys.stderr)
     elif model.advice:
         print(model.advice, file=sys.stderr)
-    entries = expand_paths(args.images)
-    paths = [p for p, problem in entries if problem is None]
     by_path = iter(classify_files(network, paths, raw=args.no_preprocess))
     results = [next(by_path) if problem is None else failed(str(p), problem) for p, problem in entries]
 
