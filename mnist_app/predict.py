@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,35 +141,49 @@ def classify_files(network, paths: Iterable[str | os.PathLike], *, raw: bool = F
     A file that fails (unreadable, no digit ...) becomes a Prediction with ``error`` set; the
     others are unaffected. Order is kept.
     """
-    results: list[Prediction | None] = []
-    good_idx: list[int] = []
-    vectors: list[np.ndarray] = []
-    names: list[str] = []
-    pieces: list[list] = []  # per readable file: its digits (one, or several for a number)
     judge = confidence_judge(network)  # lets segmentation split touching digits (mnist_app.segment)
+    prepared = [(str(path), _prepare(path, raw, judge)) for path in paths]
+    readable = [(name, digits) for name, digits in prepared if not isinstance(digits, Prediction)]
+    if not readable:
+        return [digits for _name, digits in prepared]
+    preds = iter(classify_many(network, np.stack([d.vector for _name, digits in readable for d in digits]),
+                               [name for name, digits in readable for _ in digits]))
+    return [digits if isinstance(digits, Prediction) else _answer(name, digits, [next(preds) for _ in digits])
+            for name, digits in prepared]
+
+
+def classify_each(network, paths: Iterable[str | os.PathLike], *, raw: bool = False) -> Iterator[Prediction]:
+    """:func:`classify_files` one file at a time: each answer is yielded as soon as its file is
+    read (one network call per image, as the web page makes), so a command can print it at once
+    and what it printed stays when it is interrupted."""
+    judge = confidence_judge(network)
     for path in paths:
         name = str(path)
-        names.append(name)
-        try:
-            with warnings.catch_warnings():  # a quirky file's numpy/Pillow warnings: not extra stderr lines
-                warnings.simplefilter("ignore")
-                digits = prepare_all(path, raw=raw, judge=judge)
-        except MnistAppError as exc:
-            results.append(failed(name, str(exc)))
-            continue
-        except Exception as exc:  # noqa: BLE001 - any decoder surprise is still one file's problem
-            results.append(failed(name, f"{name}: cannot process image ({type(exc).__name__}: {exc})"))
-            continue
-        good_idx.append(len(results))
-        results.append(None)
-        pieces.append(digits)
-        vectors.extend(d.vector for d in digits)
-    if good_idx:
-        preds = iter(classify_many(network, np.stack(vectors), [names[i] for i, ds in zip(good_idx, pieces) for _ in ds]))
-        for i, digits in zip(good_idx, pieces):
-            mine = [next(preds) for _ in digits]
-            results[i] = mine[0] if len(mine) == 1 else as_number(names[i], mine, [d.box for d in digits])
-    return results  # type: ignore[return-value]
+        digits = _prepare(path, raw, judge)
+        if isinstance(digits, Prediction):
+            yield digits
+        else:
+            yield _answer(name, digits, classify_many(network, np.stack([d.vector for d in digits]),
+                                                      [name] * len(digits)))
+
+
+def _prepare(path: str | os.PathLike, raw: bool, judge) -> list | Prediction:
+    """The file's digits (one, or several for a number: preprocess.prepare_all), or the failed
+    Prediction saying why it cannot be read."""
+    name = str(path)
+    try:
+        with warnings.catch_warnings():  # a quirky file's numpy/Pillow warnings: not extra stderr lines
+            warnings.simplefilter("ignore")
+            return prepare_all(path, raw=raw, judge=judge)
+    except MnistAppError as exc:
+        return failed(name, str(exc))
+    except Exception as exc:  # noqa: BLE001 - any decoder surprise is still one file's problem
+        return failed(name, f"{name}: cannot process image ({type(exc).__name__}: {exc})")
+
+
+def _answer(name: str, digits: list, preds: list[Prediction]) -> Prediction:
+    """One file's answer from its digits' Predictions: the digit, or the number they read."""
+    return preds[0] if len(preds) == 1 else as_number(name, preds, [d.box for d in digits])
 
 
 def expand_paths(args: Iterable[str | os.PathLike]) -> list[tuple[Path, str | None]]:

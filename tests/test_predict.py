@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,31 @@ def test_cli_usage_errors_exit_2_and_start_is_light(model_path, digit_dir):
     one = str(next(digit_dir.glob("*.png")))
     res = subprocess.run([sys.executable, "-c", probe, str(model_path), one], capture_output=True, text=True, env=env)
     assert res.stdout.strip().splitlines()[-1] == "0 []", res.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_answers_already_printed(digit_dir, tmp_path):
+    """Ctrl-C while predict read a big folder printed no answer at all (all were printed at the
+    end). Now each answer is printed as soon as it is known; Ctrl-C keeps those lines (whole JSON
+    lines), then says "interrupted", exit 130, and draws no --show figure."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    one = sorted(digit_dir.glob("*.png"))[0].read_bytes()
+    for n in range(1000):  # minutes of work: it is interrupted long before the end
+        (folder / f"{n:04d}.png").write_bytes(one)
+    command = [sys.executable, str(REPO / "scripts" / "predict.py"), "--model", "shipped", "--json", "many",
+               "--show", "why.png"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    first = proc.stdout.readline()  # an answer printed while the others are still being read
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    lines = (first + rest).splitlines()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.splitlines()[-1] == "predict.py: error: interrupted"
+    assert 1 <= len(lines) < 1000 and all(json.loads(line)["digit"] is not None for line in lines)
+    assert not (tmp_path / "why.png").exists()
 
 
 # ------------------------------------------------------------------------------- --show figure

@@ -1,7 +1,7 @@
 """``python scripts/predict.py IMAGE [IMAGE|DIR ...]``: classify your own digit images.
 
-Each image is preprocessed into an MNIST-style 28x28 digit (mnist_app.preprocess) and all of
-them go through the network in one batch. One line per image on stdout:
+Each image is preprocessed into an MNIST-style 28x28 digit (mnist_app.preprocess), classified
+and printed before the next is read (mnist_app.predict.classify_each). One line per image on stdout:
 
     drawing.png  7  98.2%  top-3: 7 98.2%, 1 0.9%, 9 0.4%
     letter_h.png  4  61.0%  unsure (low confidence)  top-3: 4 61.0%, 1 20.3%, 7 9.9%
@@ -18,7 +18,8 @@ for a number also ``"number"`` and ``"digits": [{"digit", "confidence", "box", "
 left, top, right, bottom in the image's pixels; ``digit`` and ``probabilities`` are null). In text mode one
 ``model: ...`` line on stderr names the model that answered (see mnist_app.models).
 A file that cannot be read (or holds no digit) gets a one-line error on stderr (and ``"error"``
-in JSON) without stopping the others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error.
+in JSON) without stopping the others. Exit status: 0 all classified, 1 any image or the model failed, 2 usage error,
+130 Ctrl-C (the answers printed so far stay, then "interrupted").
 
 ``--show OUT.png`` draws, per image, the original, the 28x28 the network saw and the
 probability bars (mnist_app.plot.plot_predictions): up to PREDICTIONS_PER_FIGURE images go in one
@@ -94,7 +95,7 @@ def _human_line(pred, k: int) -> str:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from mnist_app.models import announcement, load
-    from mnist_app.predict import classify_files, expand_paths, failed
+    from mnist_app.predict import classify_each, expand_paths, failed
 
     entries = expand_paths(args.images)
     paths = [p for p, problem in entries if problem is None]
@@ -108,18 +109,21 @@ def _main(argv: Sequence[str] | None) -> int:
         print(announcement(model), file=sys.stderr)
     elif model.advice:
         print(model.advice, file=sys.stderr)
-    by_path = iter(classify_files(network, paths, raw=args.no_preprocess))
-    results = [next(by_path) if problem is None else failed(str(p), problem) for p, problem in entries]
-
+    # Each answer is printed as soon as it is known: a big folder shows progress, and a Ctrl-C
+    # keeps the lines already printed (whole lines: --json stays valid JSON Lines), then "interrupted".
+    by_path = classify_each(network, paths, raw=args.no_preprocess)
     model_json = model.to_json()
-    for pred in results:
+    results = []
+    for p, problem in entries:
+        pred = next(by_path) if problem is None else failed(str(p), problem)
+        results.append(pred)
         if args.json:
-            print(json.dumps({**pred.to_json(), "model": model_json}))
+            sys.stdout.write(json.dumps({**pred.to_json(), "model": model_json}) + "\n")
         elif pred.ok:
-            print(_human_line(pred, args.top))
+            sys.stdout.write(_human_line(pred, args.top) + "\n")
+        sys.stdout.flush()  # also through a pipe (predict.py DIR | tee), and before an error line
         if not pred.ok:
             error(PROG, pred.error)
-    sys.stdout.flush()
     if args.show:
         from mnist_app.plot import plot_predictions
 
