@@ -1058,3 +1058,39 @@ def augment_batch(
         out[start:stop] = chunk
     np.clip(out, 0.0, 1.0, out=out)
     return out.reshape(shape)
+
+
+#: How each style is checked (scripts/measure_styles.py): name -> (digit, add_handwriting_styles
+#: keyword arguments; None = the plain digits), each style alone at probability 1.
+STYLE_CHECKS = {
+    "1 plain": (1, None),
+    "1 flagged": (1, {"probability": 1.0, "foot_probability": 0.0, "closed_four_probability": 0.0}),
+    "1 flagged+footed": (1, {"probability": 1.0, "foot_probability": 1.0, "closed_four_probability": 0.0}),
+    "4 plain": (4, None),
+    "4 closed top": (4, {"probability": 0.0, "closed_four_probability": 1.0}),
+    "7 plain": (7, None),
+    "7 crossed": (7, {"probability": 1.0, "closed_four_probability": 0.0}),
+}
+
+
+def read_styles(network, images: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, dict]:
+    """How ``network`` reads each of :data:`STYLE_CHECKS` drawn onto ``images`` (MNIST test
+    digits, never trained on): per check ``{"n", "accuracy", "read_as": {digit: count}}`` (a digit
+    the style could not be drawn on is not counted), then ``"MNIST test"``: ``{"n", "accuracy"}``."""
+    results = {}
+    for name, (digit, style) in STYLE_CHECKS.items():
+        x = images[labels == digit]
+        y = labels[labels == digit]
+        if style is not None:
+            drawn = add_handwriting_styles(x, y, np.random.default_rng(seed), **style)
+            changed = (drawn != x).any(axis=1)
+            x, y = drawn[changed], y[changed]
+        predicted = network.predict(x.astype(np.float32))
+        wrong = predicted[predicted != y]
+        results[name] = {
+            "n": int(len(y)),
+            "accuracy": float(np.mean(predicted == y)),
+            "read_as": {str(d): int(c) for d, c in zip(*np.unique(wrong, return_counts=True))},
+        }
+    results["MNIST test"] = {"n": int(len(labels)), "accuracy": float(np.mean(network.predict(images) == labels))}
+    return results

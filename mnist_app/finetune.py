@@ -196,6 +196,29 @@ def accuracy(network, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(network.predict(np.asarray(X, dtype=network.dtype)) == y)) if len(y) else float("nan")
 
 
+def few_shot(base, X: np.ndarray, y: np.ndarray, members: np.ndarray, k: int, draws: int, mnist,
+             settings: Settings) -> dict[str, list[float]] | None:
+    """Few-shot adaptation, measured (scripts/measure_finetune.py, docs/finetune.md): ``draws``
+    times (draw d seeded d), fine-tune ``base`` on k random images per digit of ``members``
+    (indices into X, y) and test on the group's other images. Per draw: ``before``/``after`` (the
+    held-out accuracy), ``mnist_after`` (MNIST test after) and ``seconds`` (CPU time of the
+    fine-tune). None when some digit has k images or fewer: nothing of it would be held out."""
+    if any(np.sum(y[members] == d) <= k for d in range(N_CLASSES)):
+        return None
+    measured: dict[str, list[float]] = {"before": [], "after": [], "mnist_after": [], "seconds": []}
+    for draw in range(draws):
+        rng = np.random.default_rng(draw)
+        train = np.concatenate([rng.choice(members[y[members] == d], k, replace=False) for d in range(N_CLASSES)])
+        test = np.setdiff1d(members, train)
+        started = time.process_time()
+        tuned = finetune(base, X[train], y[train], mnist.train_images, mnist.train_labels, settings, rng)
+        measured["seconds"].append(time.process_time() - started)
+        measured["before"].append(accuracy(base, X[test], y[test]))
+        measured["after"].append(accuracy(tuned, X[test], y[test]))
+        measured["mnist_after"].append(accuracy(tuned, mnist.test_images, mnist.test_labels))
+    return measured
+
+
 @dataclass
 class Report:
     """What a fine-tune measured: fractions in [0, 1], None where it could not be measured."""
