@@ -108,6 +108,11 @@ def _rows(mask: np.ndarray) -> tuple[int, int]:
     return (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
 
 
+def _height(mask: np.ndarray) -> int:
+    top, bottom = _rows(mask)
+    return bottom - top
+
+
 def _too_wide(width: int, height: int, typical_width: float | None) -> bool:
     """Wider than one digit: than TOUCHING_WIDTH x its height, or -- when the row has other digits
     to compare with -- than TOUCHING_VS_OTHERS x their median width (and PAIR_MIN_WIDTH x its
@@ -167,8 +172,8 @@ def _tall_enough(pieces: list[np.ndarray], height: int) -> bool:
 
 
 def _split_touching(region: np.ndarray, height: int, typical_width: float | None, bend: int) -> list[np.ndarray]:
-    """The cut paths (`_valley_paths`) that split a too-wide group (`_too_wide`; ``region`` is its
-    columns) into digits at thin columns; [] to keep it whole."""
+    """The pieces (`_pieces`) of a too-wide group (`_too_wide`; ``region`` is its columns) cut into
+    digits at thin columns (`_valley_paths`); [] to keep it whole."""
     width = region.shape[1]
     if not _too_wide(width, height, typical_width):
         return []
@@ -187,9 +192,9 @@ def _split_touching(region: np.ndarray, height: int, typical_width: float | None
             cuts.append(best)
     if not cuts:
         return []
-    paths = _valley_paths(region, cuts, bend)
+    pieces = _pieces(region, _valley_paths(region, cuts, bend))
     # every part must stand as tall as a digit: a long tail or bar cut off is not one
-    return paths if _tall_enough(_pieces(region, paths), height) else []
+    return pieces if _tall_enough(pieces, height) else []
 
 
 def _tallest_stroke(piece: np.ndarray) -> int:
@@ -201,8 +206,9 @@ def _tallest_stroke(piece: np.ndarray) -> int:
 
 
 def _crossing(region: np.ndarray, path: np.ndarray) -> int:
-    """How many pixels of ink (> 0.5) a cut path runs through."""
-    return int((region[np.arange(region.shape[0]), np.minimum(path, region.shape[1] - 1)] > 0.5).sum())
+    """How many pixels of ink (> 0.5) a cut path runs through (a `_valley_paths` path: its columns
+    lie inside the region)."""
+    return int((region[np.arange(region.shape[0]), path] > 0.5).sum())
 
 
 def _bend(height: int) -> int:
@@ -234,8 +240,8 @@ def _cut_candidates(profile: np.ndarray, even: int) -> list[int]:
 
 def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, even: int,
                     bridge: float | None = None) -> list[np.ndarray]:
-    """The cut path that splits ``region`` in two where both halves read most like digits, if both
-    do and the whole does not (step 5); [] to keep it whole. With ``bridge``, only cuts crossing at
+    """The two pieces of ``region`` cut where both halves read most like digits, if both do and
+    the whole does not (step 5); [] to keep it whole. With ``bridge``, only cuts crossing at
     most that many pen widths of ink are tried (step 7)."""
     from mnist_app.unsure import MIN_TOP_OUTPUT
 
@@ -259,7 +265,7 @@ def _split_by_judge(region: np.ndarray, height: int, judge: Judge, bend: int, ev
     both = np.minimum(confidence[1::2], confidence[2::2])
     best = int(np.argmax(both))
     if both[best] >= SPLIT_CONFIDENCE and confidence[0] < MIN_TOP_OUTPUT:
-        return [paths[best]]
+        return halves[2 * best : 2 * best + 2]
     return []
 
 
@@ -278,11 +284,11 @@ def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
     kept = np.concatenate(([False], mass >= SPECK_SHARE * mass.max()))
     ink = np.where(kept[labels], ink, np.float32(0))
     mask = ink > 0
-    height = _rows(mask)[1] - _rows(mask)[0]
+    height = _height(mask)
     groups = _column_groups(mask.any(axis=0), max(2, round(MIN_GAP * height)))
 
     # fragments: joined to the nearer full-height neighbour if close enough, else dropped
-    tall = [_rows(mask[:, a:b])[1] - _rows(mask[:, a:b])[0] for a, b in groups]
+    tall = [_height(mask[:, a:b]) for a, b in groups]
     tallest = max(tall)
     ink_of = [float(ink[:, a:b].sum()) for a, b in groups]
     median_ink = float(np.median(ink_of))
@@ -307,17 +313,17 @@ def find_digits(ink: np.ndarray, judge: Judge | None = None) -> list[Digit]:
         # a lone group (an image of one digit, or of one touching pair) is cut as before this rule
         # came: straight, at the ink profile's minima (a single digit keeps its reading)
         bend, even = (0, 0) if len(full) == 1 else (_bend(bottom - top), EVEN_CUTS)
-        paths = _split_touching(region, bottom - top, typical_width, bend)
-        if paths and judge is not None and len(full) == 1:  # the network may veto the cut (step 4b)
-            confidence = np.asarray(judge([region, *_pieces(region, paths)]), dtype=np.float64)
+        pieces = _split_touching(region, bottom - top, typical_width, bend)
+        if pieces and judge is not None and len(full) == 1:  # the network may veto the cut (step 4b)
+            confidence = np.asarray(judge([region, *pieces]), dtype=np.float64)
             if confidence[0] >= LONE_KEEP and confidence[0] >= confidence[1:].min():
-                paths = []
-        if judge is not None and not paths and _too_wide(b - a, bottom - top, typical_width):
-            paths = _split_by_judge(region, bottom - top, judge, bend, even)  # too wide, but no thin column
-        elif judge is not None and not paths and len(full) > 1 and b - a >= NARROW_PAIR * (bottom - top):
+                pieces = []
+        if judge is not None and not pieces and _too_wide(b - a, bottom - top, typical_width):
+            pieces = _split_by_judge(region, bottom - top, judge, bend, even)  # too wide, but no thin column
+        elif judge is not None and not pieces and len(full) > 1 and b - a >= NARROW_PAIR * (bottom - top):
             pen = stroke_width(region)  # not too wide: two digits only if they touch at a thin bridge (step 7)
-            paths = _split_by_judge(region, bottom - top, judge, bend, even, BRIDGE_PENS * pen) if pen > 0 else []
-        for piece in _pieces(region, paths):
+            pieces = _split_by_judge(region, bottom - top, judge, bend, even, BRIDGE_PENS * pen) if pen > 0 else []
+        for piece in pieces or [region]:
             rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
             if rows.size == 0:
                 continue
