@@ -40,6 +40,10 @@ from mnist_app.fileio import atomic_write, ensure_directory, lock_directory
 from mnist_app.image_format import N_CLASSES
 from mnist_app.network import CrossEntropyCost, one_hot
 
+# A card lists every image it was tuned on (about 150 bytes each): a "card" larger than this is
+# some other file, not read to find out.
+CARD_MAX_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -277,6 +281,53 @@ def card_path_for(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
+def out_name_problem(name: str | Path) -> str | None:
+    """Why ``name`` cannot name a fine-tuned model, or None: models are .npz files, and the card
+    goes beside it as .json (``--out mine.json`` had the card written over the model)."""
+    if Path(name).suffix.lower() != ".npz":
+        return "a model is saved as .npz (its card beside it as .json); give a name ending in .npz"
+    return None
+
+
+def check_out(out_path: Path, base_path: str | Path) -> None:
+    """Refuse (OutputError, before any work) an ``out_path`` the model and its card cannot be
+    saved to without loss: a name not ending in .npz, the base model, a folder (or a place under
+    a file, or one we cannot write to), or an existing file that is not a model (resp. a card) --
+    an earlier fine-tune's model and card are replaced, as a rerun should."""
+    problem = out_name_problem(out_path)
+    if problem:
+        raise OutputError(f"{out_path}: {problem}")
+    if out_path.exists() and out_path.resolve() == Path(base_path).resolve():
+        raise OutputError(f"{out_path}: is the base model; the base model is never written over (choose another --out)")
+    ensure_directory(out_path.parent)
+    for path, what, ours in ((out_path, "a model", _is_model), (card_path_for(out_path), "a fine-tune card", _is_card)):
+        if path.is_dir():
+            raise OutputError(f"{path}: is a directory; give a file name")
+        if path.exists() and not (path.is_file() and ours(path)):  # a FIFO is never opened
+            raise OutputError(f"{path}: exists and is not {what} written by mnist_app; refusing to overwrite it "
+                              "(choose another --out)")
+
+
+def _is_model(path: Path) -> bool:
+    from mnist_app.checkpoint import read_meta
+
+    try:
+        read_meta(path)
+    except MnistAppError:
+        return False
+    return True
+
+
+def _is_card(path: Path) -> bool:
+    try:
+        if path.stat().st_size > CARD_MAX_BYTES:
+            return False
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(card, dict) and {"base", "results", "settings"} <= card.keys()
+
+
 def personalise(
     directory: str | Path,
     load_mnist: Callable[[], object],
@@ -298,8 +349,7 @@ def personalise(
     user = read_user_digits(directory)
     network, _meta, info = models.load(base)
     out_path = Path(out) if out is not None else models.LOCAL_FILES[models.PERSONAL]
-    if out_path.exists() and out_path.resolve() == Path(info.path).resolve():
-        raise OutputError(f"{out_path}: is the base model; the base model is never written over (choose another --out)")
+    check_out(out_path, info.path)
     loading = time.perf_counter()
     mnist = load_mnist()
     started += time.perf_counter() - loading  # the report's seconds are the fine-tune's, not MNIST's download
@@ -355,6 +405,6 @@ def _sha256(path: Path) -> str:
 
 
 __all__ = [
-    "Outcome", "Report", "Settings", "UserDigits", "accuracy", "cross_validated_accuracy", "finetune", "fold_of",
-    "personalise", "read_user_digits", "total_examples",
+    "Outcome", "Report", "Settings", "UserDigits", "accuracy", "check_out", "cross_validated_accuracy", "few_shot",
+    "finetune", "fold_of", "out_name_problem", "personalise", "read_user_digits", "total_examples",
 ]

@@ -118,6 +118,57 @@ def test_a_bad_folder_is_reported_before_mnist_is_loaded(tmp_path):
     assert not (tmp_path / "no-mnist").exists()
 
 
+def test_out_is_checked_before_any_work_and_never_loses_a_file(tmp_path):
+    """--out mine.json had the card written over the model (exit 0, the model lost); --out
+    notes.npz replaced the user's notes.json, --out over any other file replaced it; a folder, or
+    a place under a file, was refused only after the whole fine-tune. Now a name not ending in
+    .npz is a usage error, and the rest one line each before MNIST is looked for (there is none)."""
+    from PIL import Image, ImageDraw
+
+    (tmp_path / "mine").mkdir()
+    image = Image.new("L", (60, 60), 255)
+    ImageDraw.Draw(image).line([(30, 8), (30, 52)], fill=0, width=6)
+    image.save(tmp_path / "mine" / "1_a.png")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    (tmp_path / "notes.json").write_text("keep")
+    (tmp_path / "folder.npz").mkdir()
+    os.mkfifo(tmp_path / "fifo.npz")  # must not be opened: reading it would block
+    no_mnist = ["--data-dir", str(tmp_path / "no-mnist"), "--no-default-mirrors"]
+    done = _run("mine", "--out", "mine.json", *no_mnist, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.splitlines()[-1] == (
+        "finetune.py: error: argument --out: mine.json: a model is saved as .npz (its card beside it as .json); "
+        "give a name ending in .npz")
+    for out, problem in (("junk.npz", "junk.npz: exists and is not a model written by mnist_app"),
+                         ("notes.npz", "notes.json: exists and is not a fine-tune card written by mnist_app"),
+                         ("fifo.npz", "fifo.npz: exists and is not a model written by mnist_app"),
+                         ("folder.npz", "folder.npz: is a directory; give a file name"),
+                         ("junk.npz/x.npz", "junk.npz: is a file, not a directory")):
+        done = _run("mine", "--out", out, *no_mnist, cwd=tmp_path)
+        assert done.returncode == 1 and done.stdout == "" and done.stderr.count("\n") == 1, done
+        assert done.stderr.startswith(f"finetune.py: error: {problem}"), done.stderr
+    assert (tmp_path / "junk.npz").read_bytes() == b"junk" and (tmp_path / "notes.json").read_text() == "keep"
+    assert not (tmp_path / "notes.npz").exists() and not (tmp_path / "no-mnist").exists()
+
+
+def test_an_earlier_finetunes_model_and_card_are_replaced(tmp_path):
+    """A rerun replaces models/personal.npz and its card: check_out lets a model and a card pass."""
+    from mnist_app.checkpoint import save_checkpoint
+    from mnist_app.errors import OutputError
+    from mnist_app.finetune import check_out
+    from mnist_app.network import Network
+
+    out = tmp_path / "models" / "personal.npz"
+    check_out(out, tmp_path / "base.npz")  # nothing there yet: the folder is made
+    save_checkpoint(out, Network((784, 5, 10), rng=0), {})
+    (tmp_path / "models" / "personal.json").write_text(json.dumps({"base": {}, "results": {}, "settings": {}}))
+    check_out(out, tmp_path / "base.npz")
+    with pytest.raises(OutputError, match="is the base model"):
+        check_out(out, out)
+    (tmp_path / "models" / "personal.json").write_text(json.dumps({"my": "notes"}))
+    with pytest.raises(OutputError, match="personal.json: exists and is not a fine-tune card"):
+        check_out(out, tmp_path / "base.npz")
+
+
 def test_measure_finetune_reports_a_bad_folder_in_one_line(tmp_path):
     """scripts/measure_finetune.py printed an ImageError traceback for a missing folder."""
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "measure_finetune.py"), "missing",

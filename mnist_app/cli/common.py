@@ -135,15 +135,16 @@ def nonempty_path(text: str) -> str:
     return text
 
 
-def png_path(text: str) -> str:
-    """argparse type for a figure's file name: not empty and ending in .png (see
-    mnist_app.plot.png_name_problem), else a usage error (exit 2) before any work is done."""
-    from mnist_app.plot import png_name_problem
-
-    problem = png_name_problem(nonempty_path(text))
-    if problem:
-        raise argparse.ArgumentTypeError(f"{text}: {problem}")
-    return text
+def output_name(problem_of: Callable[[str], str | None]) -> Callable[[str], str]:
+    """argparse type for the name of a file a command writes: not empty, and one ``problem_of``
+    (e.g. mnist_app.plot.png_name_problem) has nothing against, else a usage error (exit 2)
+    before any work is done."""
+    def parse(text: str) -> str:
+        problem = problem_of(nonempty_path(text))
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text}: {problem}")
+        return text
+    return parse
 
 
 def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:

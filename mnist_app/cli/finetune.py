@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from mnist_app.cli.common import (
-    EXIT_OK, add_data_options, add_model_option, load_data, make_parser, one_blas_thread,
+    EXIT_OK, add_data_options, add_model_option, load_data, make_parser, one_blas_thread, output_name,
     positive_int, run, shell_word, sibling_command,
 )
 
@@ -28,13 +28,15 @@ EXAMPLES = """
 
 
 def build_parser():
-    from mnist_app.finetune import Settings
+    from mnist_app.finetune import Settings, out_name_problem
 
     defaults = Settings()
     parser = make_parser(PROG, "Fine-tune a trained network on your own labelled digit images.", EXAMPLES)
     parser.add_argument("directory", metavar="DIR", help="folder of labelled images (manifest.csv or 7_name.png)")
     add_model_option(parser)
-    parser.add_argument("--out", metavar="PATH", help="where to save the tuned model (default: models/personal.npz)")
+    parser.add_argument("--out", metavar="PATH.npz", type=output_name(out_name_problem),
+                        help="where to save the tuned model, its card beside it as .json (default: models/personal.npz; "
+                        "an earlier fine-tune's model is replaced, any other file is not)")
     parser.add_argument("--presentations", type=positive_int, default=defaults.presentations, metavar="N",
                         help=f"times each of your digits is shown, freshly distorted (default {defaults.presentations})")
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")

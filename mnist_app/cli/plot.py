@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_OK, add_data_options, load_data, make_parser, png_path, positive_int, program_name, run,
+    EXIT_OK, add_data_options, load_data, make_parser, output_name, positive_int, program_name, run,
 )
 
 PROG = "plot.py"
@@ -37,6 +37,8 @@ OUTPUT_HELP = (
 
 
 def build_parser():
+    from mnist_app.plot import png_name_problem
+
     parser = make_parser(
         PROG,
         "Plot training histories (accuracy and cost per epoch, several runs overlaid) or diagnose a "
@@ -50,7 +52,7 @@ def build_parser():
     kind.add_argument("--misclassified", metavar="MODEL",
                       help="gallery of the test digits MODEL gets wrong most confidently")
     kind.add_argument("--weights", metavar="MODEL", help="first hidden layer's weights as 28x28 images")
-    parser.add_argument("-o", "--output", type=png_path, metavar="PNG", help=OUTPUT_HELP)
+    parser.add_argument("-o", "--output", type=output_name(png_name_problem), metavar="PNG", help=OUTPUT_HELP)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing file that is not an earlier figure (never an input)")
     parser.add_argument("--count", type=positive_int, default=None, metavar="N",

@@ -36,9 +36,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, png_path, run,
+    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, output_name, run,
 )
-from mnist_app.plot import PREDICTIONS_PER_FIGURE
+from mnist_app.plot import PREDICTIONS_PER_FIGURE, png_name_problem
 
 PROG = "predict.py"
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
     parser.add_argument(
         "--show",
-        type=png_path,
+        type=output_name(png_name_problem),
         metavar="OUT.png",
         help=f"save original | 28x28 input | probability bars per image (more than {PREDICTIONS_PER_FIGURE} "
         "images: OUT-1.png, OUT-2.png, ...)",
