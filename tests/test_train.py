@@ -269,6 +269,21 @@ def test_cli_help_and_usage_errors() -> None:
         assert "usage:" in done.stderr
 
 
+def test_cli_options_that_contradict_each_other_are_usage_errors(tmp_path: Path, capsys) -> None:
+    """`--resume --overwrite` resumed and silently ignored --overwrite; now, like `--resume
+    --preset`, it is a usage error naming both, before anything is read."""
+    from mnist_app.cli import train as train_cli
+
+    for extra, named in ((["--overwrite"], "--overwrite cannot be combined with --resume"),
+                         (["--preset", "improved"], "--preset cannot be combined with --resume")):
+        with pytest.raises(SystemExit) as stopped:
+            train_cli.main(["--resume", "--model-dir", str(tmp_path / "none"), *extra])
+        out, err = capsys.readouterr()
+        assert stopped.value.code == 2 and out == "" and err.splitlines()[-1] == f"train.py: error: {named}" + (
+            " (one continues the run, the other replaces it)" if extra == ["--overwrite"] else
+            " (the checkpoint holds the settings)")
+
+
 def test_cli_bad_checkpoint_exits_1(tmp_path: Path) -> None:
     (tmp_path / "last.npz").write_bytes(b"PK\x03\x04 not really a zip")
     done = run_script("--resume", "--epochs", "3", "--model-dir", str(tmp_path))

@@ -277,6 +277,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.resume:
         if args.preset:
             parser.error("--preset cannot be combined with --resume (the checkpoint holds the settings)")
+        if args.overwrite:  # --resume went on and --overwrite was silently ignored
+            parser.error("--overwrite cannot be combined with --resume (one continues the run, the other replaces it)")
         config = settings_from_args(args)  # checked against the checkpoint by train()
     else:
         try:
