@@ -216,6 +216,9 @@ def decode_image(data: bytes, p: str | Path) -> Image.Image:
                            "save or export it as JPEG or PNG") from None
             raise _err(p, f"not an image (not one of {', '.join(ALLOWED_FORMATS)})") from None
         except Exception as exc:  # noqa: BLE001 - any decoder surprise is this one file's problem
+            if "Decompressed data too large" in str(exc):  # Pillow's cap on a PNG's zTXt/iCCP/iTXt chunk
+                raise _err(p, "a compressed text or colour-profile chunk inflates past Pillow's limit "
+                           "(decompression bomb?); refusing to decode it") from None
             raise _err(p, f"not a readable image ({type(exc).__name__}: {exc})") from None
         width, height = image.size
         if width <= 0 or height <= 0:

@@ -291,6 +291,25 @@ def test_bomb_is_refused_before_decoding(tmp_path):
         open_image(path)
 
 
+def test_a_png_whose_text_or_colour_profile_chunk_is_a_bomb_is_one_plain_line(tmp_path):
+    """A 28x28 PNG carrying a zTXt or iCCP chunk that inflates to 200 MB: Pillow stops at its own
+    cap, and the message was its internals ("ValueError: Decompressed data too large for
+    PngImagePlugin.MAX_TEXT_CHUNK"). Now it reads like the other bombs; nothing is inflated."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0))
+    pixels = chunk(b"IDAT", zlib.compress(b"\x00" * (29 * 28))) + chunk(b"IEND", b"")
+    bomb = zlib.compress(b"\x00" * (200 << 20), 9)
+    for name, extra in (("text.png", chunk(b"zTXt", b"Comment\x00\x00" + bomb)),
+                        ("profile.png", chunk(b"iCCP", b"icc\x00\x00" + bomb))):
+        (tmp_path / name).write_bytes(head + extra + pixels)
+        with pytest.raises(ImageError) as refused:
+            open_image(tmp_path / name)
+        assert str(refused.value) == (f"{tmp_path / name}: a compressed text or colour-profile chunk inflates past "
+                                      "Pillow's limit (decompression bomb?); refusing to decode it")
+
+
 def test_big_image_is_processed(tmp_path, reference_bbox):
     path = _save(draw_digit(size=(3000, 2400), box=(400, 300, 2000, 2100), width=140), tmp_path / "big.png")
     assert_mnist_like(image_to_mnist(path), reference_bbox)
