@@ -69,11 +69,19 @@ def test_positive_int_rejects_zero_and_words_as_usage_errors() -> None:
         assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("script, args", [("predict", ["x.png", "--show", ""]), ("evaluate", ["--images", ""]),
-                                          ("plot", ["h.json", "-o", ""])])
+@pytest.mark.parametrize("script, args", [
+    ("predict", ["x.png", "--show", ""]), ("evaluate", ["--images", ""]), ("plot", ["h.json", "-o", ""]),
+    ("predict", [""]), ("predict", ["x.png", "--model", ""]), ("finetune", [""]), ("train", ["--model-dir", ""]),
+    ("serve", ["--collect", ""]), ("serve", ["--model", ""]), ("plot", ["--weights", ""]), ("plot", [""]),
+    ("download", ["--data-dir", ""]), ("merge_models", ["a.npz", "", "--out", "m.npz"]),
+    ("measure_finetune", ["", "--data-dir", "d"]), ("measure_styles", ["--data-dir", "d", "--model", ""]),
+])
 def test_an_empty_output_or_folder_name_is_a_usage_error(script: str, args: list[str], tmp_path: Path) -> None:
     """``--show "$OUT"`` with OUT unset: predict drew nothing and said nothing, evaluate --images ""
-    scored MNIST test instead of a folder, plot -o "" took the default name, each exiting 0."""
+    scored MNIST test instead of a folder, plot -o "" took the default name, each exiting 0. Later:
+    `predict ""` and `finetune ""` read the current folder, `train --model-dir ""` wrote its run into
+    it, `serve --collect ""` collected into it, `--model ""` was ".: is a directory", `--data-dir ""`
+    was the default data folder, `plot --weights ""` "nothing to plot"."""
     done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / f"{script}.py"), *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""

@@ -78,6 +78,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
+        type=nonempty_path,
         help="where the MNIST .gz files live (default: $MNIST_DATA_DIR, else a per-user cache dir)",
     )
     parser.add_argument(
@@ -113,16 +114,16 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     """--model SPEC, for every command that classifies (names and default: mnist_app.models)."""
     from mnist_app.models import SPEC_HELP
 
-    parser.add_argument("--model", metavar="NAME|PATH", help=SPEC_HELP)
+    parser.add_argument("--model", metavar="NAME|PATH", type=nonempty_path, help=SPEC_HELP)
 
 
 def add_suite_options(parser: argparse.ArgumentParser) -> None:
     """The options the measuring suites share (photo_suite, numbers_suite): where their source digits
     come from, the seed, where the images go, the model and --json."""
-    parser.add_argument("--digits-dev", metavar="DIR", required=True, help="folder of real digits with manifest.csv")
-    parser.add_argument("--mnist", metavar="DIR", required=True, help="folder with the MNIST t10k .gz files")
+    parser.add_argument("--digits-dev", metavar="DIR", type=nonempty_path, required=True, help="folder of real digits with manifest.csv")
+    parser.add_argument("--mnist", metavar="DIR", type=nonempty_path, required=True, help="folder with the MNIST t10k .gz files")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", metavar="DIR", help="write the images here and keep them (default: a temporary folder)")
+    parser.add_argument("--out", metavar="DIR", type=nonempty_path, help="write the images here and keep them (default: a temporary folder)")
     add_model_option(parser)
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from mnist_app.cli.common import (
     EXIT_OK, add_data_options, add_model_option, load_data, make_parser, one_blas_thread, output_name,
-    positive_int, run, shell_word, sibling_command,
+    nonempty_path, positive_int, run, shell_word, sibling_command,
 )
 
 PROG = "finetune.py"
@@ -32,7 +32,7 @@ def build_parser():
 
     defaults = Settings()
     parser = make_parser(PROG, "Fine-tune a trained network on your own labelled digit images.", EXAMPLES)
-    parser.add_argument("directory", metavar="DIR", help="folder of labelled images (manifest.csv or 7_name.png)")
+    parser.add_argument("directory", metavar="DIR", type=nonempty_path, help="folder of labelled images (manifest.csv or 7_name.png)")
     add_model_option(parser)
     parser.add_argument("--out", metavar="PATH.npz", type=output_name(out_name_problem),
                         help="where to save the tuned model, its card beside it as .json (default: models/personal.npz; "

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
-from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, error, make_parser, positive_int, run
+from mnist_app.cli.common import EXIT_FAILURE, EXIT_OK, error, make_parser, nonempty_path, positive_int, run
 
 PROG = "measure_finetune.py"
 
@@ -38,9 +37,9 @@ def _in_group(item: dict, group: str) -> bool:
 def build_parser():
     parser = make_parser(PROG, "Few-shot fine-tuning measured per group of a labelled folder: held-out accuracy "
                          "before and after, MNIST test before and after.", EXAMPLES)
-    parser.add_argument("folder", type=Path, help="labelled folder with source/style columns (digits-dev)")
-    parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
-    parser.add_argument("--model", default="shipped", help="model to fine-tune (default shipped)")
+    parser.add_argument("folder", type=nonempty_path, help="labelled folder with source/style columns (digits-dev)")
+    parser.add_argument("--data-dir", type=nonempty_path, required=True, help="folder with the four MNIST .gz files")
+    parser.add_argument("--model", type=nonempty_path, default="shipped", help="model to fine-tune (default shipped)")
     parser.add_argument("--k", type=positive_int, nargs="+", default=[1, 3, 10],
                         help="images per digit to fine-tune on (default 1 3 10)")
     parser.add_argument("--draws", type=positive_int, default=5, help="random draws per group and k (default 5)")

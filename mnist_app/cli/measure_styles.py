@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from mnist_app.cli.common import EXIT_OK, make_parser, run
+from mnist_app.cli.common import EXIT_OK, make_parser, nonempty_path, run
 
 PROG = "measure_styles.py"
 
@@ -27,8 +27,8 @@ EXAMPLES = """
 def build_parser():
     parser = make_parser(PROG, "How models read the handwriting styles MNIST lacks, drawn onto MNIST test digits.",
                          EXAMPLES)
-    parser.add_argument("--data-dir", required=True, help="folder with the four MNIST .gz files")
-    parser.add_argument("--model", action="append", help="model name or file (repeatable; default: shipped)")
+    parser.add_argument("--data-dir", type=nonempty_path, required=True, help="folder with the four MNIST .gz files")
+    parser.add_argument("--model", type=nonempty_path, action="append", help="model name or file (repeatable; default: shipped)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the drawn strokes (default 12345)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser

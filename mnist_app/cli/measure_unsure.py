@@ -17,7 +17,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, add_model_option, load_data, make_parser, positive_int, run
+from mnist_app.cli.common import (
+    EXIT_OK, add_data_options, add_model_option, load_data, make_parser, nonempty_path, positive_int, run,
+)
 
 PROG = "measure_unsure.py"
 
@@ -35,15 +37,15 @@ def build_parser():
     parser = make_parser(PROG, "Risk-coverage tables of the unsure rule.", EXAMPLES)
     add_data_options(parser)
     add_model_option(parser)
-    parser.add_argument("--digits-dev", metavar="DIR", required=True, help="real digits with manifest.csv (file,label)")
-    parser.add_argument("--non-digits-dev", metavar="DIR", required=True,
+    parser.add_argument("--digits-dev", metavar="DIR", type=nonempty_path, required=True, help="real digits with manifest.csv (file,label)")
+    parser.add_argument("--non-digits-dev", metavar="DIR", type=nonempty_path, required=True,
                         help="handwritten letters with manifest.csv (file,letter,digit_like)")
     parser.add_argument("--seed", type=int, default=2, help="seed of the synthetic set (default 2)")
     parser.add_argument("--rounds", type=positive_int, default=25, help="rounds of synthetic glyphs (default 25, ~2,600 images)")
-    parser.add_argument("--check", metavar="PATH", help="a not-a-digit check to measure instead of the shipped one "
+    parser.add_argument("--check", metavar="PATH", type=nonempty_path, help="a not-a-digit check to measure instead of the shipped one "
                         "(scripts/train_digit_check.py --out PATH)")
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout instead of tables")
-    parser.add_argument("--write-thresholds", metavar="PATH", nargs="?", const=str(THRESHOLDS_FILE), default=None,
+    parser.add_argument("--write-thresholds", metavar="PATH", type=nonempty_path, nargs="?", const=str(THRESHOLDS_FILE), default=None,
                         help="write the thresholds chosen by mnist_app.unsure_lab.pick_thresholds to PATH "
                         f"(default {THRESHOLDS_FILE}, which the rule reads); run it again to see the new rule")
     return parser

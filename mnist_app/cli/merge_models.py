@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, EXIT_USAGE, error, make_parser, run
+from mnist_app.cli.common import EXIT_OK, EXIT_USAGE, error, make_parser, nonempty_path, run
 
 PROG = "merge_models.py"
 
@@ -25,9 +25,9 @@ EXAMPLES = """
 
 def build_parser():
     parser = make_parser(PROG, "Merge trained digit networks into one (the mean of their output log-odds).", EXAMPLES)
-    parser.add_argument("models", nargs="+", metavar="MODEL",
+    parser.add_argument("models", nargs="+", metavar="MODEL", type=nonempty_path,
                         help="two or more models: checkpoint paths or shipped/best/personal/last")
-    parser.add_argument("--out", required=True, metavar="PATH", help="where to save the merged model (.npz)")
+    parser.add_argument("--out", required=True, metavar="PATH", type=nonempty_path, help="where to save the merged model (.npz)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--json", action="store_true", help="print the merged model's meta as one JSON object")
     return parser

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_OK, add_data_options, load_data, make_parser, output_name, positive_int, program_name, run,
+    EXIT_OK, add_data_options, load_data, make_parser, nonempty_path, output_name, positive_int, program_name, run,
 )
 
 PROG = "plot.py"
@@ -45,13 +45,13 @@ def build_parser():
         "trained model: confusion matrix, most confidently misclassified digits, hidden-layer weights.",
         EXAMPLES,
     )
-    parser.add_argument("histories", nargs="*", metavar="HISTORY.json", help="history.json files to overlay")
+    parser.add_argument("histories", nargs="*", metavar="HISTORY.json", type=nonempty_path, help="history.json files to overlay")
     kind = parser.add_mutually_exclusive_group()
-    kind.add_argument("--confusion", metavar="MODEL", help="confusion matrix of MODEL on the 10,000 test images "
+    kind.add_argument("--confusion", metavar="MODEL", type=nonempty_path, help="confusion matrix of MODEL on the 10,000 test images "
                       "(MODEL: a checkpoint path, or shipped/best/personal/last)")
-    kind.add_argument("--misclassified", metavar="MODEL",
+    kind.add_argument("--misclassified", metavar="MODEL", type=nonempty_path,
                       help="gallery of the test digits MODEL gets wrong most confidently")
-    kind.add_argument("--weights", metavar="MODEL", help="first hidden layer's weights as 28x28 images")
+    kind.add_argument("--weights", metavar="MODEL", type=nonempty_path, help="first hidden layer's weights as 28x28 images")
     parser.add_argument("-o", "--output", type=output_name(png_name_problem), metavar="PNG", help=OUTPUT_HELP)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing file that is not an earlier figure (never an input)")

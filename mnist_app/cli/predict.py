@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, output_name, run,
+    EXIT_FAILURE, EXIT_OK, add_model_option, bounded_int, error, make_parser, nonempty_path, output_name, run,
 )
 from mnist_app.plot import PREDICTIONS_PER_FIGURE, png_name_problem
 
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Classify handwritten digit images (PNG, JPEG, BMP, GIF, ...) with a trained network.",
         EXAMPLES,
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="image files or directories of them")
+    parser.add_argument("images", nargs="+", metavar="IMAGE|DIR", type=nonempty_path, help="image files or directories of them")
     add_model_option(parser)
     parser.add_argument(
         "--no-preprocess",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_app.cli.common import (
-    EXIT_OK, bounded_int, error, exit_at_once, make_parser, one_blas_thread, program_name, run,
+    EXIT_OK, bounded_int, error, exit_at_once, make_parser, nonempty_path, one_blas_thread, program_name, run,
 )
 from mnist_app.errors import MnistAppError
 from mnist_app.interrupts import sigint_handled_by
@@ -42,10 +42,11 @@ def build_parser():
     )
     parser.add_argument("--port", type=bounded_int(0, 65535),  # the system would take 99999 modulo 65536, silently
                         default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
-    parser.add_argument("--model", metavar="SPEC", help=SPEC_HELP)
+    parser.add_argument("--model", metavar="SPEC", type=nonempty_path, help=SPEC_HELP)
     parser.add_argument(
         "--collect",
         metavar="DIR",
+        type=nonempty_path,
         default="my_digits",
         help="folder where labelled examples and their manifest.csv are saved (default: my_digits)",
     )

@@ -20,6 +20,7 @@ from mnist_app.cli.common import (
     add_data_options,
     load_data,
     make_parser,
+    nonempty_path,
     program_name,
     run,
     shell_word,
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sgd.add_argument("--preset", choices=tuple(PRESETS), help="start from a named recipe (see below)")
     _add_config_flags(sgd, TRAINING_FLAGS)
     out = parser.add_argument_group("files and output")
-    out.add_argument("--model-dir", metavar="DIR",
+    out.add_argument("--model-dir", metavar="DIR", type=nonempty_path,
                      help="where last.npz, best.npz, history.json and accuracy.png go (default: a new "
                      f"numbered folder {HOME}/runs/NNN; its best model is copied to {HOME}/best.npz when done)")
     out.add_argument("--resume", action="store_true",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, positive_int, run
+from mnist_app.cli.common import EXIT_OK, add_data_options, load_data, make_parser, nonempty_path, positive_int, run
 
 PROG = "train_digit_check.py"
 
@@ -35,7 +35,7 @@ def build_parser():
 
     parser = make_parser(PROG, "Train the not-a-digit check used by the unsure rule.", EXAMPLES)
     add_data_options(parser)
-    parser.add_argument("--out", metavar="PATH", default=str(CHECK_MODEL), help=f"checkpoint to write (default {CHECK_MODEL})")
+    parser.add_argument("--out", metavar="PATH", type=nonempty_path, default=str(CHECK_MODEL), help=f"checkpoint to write (default {CHECK_MODEL})")
     parser.add_argument("--seeds", type=_seeds, default=(1, 3, 4),
                         help="one check per seed (synthetic images and training), merged into one network "
                         "(default 1,3,4; measure_unsure.py draws its synthetic set from seed 2)")
@@ -44,7 +44,7 @@ def build_parser():
     parser.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons per seed's check (default 30)")
     parser.add_argument("--augment", default=AUGMENT, type=_augment_kind, metavar="KIND",
                         help=f"distortions of the MNIST digits, redrawn every epoch (mnist_app.augment; default {AUGMENT})")
-    parser.add_argument("--merge", metavar="CHECK", nargs="+",
+    parser.add_argument("--merge", metavar="CHECK", type=nonempty_path, nargs="+",
                         help="train nothing: merge these checks (each trained with one --seeds) into --out")
     return parser
 
