@@ -130,8 +130,9 @@ class TrainConfig:
     * ``augment`` -- distort the whole training array once per epoch with
       ``mnist_app.augment.augment_batch(images, rng, kind=augment)``: a kind of
       ``mnist_app.augment.KINDS`` or a '+'-joined combination (``"affine+elastic+styles"``).
-    * ``init_from`` -- start from this model file's weights instead of random ones (its layer
-      sizes must be ``sizes``): continue a trained model on new distortions at a small ``eta``.
+    * ``init_from`` -- start from this model's weights instead of random ones (a model name or
+      file, as ``--model`` takes: mnist_app.models.resolve; its layer sizes must be ``sizes``):
+      continue a trained model on new distortions at a small ``eta``.
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)
@@ -490,8 +491,11 @@ def _resumed_config(stored: TrainConfig, requested: TrainConfig | dict[str, Any]
 
 
 def _initial_network(config: TrainConfig) -> Any:
-    """The network of ``config.init_from`` (a model file), checked against ``config``'s sizes and dtype."""
-    network, _ = load_checkpoint(config.init_from)
+    """The network of ``config.init_from`` (a model name or file), checked against ``config``'s
+    sizes and dtype."""
+    from mnist_app.models import resolve
+
+    network, _ = load_checkpoint(resolve(config.init_from)[1])
     sizes = tuple(int(n) for n in network.sizes)
     if sizes != config.sizes:
         raise TrainingError(f"{config.init_from}: layer sizes {_show(sizes)} differ from the run's {_show(config.sizes)}")

@@ -710,6 +710,21 @@ def test_init_from_starts_at_a_saved_models_weights(tmp_path: Path) -> None:
         config(init_from="").validate()
 
 
+def test_init_from_takes_a_model_name_as_model_does(tmp_path: Path, monkeypatch) -> None:
+    """`--init-from shipped` (docs/results.md's continuation of the shipped model) was "shipped:
+    no such checkpoint file": only paths were taken. Now the names --model takes, too."""
+    from mnist_app.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="^shipped: layer sizes 784-800-10 differ from the run's 784-6-10$"):
+        train(config(init_from="shipped"), DATA)
+    monkeypatch.chdir(tmp_path)  # "best" is models/best.npz here
+    train(config(epochs=1), DATA, model_dir=tmp_path / "models")
+    saved, _ = load_checkpoint(tmp_path / "models" / "best.npz")
+    near = train(config(epochs=1, eta=1e-9, init_from="best", seed=3), DATA)
+    assert all(np.abs(a - b).max() < 1e-6 for a, b in zip(near.network.weights, saved.weights))
+    assert near.config.to_dict()["init_from"] == "best"
+
+
 def test_init_from_refuses_other_sizes_and_missing_files(tmp_path: Path) -> None:
     from mnist_app.errors import TrainingError
 

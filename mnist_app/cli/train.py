@@ -57,7 +57,8 @@ HOME = "models"
 NETWORK_FLAGS = (
     ("init", None, "weight initialisation: N(0,1) or N(0,1/n_in)"),
     ("dtype", None, "floating point type"),
-    ("init_from", "PATH", "start from this model file's weights instead of random ones (same layer sizes)"),
+    ("init_from", "NAME|PATH", "start from this model's weights instead of random ones (same layer sizes): "
+     "shipped, best, personal, last (as for predict) or a model file"),
 )
 TRAINING_FLAGS = (
     ("epochs", "N", "total number of epochs"),
