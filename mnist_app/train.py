@@ -604,6 +604,8 @@ def train(
         raise ValueError("resume needs a model directory")
     directory = Path(model_dir) if model_dir is not None else None
     if resume and not _is_dir(directory):  # (and do not create a folder just to say so)
+        if directory.exists():  # --model-dir runs/x/best.npz: a file where the run's folder should be
+            raise CheckpointError(f"{directory}: is a file, not a directory (--model-dir names the folder of {LAST})")
         raise CheckpointError(f"{directory / LAST}: no such checkpoint file")
     with contextlib.ExitStack() as stack:
         if directory is not None:

@@ -366,6 +366,11 @@ def test_cli_model_dir_that_is_a_file_fails_before_loading_data(tmp_path: Path) 
                       "--data-dir", str(tmp_path / "none"))
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "models: is a file, not a directory" in done.stderr
+    # --resume said "models/last.npz: no such checkpoint file", as if the folder were empty
+    done = run_script("--resume", "--model-dir", str(tmp_path / "models"), "--no-default-mirrors",
+                      "--data-dir", str(tmp_path / "none"))
+    assert done.returncode == 1 and done.stderr == (
+        f"train.py: error: {tmp_path / 'models'}: is a file, not a directory (--model-dir names the folder of last.npz)\n")
 
 
 @pytest.mark.slow
