@@ -783,7 +783,7 @@ def _download(directory: Path, todo: list[str], specs: Mapping[str, FileSpec], w
         kept = "".join(f"; {directory / name} is not the MNIST file ({wrong[name][1]}) and was left untouched"
                        for name in todo if name in wrong)
         raise DownloadError(
-            f"no mirrors to download {', '.join(todo)} from{kept}; {_MIRROR_HINT}"
+            f"no mirrors to download {', '.join(todo)} from (not in {directory}){kept}; {_MIRROR_HINT}"
         )
     import requests  # only now: a run with every file present never loads it
 

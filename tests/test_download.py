@@ -521,6 +521,14 @@ def test_wrong_file_with_no_mirror_at_all_is_named_in_the_error(tmp_path, payloa
     assert (tmp_path / LABELS).read_bytes() == fashion
 
 
+def test_no_mirror_at_all_names_the_folder_looked_in(tmp_path, specs):
+    """`evaluate.py --data-dir D --no-default-mirrors` with a mistyped D said "no mirrors to
+    download ... from" without naming D: the user could not see the files were looked for there."""
+    with pytest.raises(DownloadError) as info:
+        fetch(tmp_path / "typo", [], specs)
+    assert f"from (not in {tmp_path / 'typo'}); " in str(info.value) and "\n" not in str(info.value)
+
+
 def test_cli_json_reports_the_moved_aside_file(tmp_path, mnist_http_mirror, capsys):
     labels = "t10k-labels-idx1-ubyte.gz"
     (tmp_path / labels).write_bytes(b"mine")
