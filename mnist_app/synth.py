@@ -504,6 +504,31 @@ def save(image: Image.Image, options: dict, path: Path) -> Path:
 # ------------------------------------------------------------------------------- the photo suite
 
 
+#: The header of the csv each suite writes into its folder, by which a rerun knows its own.
+PHOTO_SUITE_COLUMNS = ["file", "label", "source", "style", "origin"]
+NUMBERS_SUITE_COLUMNS = ["file", "number", "kind"]
+
+
+def _check_own_csv(path: Path, columns: list[str]) -> None:
+    """Refuse (OutputError, before anything is written) to replace ``path`` unless an earlier
+    suite wrote it (its first line is ``columns``): ``--out my_digits`` replaced the folder's own
+    manifest.csv, the labels of the user's digits."""
+    from mnist_app.errors import OutputError
+
+    if not path.exists() and not path.is_symlink():
+        return
+    first = None
+    if path.is_file():  # a FIFO is never opened: it would block
+        try:
+            with path.open(encoding="utf-8") as fh:
+                first = fh.readline(4096).rstrip("\r\n")
+        except (OSError, UnicodeDecodeError):
+            pass
+    if first != ",".join(columns):
+        raise OutputError(f"{path}: exists and was not written by this suite; refusing to replace it "
+                          "(choose another --out)")
+
+
 def make_photo_suite(
     out: Path,
     sources: list[SourceDigit],
@@ -518,6 +543,7 @@ def make_photo_suite(
     its own generator seeded by (seed, digit number, condition number): a smaller suite is a
     subset of a bigger one with the same seed.
     """
+    _check_own_csv(out / "manifest.csv", PHOTO_SUITE_COLUMNS)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, digit in enumerate(sources):
@@ -530,7 +556,7 @@ def make_photo_suite(
             rows.append({"file": target.name, "label": digit.label, "source": digit.origin.split(":")[0],
                          "style": condition, "origin": digit.origin})
     with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["file", "label", "source", "style", "origin"])
+        writer = csv.DictWriter(fh, fieldnames=PHOTO_SUITE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return out / "manifest.csv"
@@ -699,6 +725,7 @@ def make_numbers_suite(out: Path, pool: list[SourceDigit], count: int = 1000, se
     """``count`` numbers of 2-8 digits drawn from ``pool`` (70% separated, 15% touching, 15%
     broken) into ``out``, with ``out/numbers.csv`` (file, number, kind). Image k is made by its own
     generator seeded (seed, k): a smaller suite is the start of a bigger one."""
+    _check_own_csv(out / "numbers.csv", NUMBERS_SUITE_COLUMNS)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for k in range(count):
@@ -711,7 +738,7 @@ def make_numbers_suite(out: Path, pool: list[SourceDigit], count: int = 1000, se
         target = save(image, options, out / f"number-{k:04d}-{number}")
         rows.append({"file": target.name, "number": number, "kind": kind})
     with (out / "numbers.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["file", "number", "kind"])
+        writer = csv.DictWriter(fh, fieldnames=NUMBERS_SUITE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return out / "numbers.csv"

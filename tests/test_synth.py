@@ -106,3 +106,22 @@ def test_numbers_suite_reads_the_pool_digits_alone(digits_dev_dir, mnist_mirror_
     assert set(report["original"]) == {"all", "digits-dev", "mnist-test"}
     assert report["original"]["all"] >= 0.8 and report["redrawn"]["all"] >= 0.7, report
     assert 0 <= report["ink_difference"]["mean"] < 0.05
+
+
+@pytest.mark.parametrize("make, csv_name", [(lambda out: synth.make_photo_suite(out, []), "manifest.csv"),
+                                            (lambda out: synth.make_numbers_suite(out, [], 0), "numbers.csv")])
+def test_a_suite_never_replaces_a_csv_it_did_not_write(make, csv_name, tmp_path):
+    """`photo_suite.py --out my_digits` replaced the folder's manifest.csv (the labels of the user's
+    digits) with its own; now a csv of that name is replaced only if an earlier suite wrote it."""
+    from mnist_app.errors import OutputError
+
+    mine = tmp_path / "my_digits"
+    mine.mkdir()
+    (mine / csv_name).write_text("file,label\n7_mine.png,7\n")
+    with pytest.raises(OutputError, match=f"{csv_name}: exists and was not written by this suite"):
+        make(mine)
+    assert (mine / csv_name).read_text() == "file,label\n7_mine.png,7\n"
+    again = tmp_path / "suite"
+    make(again)
+    make(again)  # a rerun into its own folder
+    assert (again / csv_name).is_file()
