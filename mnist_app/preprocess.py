@@ -116,6 +116,17 @@ GRID_MIN_SPAN = 0.05
 GRID_PEAK = 3.0
 GRID_MIN_LINES = 4
 GRID_PITCH_TOLERANCE = 0.15
+# A crease, a fold or a ruler's line across the frame at any tilt (remove_straight_lines): thin ink
+# (runs across <= STRAIGHT_MAX_RUN x LINE_MAX_WIDTH's limit, both ways) on one straight line (a
+# Hough transform over STRAIGHT_ANGLES) along >= STRAIGHT_MIN_COVER of its chord across the image,
+# from end to end of >= LINE_MIN_EXTENT of it, reaching >= STRAIGHT_BEYOND x the chord past the
+# rest of the ink's box at both ends (a digit's own straight stroke ends at the digit), at most
+# STRAIGHT_MAX_LINES of them.
+STRAIGHT_ANGLES = tuple(np.arange(0.0, 180.0, 0.5))
+STRAIGHT_MAX_RUN = 1.5
+STRAIGHT_MIN_COVER = 0.5
+STRAIGHT_BEYOND = 0.1
+STRAIGHT_MAX_LINES = 3
 SHEET_EDGE_STRAIGHT = 0.03
 SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this share of the side
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
@@ -775,6 +786,123 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
     return np.where(line, np.float32(0), ink)
 
 
+def _straight_line(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, limit: int) -> np.ndarray | None:
+    """The pixels (indices into ``ys``, ``xs``: the thin ink) of the straightest line of thin
+    ink across the image, if it is a crease's (see remove_straight_lines), else None."""
+    h, w = ink.shape
+    angles = np.deg2rad(np.asarray(STRAIGHT_ANGLES))
+    reach = int(np.ceil(np.hypot(h, w)))
+    best = (0, 0.0, 0)
+    for theta in angles:  # Hough: rho = x cos + y sin, 1-px bins, counted over a window of 3
+        rho = np.round(xs * np.cos(theta) + ys * np.sin(theta)).astype(np.int64) + reach
+        sums = np.bincount(rho, minlength=2 * reach + 3)
+        sums = sums[:-2] + sums[1:-1] + sums[2:]
+        at = int(np.argmax(sums))
+        if sums[at] > best[0]:
+            best = (int(sums[at]), float(theta), at + 1 - reach)
+    _, theta, rho = best
+    # refined by a least-squares fit to the thin ink near it (half a degree drifts 4 px in 1,000)
+    for _ in range(2):
+        d = xs * np.cos(theta) + ys * np.sin(theta) - rho
+        near = np.abs(d) <= limit
+        if near.sum() < 2:
+            return None
+        px, py = xs[near].astype(np.float64), ys[near].astype(np.float64)
+        cx, cy = px.mean(), py.mean()
+        _, _, vt = np.linalg.svd(np.stack([px - cx, py - cy], axis=1), full_matrices=False)
+        theta = float(np.arctan2(vt[1, 1], vt[1, 0]))  # the normal: least variance
+        rho = cx * np.cos(theta) + cy * np.sin(theta)
+    d = xs * np.cos(theta) + ys * np.sin(theta) - rho
+    half = max(1.0, float(np.quantile(np.abs(d[np.abs(d) <= limit]), 0.9)))
+    on = np.abs(d) <= half + 1
+    # its chord across the image: positions t along the line inside the frame
+    ux, uy = -np.sin(theta), np.cos(theta)
+    t = xs * ux + ys * uy
+    ts = []
+    for (ax, ay), (bx, by) in (((0, 0), (w - 1, 0)), ((0, h - 1), (w - 1, h - 1)), ((0, 0), (0, h - 1)),
+                               ((w - 1, 0), (w - 1, h - 1))):
+        # where the line meets each side of the frame
+        denom = (bx - ax) * np.cos(theta) + (by - ay) * np.sin(theta)
+        if abs(denom) < 1e-9:
+            continue
+        s = (rho - ax * np.cos(theta) - ay * np.sin(theta)) / denom
+        if -1e-6 <= s <= 1 + 1e-6:
+            ts.append((ax + s * (bx - ax)) * ux + (ay + s * (by - ay)) * uy)
+    if len(ts) < 2:
+        return None
+    lo, hi = min(ts), max(ts)
+    chord = hi - lo
+    if chord < 0.5 * min(h, w) or not on.any():
+        return None
+    cover = np.unique(np.clip(np.round(t[on] - lo), 0, chord).astype(np.int64)).size / (chord + 1)
+    if cover < STRAIGHT_MIN_COVER or np.ptp(t[on]) < LINE_MIN_EXTENT * chord:
+        return None
+    # the rest of the ink (its heavy part: specks anywhere would stretch the box) must leave the
+    # line running on past it at both ends: a digit's straight stroke ends at the digit
+    rest = ink.copy()
+    rest[ys[on], xs[on]] = 0
+    box = _heavy_box(rest)
+    if box is None:
+        return None
+    y0, y1, x0, x1 = box
+    rest_t = np.array([x * ux + y * uy for y in (y0, y1) for x in (x0, x1)])
+    margin = STRAIGHT_BEYOND * chord
+    if t[on].min() > rest_t.min() - margin or t[on].max() < rest_t.max() + margin:
+        return None
+    return np.flatnonzero(on)
+
+
+def _heavy_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (y0, y1, x0, x1) of the ink's pieces weighing >= 10% of its heaviest, or None."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return None
+    mass = np.asarray(ndimage.sum_labels(ink, labels, np.arange(1, n + 1)), dtype=np.float64)
+    heavy = np.concatenate(([False], mass >= 0.1 * mass.max()))[labels]
+    return _bbox(heavy)
+
+
+def remove_straight_lines(ink: np.ndarray) -> np.ndarray:
+    """Drop a crease, a fold or a ruler's line crossing the frame -- and the digit -- at any tilt.
+
+    remove_paper_lines finds printed lines tilted up to 4 degrees; a fold or a line drawn
+    across the sheet can lie at any angle, and where it crosses the digit digit_strokes cannot
+    tell it from the digit: the network got the digit struck through (a 6 read "4", a 0 "2").
+    Such a line is thin ink (runs across it short both ways) lying on one straight line from
+    end to end of the image (a Hough transform over every tilt, then a least-squares fit), and
+    it runs on past the rest of the ink at both ends. Its thin ink goes; where a stroke crosses
+    it the ink is thick and stays, and so does ink LINE_INK_RATIO x darker than the line's
+    median (a pen's stroke along it)."""
+    mask = ink > 0
+    h, w = mask.shape
+    if min(h, w) < 64:
+        return ink
+    edge = max(2, round(0.02 * min(h, w)))
+    if not (mask[:edge].any() or mask[-edge:].any() or mask[:, :edge].any() or mask[:, -edge:].any()):
+        return ink  # a line across the frame reaches its edge; a drawing's digit seldom does
+    limit = max(3, round(LINE_MAX_WIDTH * min(h, w)))
+    across = _runs(np.ascontiguousarray(mask.T))[1].T
+    along = _runs(mask)[1]
+    thin = mask & (np.minimum(across, along) <= STRAIGHT_MAX_RUN * limit)
+    out = ink
+    for _ in range(STRAIGHT_MAX_LINES):
+        ys, xs = np.nonzero(thin)
+        if ys.size < 0.5 * min(h, w):
+            break
+        found = _straight_line(out, ys, xs, limit)
+        if found is None:
+            break
+        ly, lx = ys[found], xs[found]
+        level = float(np.median(out[ly, lx]))
+        gone = out[ly, lx] <= LINE_INK_RATIO * level
+        out = out.copy()
+        out[ly[gone], lx[gone]] = 0
+        thin[ly, lx] = False
+    return out
+
+
 def digit_strokes(ink: np.ndarray) -> np.ndarray:
     """The ink of the digit itself: isolated specks and stray marks far from it set to 0.
 
@@ -1042,7 +1170,7 @@ def _grey_of(image_or_path: Image.Image | str | Path, raw: bool) -> tuple[np.nda
 
 def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
     """Steps 3-6: sheet, lighting, ink, paper lines, the digits' own pieces, broken strokes."""
-    return bridge_gaps(digit_strokes(remove_paper_lines(ink_map(grey, full, name=name))))
+    return bridge_gaps(digit_strokes(remove_straight_lines(remove_paper_lines(ink_map(grey, full, name=name)))))
 
 
 def neighbours(m: np.ndarray) -> list[np.ndarray]:
