@@ -17,7 +17,7 @@ from mnist_app.checkpoint import save_checkpoint
 from mnist_app.cli import predict as predict_cli
 from mnist_app.errors import CheckpointError
 from mnist_app.network import Network
-from mnist_app.predict import classify, classify_files, classify_many, load_model
+from mnist_app.predict import classify, classify_each, classify_files, classify_many, load_model
 
 REPO = Path(__file__).resolve().parent.parent
 JSON_KEYS = {"file", "digit", "confidence", "probabilities", "unsure", "unsure_reason", "error", "model"}
@@ -55,6 +55,22 @@ def test_classify_files_keeps_order_and_isolates_bad_files(network, digit_dir, t
     assert [r.ok for r in results] == [True, False, True, False, True]
     assert str(bad) in results[1].error and "missing.png" in results[3].error
     assert results[0].input.shape == (784,)
+
+
+@pytest.mark.parametrize("every", [0.0, 1e9], ids=["a-group-per-file", "one-group"])
+def test_classify_each_answers_as_classify_files_however_it_groups(network, digit_dir, tmp_path, every):
+    """predict prints as it reads (classify_each); grouping must not change an answer or its place."""
+    good = sorted(digit_dir.glob("*.png"))[:4]
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnonsense")
+    paths = [good[0], bad, good[1], good[2], tmp_path / "missing.png", good[3]]
+    expected = classify_files(network, paths)
+    got = list(classify_each(network, iter(paths), every=every))
+    assert [(r.file, r.digit, r.error) for r in got] == [(r.file, r.digit, r.error) for r in expected]
+    assert [r.ok for r in got] == [True, False, True, True, False, True]
+    for r, e in zip(got, expected):
+        if r.ok:
+            np.testing.assert_allclose(r.probabilities, e.probabilities, atol=1e-6)
 
 
 def test_load_model_checks_shape_and_file(model_path, tmp_path):

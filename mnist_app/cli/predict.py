@@ -1,7 +1,7 @@
 """``python scripts/predict.py IMAGE [IMAGE|DIR ...]``: classify your own digit images.
 
 Each image is preprocessed into an MNIST-style 28x28 digit (mnist_app.preprocess), classified
-and printed before the next is read (mnist_app.predict.classify_each). One line per image on stdout:
+and printed while the next ones are read (mnist_app.predict.classify_each). One line per image on stdout:
 
     drawing.png  7  98.2%  top-3: 7 98.2%, 1 0.9%, 9 0.4%
     letter_h.png  4  61.0%  unsure (low confidence)  top-3: 4 61.0%, 1 20.3%, 7 9.9%
