@@ -182,7 +182,10 @@ def test_ctrl_c_keeps_the_answers_already_printed(digit_dir, tmp_path):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = proc.stdout.readline()  # an answer printed while the others are still being read
     proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    # through the same reader: communicate() reads the pipe itself, past what readline() buffered
+    rest, err = proc.stdout.read(), proc.stderr.read()
+    proc.stdout.close(), proc.stderr.close()
     lines = (first + rest).splitlines()
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert err.splitlines()[-1] == "predict.py: error: interrupted"
