@@ -107,6 +107,7 @@ PEN_BESIDE_RATIO = 1.2  # ... and 1.2x darker than its line just beside it (ligh
 PEN_BESIDE_REACH = 4  # a line gradually), looked at over the stretch's length, >= 4x the thin limit, each side
 PEN_ON_LINE_MIN = 0.8  # ... and near the pen's full strength (a line's own darker stretch is not)
 LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
+LONE_LINE_MIN_REST = 0.1  # one line found, the rest of the ink < 10% of its pixels: it is the digit (a thin 1 across a tight crop)
 # Lines as wide as a fine pen (a grid printed as boldly as the pen writes): runs across them up to
 # GRID_MAX_WIDTH of the shorter side, ink along >= GRID_MIN_SPAN of the width and >= GRID_PEAK x
 # the median row, and only as a family of >= GRID_MIN_LINES lines evenly spaced (to
@@ -120,12 +121,14 @@ GRID_PITCH_TOLERANCE = 0.15
 # (runs across <= STRAIGHT_MAX_RUN x LINE_MAX_WIDTH's limit, both ways) on one straight line (a
 # Hough transform over STRAIGHT_ANGLES) along >= STRAIGHT_MIN_COVER of its chord across the image,
 # from end to end of >= LINE_MIN_EXTENT of it, reaching >= STRAIGHT_BEYOND x the chord past the
-# rest of the ink's box at both ends (a digit's own straight stroke ends at the digit), at most
-# STRAIGHT_MAX_LINES of them.
+# rest of the ink's box at both ends (a digit's own straight stroke ends at the digit), the rest
+# weighing >= STRAIGHT_MIN_REST x the line (a digit crossed by a crease; a thin 1 across a tight
+# crop, with only specks beside it, is the digit itself), at most STRAIGHT_MAX_LINES of them.
 STRAIGHT_ANGLES = tuple(np.arange(0.0, 180.0, 0.5))
 STRAIGHT_MAX_RUN = 1.5
 STRAIGHT_MIN_COVER = 0.5
 STRAIGHT_BEYOND = 0.1
+STRAIGHT_MIN_REST = 0.25
 STRAIGHT_MAX_LINES = 3
 SHEET_EDGE_STRAIGHT = 0.03
 SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this share of the side
@@ -756,6 +759,7 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
     thin_limit = max(3, round(LINE_MAX_WIDTH * min(h, w)))
     wide_limit = max(thin_limit, round(GRID_MAX_WIDTH * min(h, w)))
     line = np.zeros_like(mask)
+    lines_found = 0
     for flip in (False, True):  # the columns after the rows are gone: a grid's crossings go too
         m = np.ascontiguousarray((mask & ~line).T) if flip else mask
         top, run = (a.T for a in _runs(np.ascontiguousarray(m.T)))  # each pixel's ink run across the line
@@ -780,9 +784,12 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
             # less than flatten_lighting evens out, a line's dim end is as "darker" as a pen)
             along = _darker_than_beside(along, runs, darker, view, which, thin_limit)
             found &= (view <= LINE_INK_RATIO * level) & ~along
+            lines_found += np.unique(which[found]).size
         line |= found.T if flip else found
     if not line.any():
         return ink
+    if lines_found == 1 and np.count_nonzero(mask & ~line) < LONE_LINE_MIN_REST * np.count_nonzero(line):
+        return ink  # one straight stroke and next to nothing beside it: the digit, not the paper
     return np.where(line, np.float32(0), ink)
 
 
@@ -841,6 +848,8 @@ def _straight_line(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, limit: int) 
     # line running on past it at both ends: a digit's straight stroke ends at the digit
     rest = ink.copy()
     rest[ys[on], xs[on]] = 0
+    if float(rest.sum()) < STRAIGHT_MIN_REST * float(ink[ys[on], xs[on]].sum()):
+        return None  # the line is most of the ink: the digit itself (a 1), not a crease across it
     box = _heavy_box(rest)
     if box is None:
         return None
