@@ -64,6 +64,11 @@ WORK_PIXELS = 1_000_000  # larger images are box-reduced to about this many pixe
 LIGHTING_MIN_SIDE = 64  # smaller images are never photos with a lighting gradient ...
 UNEVEN_LIGHT = 0.15  # ... larger ones are evened out if the paper's brightness varies by more than
 MIN_LIGHT_RANGE = 0.03  # 15% of its median level and by more than 3% of full scale
+# A cast shadow (the phone or the hand over the sheet) has an edge no quadratic can follow:
+SHADOW_WINDOW = 0.15  # the paper's local level: a grey closing over this share of the shorter side
+SHADOW_MISFIT = 0.1  # a shadow's edge: that level departs from the quadratic by >= 10% of the paper's
+SHADOW_AREA = 0.05  # level over >= 5% of the frame
+SHADOW_MIN_LEVEL = 0.4  # and its paper keeps >= 40% of the lit paper's level (darker: a table, not a shadow)
 MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale ...
 FAINT_CONTRAST = 0.04  # ... or by >= 4% and FAINT_SNR x the paper's noise (faint pencil)
 FAINT_SNR = 6.0
@@ -398,8 +403,44 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     coarse = paper_at(17, 17)  # enough to tell a real gradient from a few dark border pixels
     if float(coarse.max() - coarse.min()) < uneven:
         return grey
-    flat = grey * (level / np.maximum(paper_at(h, w), 0.02 * full))
+    paper = paper_at(h, w)
+    shadowed = _cast_shadow_paper(grey)
+    if shadowed is not None:
+        paper = shadowed
+    flat = grey * (level / np.maximum(paper, 0.02 * full))
     return np.clip(flat, 0.0, full).astype(np.float32)
+
+
+def _cast_shadow_paper(grey: np.ndarray) -> np.ndarray | None:
+    """The paper's brightness under a cast shadow's edge, or None when there is no such edge.
+
+    A shadow cast across the sheet (the phone or the hand) steps from lit to shadowed paper
+    within a few pixels; the quadratic of `flatten_lighting` smooths the step over the whole
+    frame and leaves a wedge of shadow darker than the noise threshold: a solid blob of "ink".
+    The paper's own level is followed instead by a grey-level closing (a maximum then a minimum
+    filter, Serra, *Image Analysis and Mathematical Morphology*, 1982) over a square SHADOW_WINDOW
+    of the shorter side: it fills every dark feature narrower than the window (strokes, printed
+    lines) and keeps steps, ramps and smooth light as they are. A quadratic is fitted to that
+    level in turn; the level is used only where it departs from its own smooth fit by
+    SHADOW_MISFIT of its median over SHADOW_AREA of the frame -- a step, which smooth light never
+    makes (photos without one keep exactly their old input) -- and only when the darkest paper
+    keeps SHADOW_MIN_LEVEL of the brightest (a dark table left in the frame is not paper to brighten).
+    """
+    from scipy import ndimage  # lazily: predict's start-up stays light
+
+    h, w = grey.shape
+    size = max(3, round(SHADOW_WINDOW * min(h, w)))
+    local = ndimage.grey_closing(grey.astype(np.float32, copy=False), size=(size, size))
+    step = max(1, min(h, w) // 64)  # ~64 x 64 samples pin down a quadratic plenty
+    sample = local[::step, ::step].astype(np.float64)
+    t, u = np.meshgrid(np.linspace(-1.0, 1.0, sample.shape[0]), np.linspace(-1.0, 1.0, sample.shape[1]), indexing="ij")
+    terms = np.stack([np.ones_like(u), u, t, u * u, u * t, t * t], axis=-1).reshape(-1, 6)
+    coef, *_ = np.linalg.lstsq(terms, sample.ravel(), rcond=None)
+    misfit = np.abs(sample.ravel() - terms @ coef)
+    darkest, middle, brightest = np.quantile(sample, (0.02, 0.5, 0.98))
+    if float(np.mean(misfit > SHADOW_MISFIT * middle)) < SHADOW_AREA or darkest < SHADOW_MIN_LEVEL * brightest:
+        return None
+    return local
 
 
 def _otsu(values: np.ndarray, lo: float, hi: float) -> float:
