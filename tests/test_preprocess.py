@@ -841,3 +841,9 @@ def test_smooth_light_is_left_to_the_quadratic_not_taken_for_a_shadow():
     u, t = np.linspace(-1, 1, w)[None, :], np.linspace(-1, 1, h)[:, None]
     vignette = 220 - 70 * (u * u + t * t) + 20 * u + np.zeros((h, w))
     assert preprocess._cast_shadow_paper(vignette) is None
+    # a marker's stroke wider than the closing's window stays dark in the paper's level, but it is
+    # ink, far darker than any shadow: it is not divided away
+    im = Image.new("L", (400, 400), 230)
+    ImageDraw.Draw(im).ellipse((60, 20, 340, 380), outline=30, width=100)
+    marker = np.asarray(im, dtype=np.float64) * (1 - 0.4 * np.arange(400)[None, :] / 399)
+    assert preprocess._cast_shadow_paper(marker) is None
