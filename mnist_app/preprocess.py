@@ -20,8 +20,9 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    background: white, unless the ink itself is light (then black) -- whichever shows the ink.
    Very large images are box-reduced first so memory stays bounded.
 3. **even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
-   other (fitted on the border as a smooth surface) is divided by that surface. Evenly lit images
-   and images under 64 px are left exactly as they are.
+   other (fitted on the border as a smooth surface) is divided by that surface -- or, when a shadow
+   cast across the sheet makes a step no smooth surface follows, by the paper's local level.
+   Evenly lit images and images under 64 px are left exactly as they are.
 4. **polarity and ink** (`ink_map`): the background level is the median of the border pixels;
    ink is whichever side (darker or lighter) departs from it the most. Ink strength is measured
    relative to the ink contrast; anything fainter than NOISE_FRACTION of it, or not clearly
@@ -361,7 +362,7 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     frame is paper almost everywhere; pixels where the digit touches it are dropped as outliers
     over three robust refits). Each pixel is then divided by the surface and multiplied by the
     paper's median level: the light falling on a spot multiplies whatever it lights, paper and
-    ink (or blackboard and chalk) alike.
+    ink (or blackboard and chalk) alike. A shadow's sharp edge is followed by `_cast_shadow_paper`.
 
     Images smaller than LIGHTING_MIN_SIDE px (scans, drawings, MNIST-sized files) and images whose
     surface varies by less than UNEVEN_LIGHT of its median level (or MIN_LIGHT_RANGE of full
