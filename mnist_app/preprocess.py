@@ -404,11 +404,12 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     coarse = paper_at(17, 17)  # enough to tell a real gradient from a few dark border pixels
     if float(coarse.max() - coarse.min()) < uneven:
         return grey
-    paper = paper_at(h, w)
-    shadowed = _cast_shadow_paper(grey)
+    flat = grey * (level / np.maximum(paper_at(h, w), 0.02 * full))
+    # (dark ink on light paper only, as the evened-out image shows it: on a blackboard the
+    # closing would take the chalk for board)
+    shadowed = _cast_shadow_paper(grey) if _dark_on_light(flat, full)[0] else None
     if shadowed is not None:
-        paper = shadowed
-    flat = grey * (level / np.maximum(paper, 0.02 * full))
+        flat = grey * (level / np.maximum(shadowed, 0.02 * full))
     return np.clip(flat, 0.0, full).astype(np.float32)
 
 

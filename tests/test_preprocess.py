@@ -847,3 +847,19 @@ def test_smooth_light_is_left_to_the_quadratic_not_taken_for_a_shadow():
     ImageDraw.Draw(im).ellipse((60, 20, 340, 380), outline=30, width=100)
     marker = np.asarray(im, dtype=np.float64) * (1 - 0.4 * np.arange(400)[None, :] / 399)
     assert preprocess._cast_shadow_paper(marker) is None
+
+
+@pytest.mark.parametrize("falloff", [0.4, 0.6])
+def test_chalk_on_a_board_lit_unevenly_is_not_taken_for_a_cast_shadow(falloff):
+    # a chalk 1 on a blackboard whose light falls off across it: the cast-shadow step's closing
+    # fills dark gaps, so on a light-on-dark image it took the chalk for the board and divided it
+    # away ("no digit found"); it runs on dark ink on light paper only
+    def board(gradient):
+        im = Image.new("L", (370, 370), 0)
+        ImageDraw.Draw(im).line([(190, 90), (180, 280)], fill=255, width=12)
+        chalk = np.asarray(im, np.float32) / 255
+        bg = 28 * (1 - gradient * np.mgrid[0:370, 0:370][1] / 369)
+        return Image.fromarray(np.clip(bg + (200 - bg) * chalk, 0, 255).astype(np.uint8))
+
+    even, uneven = preprocess.prepare(board(0.0)).vector, preprocess.prepare(board(falloff)).vector
+    assert np.dot(even, uneven) / np.linalg.norm(even) / np.linalg.norm(uneven) > 0.99
