@@ -381,10 +381,7 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     if high - low < uneven:  # evenly lit paper (the usual case): no fit needed
         return grey
 
-    def quadratic(u: np.ndarray, t: np.ndarray) -> list[np.ndarray]:  # u, t in [-1, 1]
-        return [np.ones(np.broadcast(u, t).shape), u, t, u * u, u * t, t * t]
-
-    terms = np.stack(quadratic(xs * (2.0 / (w - 1)) - 1.0, ys * (2.0 / (h - 1)) - 1.0), axis=1)
+    terms = np.stack(_quadratic(xs * (2.0 / (w - 1)) - 1.0, ys * (2.0 / (h - 1)) - 1.0), axis=1)
     keep = np.ones(values.shape, dtype=bool)
     for _ in range(3):
         used = terms[keep]
@@ -397,7 +394,7 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
         keep = np.abs(residual) <= 3.0 * spread
 
     def paper_at(n_rows: int, n_cols: int) -> np.ndarray:  # the fitted brightness on a grid
-        parts = quadratic(np.linspace(-1.0, 1.0, n_cols)[None, :], np.linspace(-1.0, 1.0, n_rows)[:, None])
+        parts = _quadratic(np.linspace(-1.0, 1.0, n_cols)[None, :], np.linspace(-1.0, 1.0, n_rows)[:, None])
         return sum(c * part for c, part in zip(coef, parts))
 
     level = float(np.median(values[keep]))
@@ -411,6 +408,11 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     if shadowed is not None:
         flat = grey * (level / np.maximum(shadowed, 0.02 * full))
     return np.clip(flat, 0.0, full).astype(np.float32)
+
+
+def _quadratic(u: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+    """The terms of a quadratic surface in x (``u``) and y (``t``), both scaled to [-1, 1]."""
+    return [np.ones(np.broadcast(u, t).shape), u, t, u * u, u * t, t * t]
 
 
 def _cast_shadow_paper(grey: np.ndarray) -> np.ndarray | None:
@@ -436,7 +438,7 @@ def _cast_shadow_paper(grey: np.ndarray) -> np.ndarray | None:
     step = max(1, min(h, w) // 64)  # ~64 x 64 samples pin down a quadratic plenty
     sample = local[::step, ::step].astype(np.float64)
     t, u = np.meshgrid(np.linspace(-1.0, 1.0, sample.shape[0]), np.linspace(-1.0, 1.0, sample.shape[1]), indexing="ij")
-    terms = np.stack([np.ones_like(u), u, t, u * u, u * t, t * t], axis=-1).reshape(-1, 6)
+    terms = np.stack(_quadratic(u, t), axis=-1).reshape(-1, 6)
     coef, *_ = np.linalg.lstsq(terms, sample.ravel(), rcond=None)
     misfit = np.abs(sample.ravel() - terms @ coef)
     darkest, middle, brightest = np.quantile(sample, (0.02, 0.5, 0.98))
