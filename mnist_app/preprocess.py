@@ -906,14 +906,19 @@ def _straight_line(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, limit: int) 
     return np.flatnonzero(on)
 
 
-def _heavy_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The box (y0, y1, x0, x1) of the ink's pieces weighing >= 10% of its heaviest, or None."""
-    from scipy import ndimage
+def _ink_pieces(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink's 8-connected pieces (labels 1..n, 0 off the ink) and the ink mass of each (n,)."""
+    from scipy import ndimage  # lazily: only images that need it pay its import
 
     labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
-    if n == 0:
+    return labels, np.asarray(ndimage.sum_labels(ink, labels, np.arange(1, n + 1)), dtype=np.float64)
+
+
+def _heavy_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (y0, y1, x0, x1) of the ink's pieces weighing >= 10% of its heaviest, or None."""
+    labels, mass = _ink_pieces(ink)
+    if mass.size == 0:
         return None
-    mass = np.asarray(ndimage.sum_labels(ink, labels, np.arange(1, n + 1)), dtype=np.float64)
     heavy = np.concatenate(([False], mass >= 0.1 * mass.max()))[labels]
     return _bbox(heavy)
 
@@ -974,12 +979,10 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     """
     from scipy import ndimage  # lazily: only images that need cropping pay its import
 
-    mask = ink > 0
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    labels, mass = _ink_pieces(ink)
+    n = mass.size
     if n <= 1:
         return ink
-    index = np.arange(1, n + 1)
-    mass = np.asarray(ndimage.sum_labels(ink, labels, index), dtype=np.float64)
     boxes = ndimage.find_objects(labels)
     h, w = ink.shape
     # the core: the heaviest piece, though one touching the image's edge (a crease, the sheet's
