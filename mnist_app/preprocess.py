@@ -141,6 +141,17 @@ SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this shar
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
 SHEET_MIN_PAPER = 0.2
 SHEET_MIN_PAPER_INSIDE = 0.7
+# A mark the writer made round or under the digit (remove_marks), a piece of its own: a ring or a
+# printed form's box is a piece that lies in >= RING_COVER of the directions (10-degree steps) seen
+# from the centre of the ink inside its box, that ink weighing >= RING_INNER_SHARE x the ring; an
+# underline is a piece at most UNDERLINE_FLAT x as tall as wide, under all the rest's heavy ink
+# (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its height), spanning >= UNDERLINE_SPAN
+# of its width.
+RING_COVER = 0.8
+RING_INNER_SHARE = 0.15
+UNDERLINE_FLAT = 0.25
+UNDERLINE_GAP = 0.03
+UNDERLINE_SPAN = 0.6
 # MNIST's stroke width in its 28x28 field, measured as below on 300 test digits: median 2.25 px,
 # 10-90% 1.55-3.25 px. Strokes outside STROKE_BAND x this are brought to it.
 MNIST_STROKE = 2.25
@@ -962,6 +973,71 @@ def remove_straight_lines(ink: np.ndarray) -> np.ndarray:
     return out
 
 
+def _surrounds(piece: np.ndarray, y: float, x: float) -> float:
+    """The share of the 36 directions (10-degree steps) from (y, x) in which ``piece`` has ink."""
+    ys, xs = np.nonzero(piece)
+    bins = (np.degrees(np.arctan2(ys - y, xs - x)) // 10).astype(np.int64) % 36
+    return np.unique(bins).size / 36
+
+
+def remove_marks(ink: np.ndarray) -> np.ndarray:
+    """Drop a ring, a form's box or an underline drawn apart from the digit.
+
+    Writers circle or underline an answer, and forms print a box for each digit. Kept, the mark
+    is part of what the network sees: a circled 1 was read "0", a boxed 4 "8", an underlined 7
+    "2" (docs/photos.md, eleventh round). digit_strokes cannot help: the ring is often the
+    heaviest piece, and the digit joins it. A ring or box is a piece that surrounds the ink
+    inside its box -- it lies in RING_COVER of the directions seen from that ink's centre (a
+    digit's own loop seen from a stroke beside it covers about half) -- and that ink is a digit's
+    weight, not a speck (RING_INNER_SHARE). An underline is a flat piece (UNDERLINE_FLAT) lying
+    wholly under the rest's heavy ink, a little apart (UNDERLINE_GAP) and close, and spanning most
+    of it (UNDERLINE_SPAN). A mark touching the digit is one piece with it and stays."""
+    from scipy import ndimage  # lazily: only images that need it pay its import
+
+    labels, mass = _ink_pieces(ink)
+    n = mass.size
+    if n <= 1:
+        return ink
+    boxes = ndimage.find_objects(labels)
+    drop = np.zeros(n + 1, dtype=bool)
+    for i in np.argsort(-mass):
+        if mass[i] < 0.1 * mass.max():
+            break  # a mark is drawn with the pen that wrote the digit: no speck is one
+        by, bx = boxes[i]
+        others = [j for j in range(n) if j != i and not drop[j + 1]]
+        if not others:
+            break
+        heavy_mass = max(mass[j] for j in others)
+        heavy = [j for j in others if mass[j] >= 0.1 * heavy_mass]
+        # a ring or box: the ink strictly inside its box, seen from its centre
+        inner = [j for j in others if boxes[j][0].start > by.start and boxes[j][0].stop < by.stop
+                 and boxes[j][1].start > bx.start and boxes[j][1].stop < bx.stop]
+        inner_mass = sum(mass[j] for j in inner)
+        if inner and inner_mass >= RING_INNER_SHARE * mass[i]:
+            inside = np.isin(labels[by, bx], np.asarray(inner) + 1)
+            weights = np.where(inside, ink[by, bx], 0)
+            cy, cx = ndimage.center_of_mass(weights)
+            if _surrounds(labels[by, bx] == i + 1, cy, cx) >= RING_COVER:
+                drop[i + 1] = True
+                continue
+        # an underline: flat, under the rest's heavy ink, a little apart and close, spanning it
+        height, width = by.stop - by.start, bx.stop - bx.start
+        if height > UNDERLINE_FLAT * width:
+            continue
+        top = min(boxes[j][0].start for j in heavy)
+        bottom = max(boxes[j][0].stop for j in heavy)
+        left = min(boxes[j][1].start for j in heavy)
+        right = max(boxes[j][1].stop for j in heavy)
+        gap = by.start - bottom
+        overlap = min(right, bx.stop) - max(left, bx.start)
+        if (max(2.0, UNDERLINE_GAP * (bottom - top)) <= gap <= bottom - top
+                and overlap >= UNDERLINE_SPAN * (right - left)):
+            drop[i + 1] = True
+    if not drop.any():
+        return ink
+    return np.where(drop[labels], np.float32(0), ink)
+
+
 def digit_strokes(ink: np.ndarray) -> np.ndarray:
     """The ink of the digit itself: isolated specks and stray marks far from it set to 0.
 
@@ -1227,7 +1303,7 @@ def _grey_of(image_or_path: Image.Image | str | Path, raw: bool) -> tuple[np.nda
 
 def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
     """Steps 3-6: sheet, lighting, ink, paper lines, the digits' own pieces, broken strokes."""
-    return bridge_gaps(digit_strokes(remove_straight_lines(remove_paper_lines(ink_map(grey, full, name=name)))))
+    return bridge_gaps(digit_strokes(remove_marks(remove_straight_lines(remove_paper_lines(ink_map(grey, full, name=name))))))
 
 
 def neighbours(m: np.ndarray) -> list[np.ndarray]:
