@@ -141,6 +141,13 @@ SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this shar
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
 SHEET_MIN_PAPER = 0.2
 SHEET_MIN_PAPER_INSIDE = 0.7
+# The whole sheet inside the frame (a sticky note, a card, a scrap of paper on a desk): the table
+# covers >= SURROUND_BORDER of the frame's border, and the paper is one light piece (its ink's holes
+# filled) covering >= SURROUND_RECTANGLE of the smallest rectangle round it (a sheet, maybe tilted;
+# an ellipse covers 79%), with dark ink inside covering >= SURROUND_MIN_INK of it.
+SURROUND_BORDER = 0.9
+SURROUND_RECTANGLE = 0.9
+SURROUND_MIN_INK = 0.005
 # A mark the writer made round or under the digit (remove_marks), a piece of its own: a ring or a
 # printed form's box is a piece that lies in >= RING_COVER of the directions (10-degree steps) seen
 # from the centre of the ink inside its box, that ink weighing >= RING_INNER_SHARE x the ring; an
@@ -535,6 +542,10 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
         ragged = np.where(run <= line + SHEET_EDGE_RAGGED * cols, run, 0)
         cut = np.arange(cols)[None, :] < (np.maximum(line, ragged) + margin)[:, None]
         np.rot90(outside, turn)[...] |= cut
+    if float(_border(dark).mean()) >= SURROUND_BORDER:  # a table all round: the whole sheet may show
+        around = _around_whole_sheet(dark)
+        if around.any():
+            outside = around
     if not outside.any():
         return grey
     inside = ~outside
@@ -544,6 +555,42 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
     out = g.copy()
     out[outside] = paper
     return out
+
+
+def _around_whole_sheet(dark: np.ndarray) -> np.ndarray:
+    """What lies round a sheet seen whole on a table (True there), or all False when the light part
+    is no such sheet (see SURROUND_RECTANGLE). The side-by-side rule of remove_outside_sheet
+    needs a straight dark run from each side; round a whole sheet, tilted, the runs from a side
+    meet two of its edges and no straight line fits them."""
+    from scipy import ndimage  # lazily: only photos with a table all round pay its import
+
+    h, w = dark.shape
+    none = np.zeros((h, w), dtype=bool)
+    labels, n = ndimage.label(~dark)
+    if n == 0:
+        return none
+    sizes = np.bincount(labels.ravel())[1:]
+    sheet = ndimage.binary_fill_holes(labels == 1 + int(np.argmax(sizes)))
+    area = float(sheet.sum())
+    if area < SHEET_MIN_PAPER * h * w:
+        return none
+    ys, xs = np.nonzero(sheet)
+    # the smallest rectangle round it, over tilts in half-degree steps, from each row's first and
+    # last pixel (its convex hull's corners are among them)
+    first, last = np.argmax(sheet, axis=1), w - 1 - np.argmax(sheet[:, ::-1], axis=1)
+    rows = np.flatnonzero(sheet.any(axis=1))
+    points = np.concatenate([np.stack([xs_, rows], axis=1) for xs_ in (first[rows], last[rows])]).astype(np.float64)
+    best = np.inf
+    for theta in np.deg2rad(np.arange(0.0, 90.0, 0.5)):
+        u = points[:, 0] * np.cos(theta) + points[:, 1] * np.sin(theta)
+        v = -points[:, 0] * np.sin(theta) + points[:, 1] * np.cos(theta)
+        best = min(best, (np.ptp(u) + 1) * (np.ptp(v) + 1))
+    if area < SURROUND_RECTANGLE * best:
+        return none
+    if float(dark[sheet].mean()) < SURROUND_MIN_INK:
+        return none  # a light shape with nothing written on it (a thick chalk stroke)
+    margin = 1.0 + 0.01 * min(h, w)  # the sheet's own soft edge and shadow
+    return ndimage.distance_transform_edt(sheet) <= margin
 
 
 def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:

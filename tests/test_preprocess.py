@@ -923,3 +923,43 @@ def test_a_digits_own_pieces_are_not_a_ring_or_an_underline():
         grey, full = preprocess.to_grey(im)
         ink = preprocess.remove_straight_lines(preprocess.remove_paper_lines(preprocess.ink_map(grey, full)))
         assert preprocess.remove_marks(ink) is ink
+
+
+def _on_desk(make, angle: float, shift: tuple[int, int]) -> Image.Image:
+    """``make``'s digit on a 400 px sheet (a sticky note) seen whole, tilted, on a dark striped desk."""
+    big, mask = Image.new("L", (700, 700), 0), Image.new("L", (700, 700), 0)
+    big.paste(make(), (150 + shift[0], 150 + shift[1]))
+    mask.paste(255, (150 + shift[0], 150 + shift[1], 550 + shift[0], 550 + shift[1]))
+    big, mask = big.rotate(angle, Image.Resampling.BILINEAR), mask.rotate(angle, Image.Resampling.BILINEAR)
+    desk = (70 + 12 * np.sin(np.arange(700) / 5.0))[:, None] + np.zeros((700, 700))
+    m = np.asarray(mask, np.float32) / 255
+    return Image.fromarray((np.asarray(big, np.float32) * m + desk * (1 - m)).astype(np.uint8))
+
+
+@pytest.mark.parametrize("angle, shift", [(-10, (-50, 30)), (12, (40, 40))], ids=["-10deg", "12deg"])
+def test_a_whole_sheet_on_a_desk_is_read_without_the_desk(angle, shift):
+    # a note tilted on a desk, the desk all round it: from each side the dark run meets two of the
+    # note's edges, no straight line fits it, and the desk and the note were read as the digit
+    # (a 4 read "2" or "0", a 1 "2" or "4"; docs/photos.md, eleventh round)
+    from mnist_app.predict import classify, load_model
+
+    network = load_model("shipped")[0]
+    for make, label in ((_pen_one, 1), (_pen_four, 4), (_pen_seven, 7)):
+        v = image_to_mnist(_on_desk(make, angle, shift))
+        alone = make().rotate(angle, Image.Resampling.BILINEAR, fillcolor=230)  # the same digit, no desk
+        assert _similar(v, image_to_mnist(alone)) > 0.97, label
+        assert classify(network, v).digit == label, label
+
+
+def test_a_light_drawing_on_a_dark_ground_is_not_a_sheet():
+    # chalk or a white brush on black: the light piece is the digit; a 0's filled ring is an
+    # ellipse (79% of its rectangle), a thick 1 has no ink on it
+    zero, one = Image.new("L", (400, 400), 20), Image.new("L", (400, 400), 20)
+    ImageDraw.Draw(zero).ellipse((80, 40, 320, 360), outline=230, width=40)
+    ImageDraw.Draw(one).rectangle((140, 30, 260, 370), fill=230)
+    for im in (zero, one):
+        grey = np.asarray(im)
+        dark = grey <= preprocess._otsu(grey.astype(np.float32), 20.0, 230.0)
+        assert not preprocess._around_whole_sheet(dark).any()
+    grey = np.asarray(zero)
+    assert preprocess.remove_outside_sheet(grey, 255.0) is grey
