@@ -154,7 +154,7 @@ SURROUND_MIN_INK = 0.005
 # underline is a piece at most UNDERLINE_FLAT x as tall as wide, under all the rest's heavy ink
 # (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its height), spanning >= UNDERLINE_SPAN
 # of its width.
-RING_COVER = 0.8
+RING_COVER = 0.9
 RING_INNER_SHARE = 0.15
 UNDERLINE_FLAT = 0.25
 UNDERLINE_GAP = 0.03
@@ -1035,7 +1035,8 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
     "2" (docs/photos.md, eleventh round). digit_strokes cannot help: the ring is often the
     heaviest piece, and the digit joins it. A ring or box is a piece that surrounds the ink
     inside its box -- it lies in RING_COVER of the directions seen from that ink's centre (a
-    digit's own loop seen from a stroke beside it covers about half) -- and that ink is a digit's
+    digit's own loop seen from a stroke beside it covers about half, a 6's curve round what a
+    flash's glare left of its loop 80%) -- and that ink is a digit's
     weight, not a speck (RING_INNER_SHARE). An underline is a flat piece (UNDERLINE_FLAT) lying
     wholly under the rest's heavy ink, a little apart (UNDERLINE_GAP) and close, and spanning most
     of it (UNDERLINE_SPAN). A mark touching the digit is one piece with it and stays."""
