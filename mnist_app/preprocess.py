@@ -151,12 +151,14 @@ SURROUND_MIN_INK = 0.005
 # A mark the writer made round or under the digit (remove_marks), a piece of its own: a ring or a
 # printed form's box is a piece that lies in >= RING_COVER of the directions (10-degree steps) seen
 # from the centre of the ink inside its box, that ink weighing >= RING_INNER_SHARE x the ring; an
-# underline is a piece at most UNDERLINE_FLAT x as tall as wide, under all the rest's heavy ink
-# (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its height), spanning >= UNDERLINE_SPAN
-# of its width.
+# underline is a piece at most UNDERLINE_FLAT x as tall as wide, straight (its pixels' spread
+# across its axis <= UNDERLINE_STRAIGHT x its mean thickness; a bar's is 1/sqrt(12) = 0.29), under
+# all the rest's heavy ink (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its height),
+# spanning >= UNDERLINE_SPAN of its width.
 RING_COVER = 0.9
 RING_INNER_SHARE = 0.15
 UNDERLINE_FLAT = 0.25
+UNDERLINE_STRAIGHT = 0.4
 UNDERLINE_GAP = 0.03
 UNDERLINE_SPAN = 0.6
 # MNIST's stroke width in its 28x28 field, measured as below on 300 test digits: median 2.25 px,
@@ -1027,6 +1029,18 @@ def _surrounds(piece: np.ndarray, y: float, x: float) -> float:
     return np.unique(bins).size / 36
 
 
+def _straight(piece: np.ndarray) -> bool:
+    """Whether ``piece`` is a straight stroke: its pixels spread across its principal axis no more
+    than UNDERLINE_STRAIGHT x its mean thickness (its area over its length, the length of a bar
+    with its spread along the axis: sqrt(12) standard deviations)."""
+    ys, xs = np.nonzero(piece)
+    if ys.size < 3:
+        return False
+    across, along = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)))
+    thickness = ys.size / max(np.sqrt(12.0 * along), 1.0)
+    return float(np.sqrt(max(across, 0.0))) <= UNDERLINE_STRAIGHT * thickness
+
+
 def remove_marks(ink: np.ndarray) -> np.ndarray:
     """Drop a ring, a form's box or an underline drawn apart from the digit.
 
@@ -1036,10 +1050,11 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
     heaviest piece, and the digit joins it. A ring or box is a piece that surrounds the ink
     inside its box -- it lies in RING_COVER of the directions seen from that ink's centre (a
     digit's own loop seen from a stroke beside it covers about half, a 6's curve round what a
-    flash's glare left of its loop 80%) -- and that ink is a digit's
-    weight, not a speck (RING_INNER_SHARE). An underline is a flat piece (UNDERLINE_FLAT) lying
-    wholly under the rest's heavy ink, a little apart (UNDERLINE_GAP) and close, and spanning most
-    of it (UNDERLINE_SPAN). A mark touching the digit is one piece with it and stays."""
+    flash's glare left of its loop 80%) -- and that ink is a digit's weight, not a speck
+    (RING_INNER_SHARE). An underline is a flat, straight piece (UNDERLINE_FLAT,
+    UNDERLINE_STRAIGHT: a 3's bowl cut off by a streaky marker curls up) lying wholly under the
+    rest's heavy ink, a little apart (UNDERLINE_GAP) and close, and spanning most of it
+    (UNDERLINE_SPAN). A mark touching the digit is one piece with it and stays."""
     from scipy import ndimage  # lazily: only images that need it pay its import
 
     labels, mass = _ink_pieces(ink)
@@ -1079,7 +1094,7 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
         gap = by.start - bottom
         overlap = min(right, bx.stop) - max(left, bx.start)
         if (max(2.0, UNDERLINE_GAP * (bottom - top)) <= gap <= bottom - top
-                and overlap >= UNDERLINE_SPAN * (right - left)):
+                and overlap >= UNDERLINE_SPAN * (right - left) and _straight(labels[by, bx] == i + 1)):
             drop[i + 1] = True
     if not drop.any():
         return ink
