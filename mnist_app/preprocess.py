@@ -157,6 +157,7 @@ SURROUND_MIN_INK = 0.005
 # spanning >= UNDERLINE_SPAN of its width.
 RING_COVER = 0.9
 RING_INNER_SHARE = 0.15
+RING_SPECK = 0.01  # inside pieces lighter than this x the ring are grain (a 0 on coarse paper), not a digit
 UNDERLINE_FLAT = 0.25
 UNDERLINE_STRAIGHT = 0.4
 UNDERLINE_GAP = 0.03
@@ -1074,7 +1075,8 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
         heavy = [j for j in others if mass[j] >= 0.1 * heavy_mass]
         # a ring or box: the ink strictly inside its box, seen from its centre
         inner = [j for j in others if boxes[j][0].start > by.start and boxes[j][0].stop < by.stop
-                 and boxes[j][1].start > bx.start and boxes[j][1].stop < bx.stop]
+                 and boxes[j][1].start > bx.start and boxes[j][1].stop < bx.stop
+                 and mass[j] >= RING_SPECK * mass[i]]  # grain inside a digit's curve is no digit
         inner_mass = sum(mass[j] for j in inner)
         if inner and inner_mass >= RING_INNER_SHARE * mass[i]:
             inside = np.isin(labels[by, bx], np.asarray(inner) + 1)
