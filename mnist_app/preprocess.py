@@ -150,13 +150,16 @@ SURROUND_RECTANGLE = 0.9
 SURROUND_MIN_INK = 0.005
 # A mark the writer made round or under the digit (remove_marks), a piece of its own: a ring or a
 # printed form's box is a piece that lies in >= RING_COVER of the directions (10-degree steps) seen
-# from the centre of the ink inside its box, that ink weighing >= RING_INNER_SHARE x the ring; an
+# from the centre of the ink inside its box, that ink weighing >= RING_INNER_SHARE x the ring and
+# clear of it by RING_CLEARANCE x the ring's own width (twice its 90% quantile of distance to
+# paper); an
 # underline is a piece at most UNDERLINE_FLAT x as tall as wide, straight (its pixels' spread
 # across its axis <= UNDERLINE_STRAIGHT x its mean thickness; a bar's is 1/sqrt(12) = 0.29), under
 # all the rest's heavy ink (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its height),
 # spanning >= UNDERLINE_SPAN of its width.
 RING_COVER = 0.9
 RING_INNER_SHARE = 0.15
+RING_CLEARANCE = 0.5
 RING_SPECK = 0.01  # inside pieces lighter than this x the ring are grain (a 0 on coarse paper), not a digit
 UNDERLINE_FLAT = 0.25
 UNDERLINE_STRAIGHT = 0.4
@@ -1080,9 +1083,13 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
         inner_mass = sum(mass[j] for j in inner)
         if inner and inner_mass >= RING_INNER_SHARE * mass[i]:
             inside = np.isin(labels[by, bx], np.asarray(inner) + 1)
-            weights = np.where(inside, ink[by, bx], 0)
-            cy, cx = ndimage.center_of_mass(weights)
-            if _surrounds(labels[by, bx] == i + 1, cy, cx) >= RING_COVER:
+            ring = labels[by, bx] == i + 1
+            cy, cx = ndimage.center_of_mass(np.where(inside, ink[by, bx], 0))
+            # drawn round the digit, clear of it (a noisy stroke's own outline holds the stroke's
+            # inside, broken into pieces by the noise, a third of its width away)
+            pen = 2.0 * float(np.quantile(ndimage.distance_transform_edt(ring)[ring], 0.9))
+            clear = float(ndimage.distance_transform_edt(~ring)[inside].min())
+            if clear >= RING_CLEARANCE * pen and _surrounds(ring, cy, cx) >= RING_COVER:
                 drop[i + 1] = True
                 continue
         # an underline: flat, under the rest's heavy ink, a little apart and close, spanning it

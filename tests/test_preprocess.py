@@ -912,7 +912,8 @@ def test_a_digits_own_pieces_are_not_a_ring_or_an_underline():
     # a 6's curve round a broken-off half of its loop leaves it open on one side (86% of the
     # directions seen from the piece: a ring, drawn round, leaves a gap of a few percent); a 3
     # whose bowl's bottom a streaky marker cut off lies flat under the rest but curls up at its end;
-    # a 0 on coarse grain holds specks enough to weigh like a digit, but specks are no digit
+    # a 0 on coarse grain holds specks enough to weigh like a digit, but specks are no digit; a
+    # thick 1 that a dim photo's noise split into its outline and pieces of its inside, 2 px apart
     zero = Image.new("L", (400, 400), 230)
     d = ImageDraw.Draw(zero)
     d.arc((130, 80, 270, 320), start=-20, end=300, fill=30, width=16)
@@ -937,7 +938,12 @@ def test_a_digits_own_pieces_are_not_a_ring_or_an_underline():
     d.ellipse((130, 80, 270, 320), outline=30, width=16)
     for y, x in np.random.default_rng(0).integers(0, 400, (1500, 2)).tolist():
         d.rectangle((x, y, x + 3, y + 3), fill=60)
-    for im in (zero, two, six, three, grainy):
+    split = Image.new("L", (400, 400), 230)
+    d = ImageDraw.Draw(split)
+    d.rectangle((176, 70, 224, 330), outline=30, width=8)
+    for y in range(80, 318, 24):
+        d.rectangle((186, y, 214, y + 20), fill=30)
+    for im in (zero, two, six, three, grainy, split):
         grey, full = preprocess.to_grey(im)
         ink = preprocess.remove_straight_lines(preprocess.remove_paper_lines(preprocess.ink_map(grey, full)))
         assert preprocess.remove_marks(ink) is ink
