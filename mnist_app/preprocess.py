@@ -19,7 +19,9 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    RGBA, I;16, I, F, CMYK ...) -> float32 luminance in [0, 1]. Transparency is composited onto a
    background: white, unless the ink itself is light (then black) -- whichever shows the ink.
    Very large images are box-reduced first so memory stays bounded.
-3. **even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
+3. **frame and lighting**: a digital drawing's frame or a screenshot's window chrome
+   (`remove_canvas_frame`) and a photo's table (`remove_outside_sheet`) get the paper's colour.
+   **Even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
    other (fitted on the border as a smooth surface) is divided by that surface -- or, when a shadow
    cast across the sheet makes a step no smooth surface follows, by the paper's local level.
    Evenly lit images and images under 64 px are left exactly as they are.
@@ -97,6 +99,16 @@ EDGE_GROWTH = 1.5  # and may not make the digit's box longer than this x its lon
 # The sheet's edge (remove_outside_sheet): a dark run along >= 85% of a side, straight within 3% of
 # the side; light paper over >= 20% of the frame and >= 70% of what lies inside the edges.
 SHEET_EDGE_COVER = 0.85
+# A digital drawing's frame (remove_canvas_frame): >= 50% of the pixels exactly one grey (the
+# canvas; a photo's paper is never that flat); a frame or chrome pixel differs from it by >= 10% of
+# full scale; a line from edge to edge covers >= 90% of its row (column); a drawn box spans >= half
+# the image each way and its ink runs along >= 90% of each side, within 3% of the side (>= 3 px).
+CANVAS_SHARE = 0.5
+FRAME_CONTRAST = 0.1
+FRAME_LINE = 0.9
+FRAME_MIN_SIZE = 0.5
+FRAME_SIDE = 0.9
+FRAME_BAND = 0.03
 # Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees (0.25 degree steps: a
 # 1-px line 1,000 px long drifts off its row by 2 px at 0.25 degrees), ink along >= 20% of the
 # image's width (faint lines break into dashes), from end to end over >= 80% of it or reaching its
@@ -599,6 +611,105 @@ def _around_whole_sheet(dark: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(sheet) <= margin
 
 
+def _canvas_between_lines(lines: np.ndarray) -> tuple[int, int]:
+    """(start, stop) of the longest run of rows (columns) that are not lines: the canvas."""
+    edges = np.diff(np.concatenate(([True], lines, [True])).astype(np.int8))
+    starts, stops = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+    if starts.size == 0:
+        return 0, 0
+    k = int(np.argmax(stops - starts))
+    return int(starts[k]), int(stops[k])
+
+
+def _joined(line: np.ndarray, next_row: np.ndarray) -> bool:
+    """Whether ink of ``next_row`` touches ink of ``line`` (8-neighbours: straight or diagonal)."""
+    near = line.copy()
+    near[1:] |= line[:-1]
+    near[:-1] |= line[1:]
+    return bool((near & next_row).any())
+
+
+def remove_canvas_frame(grey: np.ndarray, full: float) -> np.ndarray:
+    """Paint a digital drawing's frame and window chrome with the canvas's colour.
+
+    A screenshot of a paint program holds its toolbar, scrollbar, status bar and window border;
+    a drawing page's canvas often has a border, or a box drawn round the digit. Kept as ink,
+    the toolbar's strip became a bar over the digit (a 1 read "7") and a box the digit's outline
+    (read "8" or "0"); a border in the image's own border was taken for the background ("no
+    digit found"). Only for digital drawings: over CANVAS_SHARE of the pixels exactly one grey.
+    1. Straight lines from edge to edge (>= FRAME_LINE of a row or column differs from the
+    canvas) cut the image into panels; the canvas is the largest, the rest goes. Not where ink
+    runs on from the line into the canvas (a 7's bar across a tight crop, into its stem), and a
+    side holding nothing but lines counts only when the opposite side is cut too (a border round
+    the whole image).
+    2. A box drawn inside (an 8-connected piece spanning FRAME_MIN_SIZE of the image each way,
+    its ink along >= FRAME_SIDE of each of its four sides) with other ink inside it: its ink
+    along the sides goes (a digit touching it keeps the rest of its strokes).
+    Images with no such frame come back unchanged (the same array).
+    """
+    h, w = grey.shape
+    if min(h, w) < 16:
+        return grey
+    if grey.dtype == np.uint8 and full == 255.0:
+        q = grey
+    else:
+        q = np.clip(np.round(grey.astype(np.float32) * np.float32(255.0 / full)), 0, 255).astype(np.uint8)
+    counts = np.bincount(q.ravel(), minlength=256)
+    level = int(np.argmax(counts))
+    if counts[level] < CANVAS_SHARE * q.size:
+        return grey
+    frame = np.abs(q.astype(np.int16) - level) > FRAME_CONTRAST * 255
+    spans = []
+    for axis in (0, 1):  # 0: rows (a toolbar, a status bar), 1: columns (a scrollbar)
+        lines = frame.mean(axis=1 - axis) >= FRAME_LINE
+        start, stop = _canvas_between_lines(lines)
+        spans.append((lines, start, stop))
+    outside = np.zeros((h, w), dtype=bool)
+    for axis, (lines, start, stop) in enumerate(spans):
+        n = lines.size
+        if not lines.any() or stop - start < FRAME_MIN_SIZE * n:
+            continue
+        # a side counts when no ink runs on from its lines into the canvas (a 7's bar into its
+        # stem; looked at across the canvas only, where the other side's chrome is not), and
+        # something other than lines lies beyond them or the other side is cut too
+        _, across0, across1 = spans[1 - axis]
+        if across1 - across0 < FRAME_MIN_SIZE * frame.shape[1 - axis]:
+            across0, across1 = 0, frame.shape[1 - axis]
+        view = (frame if axis == 0 else frame.T)[:, across0:across1]
+        before = start > 0 and not _joined(view[start - 1], view[start]) and (not lines[:start].all() or stop < n)
+        after = stop < n and not _joined(view[stop], view[stop - 1]) and (not lines[stop:].all() or start > 0)
+        cut = np.zeros(n, dtype=bool)
+        cut[:start] = before
+        cut[stop:] = after
+        outside |= cut[:, None] if axis == 0 else cut[None, :]
+    frame &= ~outside
+    ring = np.zeros((h, w), dtype=bool)
+    if frame.any():
+        from scipy import ndimage
+
+        labels, _ = ndimage.label(frame, structure=np.ones((3, 3), dtype=bool))
+        band = max(3, round(FRAME_BAND * min(h, w)))
+        for i, (ys, xs) in enumerate(ndimage.find_objects(labels)):
+            bh, bw = ys.stop - ys.start, xs.stop - xs.start
+            if bh < FRAME_MIN_SIZE * h or bw < FRAME_MIN_SIZE * w or min(bh, bw) <= 2 * band:
+                continue
+            piece = labels[ys, xs] == i + 1
+            sides = (piece[:band].any(axis=0), piece[-band:].any(axis=0), piece[:, :band].any(axis=1),
+                     piece[:, -band:].any(axis=1))
+            if min(float(side.mean()) for side in sides) < FRAME_SIDE:
+                continue
+            if not (frame[ys, xs] & ~piece)[band:-band, band:-band].any():
+                continue  # nothing inside: the box is the drawing (a square 0)
+            along = np.ones((bh, bw), dtype=bool)
+            along[band:-band, band:-band] = False
+            ring[ys, xs] |= piece & along
+    if not (outside.any() or ring.any()):
+        return grey
+    out = grey.astype(np.float32)
+    out[outside | ring] = np.float32(level * full / 255.0)
+    return out
+
+
 def _dark_on_light(grey: np.ndarray, full: float) -> tuple[bool, float, float]:
     """(ink is dark?, background level, ink contrast), all on the [0, full] scale."""
     flat = grey.ravel()
@@ -637,7 +748,7 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     NOISE_FRACTION of the ink contrast become 0; the rest are divided by the contrast.
     Raises ImageError "no digit found" when there is no ink to speak of.
     """
-    grey = flatten_lighting(remove_outside_sheet(grey, full), full)
+    grey = flatten_lighting(remove_outside_sheet(remove_canvas_frame(grey, full), full), full)
     dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full and not _faint_but_clear(grey, full, contrast):
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
