@@ -109,6 +109,12 @@ FRAME_LINE = 0.9
 FRAME_MIN_SIZE = 0.5
 FRAME_SIDE = 0.9
 FRAME_BAND = 0.03
+# A canvas inside a window or a web page (_canvas_box): a flat rectangle of one grey covering
+# >= 20% of the image, its colour along >= 90% of each side of its box, filling >= 90% of the box
+# once what is drawn on it is counted in, and something drawn on it.
+CANVAS_MIN_AREA = 0.2
+CANVAS_EDGE = 0.9
+CANVAS_FILL = 0.9
 # Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees (0.25 degree steps: a
 # 1-px line 1,000 px long drifts off its row by 2 px at 0.25 degrees), ink along >= 20% of the
 # image's width (faint lines break into dashes), from end to end over >= 80% of it or reaching its
@@ -629,14 +635,45 @@ def _joined(line: np.ndarray, next_row: np.ndarray) -> bool:
     return bool((near & next_row).any())
 
 
+def _canvas_box(q: np.ndarray) -> tuple[slice, slice, int] | None:
+    """The largest canvas inside the image (its rows, columns and grey), or None: a flat piece
+    of one grey, a rectangle (CANVAS_EDGE, CANVAS_FILL) smaller than the image, with something
+    drawn on it (ink it surrounds)."""
+    from scipy import ndimage
+
+    counts = np.bincount(q.ravel(), minlength=256)
+    best, best_area = None, 0
+    for level in np.flatnonzero(counts >= CANVAS_MIN_AREA * q.size):
+        labels, _ = ndimage.label(q == level)
+        sizes = np.bincount(labels.ravel())
+        objects = ndimage.find_objects(labels)
+        for k in np.flatnonzero(sizes[1:] >= CANVAS_MIN_AREA * q.size) + 1:
+            ys, xs = objects[k - 1]
+            area = (ys.stop - ys.start) * (xs.stop - xs.start)
+            if area == q.size or area <= best_area:
+                continue  # the whole image: nothing lies round it
+            piece = labels[ys, xs] == k
+            if min(float(piece[0].mean()), float(piece[-1].mean()), float(piece[:, 0].mean()),
+                   float(piece[:, -1].mean())) < CANVAS_EDGE:
+                continue
+            filled = ndimage.binary_fill_holes(piece)
+            if float(filled.mean()) < CANVAS_FILL or not (filled & ~piece).any():
+                continue
+            best, best_area = (ys, xs, int(level)), area
+    return best
+
+
 def remove_canvas_frame(grey: np.ndarray, full: float) -> np.ndarray:
     """Paint a digital drawing's frame and window chrome with the canvas's colour.
 
-    A screenshot of a paint program holds its toolbar, scrollbar, status bar and window border;
+    A screenshot of a paint program holds its toolbar, scrollbar, status bar, window border and
+    the grey workspace round a small canvas; a digit-recogniser web page its caption and buttons;
     a drawing page's canvas often has a border, or a box drawn round the digit. Kept as ink,
     the toolbar's strip became a bar over the digit (a 1 read "7") and a box the digit's outline
     (read "8" or "0"); a border in the image's own border was taken for the background ("no
-    digit found"). Only for digital drawings: over CANVAS_SHARE of the pixels exactly one grey.
+    digit found"). A web page's black canvas on white was itself the "ink" (nearly all read "0").
+    0. A canvas inside a window or a page (_canvas_box): what lies round it gets its colour.
+    Then, only for digital drawings (over CANVAS_SHARE of the pixels exactly one grey):
     1. Straight lines from edge to edge (>= FRAME_LINE of a row or column differs from the
     canvas) cut the image into panels; the canvas is the largest, the rest goes. Not where ink
     runs on from the line into the canvas (a 7's bar across a tight crop, into its stem), and a
@@ -654,6 +691,13 @@ def remove_canvas_frame(grey: np.ndarray, full: float) -> np.ndarray:
         q = grey
     else:
         q = np.clip(np.round(grey.astype(np.float32) * np.float32(255.0 / full)), 0, 255).astype(np.uint8)
+    canvas = _canvas_box(q)
+    if canvas is not None:  # a canvas inside a window or a page: what lies round it goes
+        ys, xs, level = canvas
+        inside = np.zeros((h, w), dtype=bool)
+        inside[ys, xs] = True
+        q = np.where(inside, q, np.uint8(level))
+        grey = np.where(inside, grey.astype(np.float32), np.float32(level * full / 255.0))
     counts = np.bincount(q.ravel(), minlength=256)
     level = int(np.argmax(counts))
     if counts[level] < CANVAS_SHARE * q.size:
