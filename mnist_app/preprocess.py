@@ -79,6 +79,11 @@ MNIST_PAPER = 0.1  # a 28x28 image is taken raw only if its background is within
 MNIST_CONTRAST = 0.5  # and its ink differs from it by >= half the full scale
 NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is background ...
 MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
+# A dim photo (ISO noise as strong as the ink): when the border's 98% quantile passes that cap and
+# DENOISE_SIGMAS x the noise's own standard deviation does too, the image is smoothed first
+# (Gaussian, DENOISE_SIZE x its shorter side, >= 1 px) and the ink measured again.
+DENOISE_SIGMAS = 3.0
+DENOISE_SIZE = 0.004
 
 # The only formats Image.open may pick: Pillow would also hand an EPS or PDF (whatever its file
 # name) to Ghostscript, an outside program; such files are "not an image" here. (JPEG includes
@@ -785,23 +790,48 @@ def _faint_but_clear(grey: np.ndarray, full: float, contrast: float) -> bool:
     return contrast >= FAINT_SNR * max(sigma, 0.5 / 255 * full)
 
 
+def _relative_ink(grey: np.ndarray, dark: bool, bg: float, contrast: float) -> np.ndarray:
+    """How far each pixel departs from the background towards the ink, in units of the contrast."""
+    g = grey.astype(np.float32, copy=False)
+    ink = (np.float32(bg) - g) if dark else (g - np.float32(bg))
+    ink *= np.float32(1.0 / max(contrast, 1e-12))
+    return ink
+
+
+def _sensor_noise(ink: np.ndarray) -> float:
+    """The noise's standard deviation on the border, from differences of pixels 2 px apart (JPEG
+    and demosaicing blur neighbours; robust: printed lines, a ring or specks there raise the
+    quantile ink_map's threshold uses, not this)."""
+    steps = _border(np.abs(ink[:, 2:] - ink[:, :-2]))
+    return 1.4826 * float(np.median(steps)) / np.sqrt(2.0)
+
+
 def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.ndarray:
     """Ink strength in [0, 1] (float32, same shape): 0 background, 1 the strongest ink.
 
     Polarity comes from the image itself (border median vs. the extremes). Values fainter than
-    NOISE_FRACTION of the ink contrast become 0; the rest are divided by the contrast.
+    NOISE_FRACTION of the ink contrast become 0; the rest are divided by the contrast. A dim
+    photo whose sensor noise is as strong as the ink is smoothed first (DENOISE_SIGMAS).
     Raises ImageError "no digit found" when there is no ink to speak of.
     """
     grey = flatten_lighting(remove_outside_sheet(remove_canvas_frame(grey, full), full), full)
     dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full and not _faint_but_clear(grey, full, contrast):
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
-    g = grey.astype(np.float32, copy=False)
-    ink = (np.float32(bg) - g) if dark else (g - np.float32(bg))
-    ink *= np.float32(1.0 / contrast)
+    ink = _relative_ink(grey, dark, bg, contrast)
     # The paper's own texture (dithering, JPEG noise, grain) is measured on the border: anything
     # not clearly stronger than it is background too (capped, in case the digit touches the edge).
     paper_noise = float(np.quantile(_border(ink), 0.98))
+    if (1.25 * paper_noise > MAX_NOISE_FRACTION and DENOISE_SIGMAS * _sensor_noise(ink) > MAX_NOISE_FRACTION
+            and min(grey.shape) >= LIGHTING_MIN_SIDE):
+        # a dim photo: its sensor noise as strong as the ink passes any threshold in speckles
+        # that join into "strokes"; averaged over a small disc first, the strokes stand out
+        from scipy import ndimage  # lazily: only such photos pay its import
+
+        grey = ndimage.gaussian_filter(grey.astype(np.float32), max(1.0, DENOISE_SIZE * min(grey.shape)))
+        dark, bg, contrast = _dark_on_light(grey, full)
+        ink = _relative_ink(grey, dark, bg, contrast)
+        paper_noise = float(np.quantile(_border(ink), 0.98))
     ink[ink < min(max(NOISE_FRACTION, 1.25 * paper_noise), MAX_NOISE_FRACTION)] = 0.0
     np.minimum(ink, 1.0, out=ink)
     return ink
