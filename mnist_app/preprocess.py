@@ -81,7 +81,8 @@ NOISE_FRACTION = 0.2  # ink fainter than this fraction of the ink contrast is ba
 MAX_NOISE_FRACTION = 0.5  # ... or than 1.25 x the noise seen on the border, up to this fraction
 # A dim photo (ISO noise as strong as the ink): when the border's 98% quantile passes that cap and
 # DENOISE_SIGMAS x the noise's own standard deviation does too, the image is smoothed first
-# (Gaussian, DENOISE_SIZE x its shorter side, >= 1 px) and the ink measured again.
+# (Gaussian, DENOISE_SIZE x its shorter side, >= 1 px) and the ink measured again -- kept if the
+# border's quantile then falls under the cap (paper; pure noise does not).
 DENOISE_SIGMAS = 3.0
 DENOISE_SIZE = 0.004
 
@@ -825,13 +826,15 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
     if (1.25 * paper_noise > MAX_NOISE_FRACTION and DENOISE_SIGMAS * _sensor_noise(ink) > MAX_NOISE_FRACTION
             and min(grey.shape) >= LIGHTING_MIN_SIDE):
         # a dim photo: its sensor noise as strong as the ink passes any threshold in speckles
-        # that join into "strokes"; averaged over a small disc first, the strokes stand out
+        # that join into "strokes"; averaged over a small disc first, the strokes stand out and
+        # the paper becomes paper (pure noise stays as strong: it is left to the unsure rule)
         from scipy import ndimage  # lazily: only such photos pay its import
 
-        grey = ndimage.gaussian_filter(grey.astype(np.float32), max(1.0, DENOISE_SIZE * min(grey.shape)))
-        dark, bg, contrast = _dark_on_light(grey, full)
-        ink = _relative_ink(grey, dark, bg, contrast)
-        paper_noise = float(np.quantile(_border(ink), 0.98))
+        smooth = ndimage.gaussian_filter(grey.astype(np.float32), max(1.0, DENOISE_SIZE * min(grey.shape)))
+        smooth_ink = _relative_ink(smooth, *_dark_on_light(smooth, full))
+        smooth_noise = float(np.quantile(_border(smooth_ink), 0.98))
+        if 1.25 * smooth_noise <= MAX_NOISE_FRACTION:  # else noise all over, no paper: left as it is
+            ink, paper_noise = smooth_ink, smooth_noise
     ink[ink < min(max(NOISE_FRACTION, 1.25 * paper_noise), MAX_NOISE_FRACTION)] = 0.0
     np.minimum(ink, 1.0, out=ink)
     return ink
