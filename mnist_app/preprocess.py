@@ -121,6 +121,9 @@ FRAME_BAND = 0.03
 CANVAS_MIN_AREA = 0.2
 CANVAS_EDGE = 0.9
 CANVAS_FILL = 0.9
+# ... one grey within 8 of 255 (a JPEG rings round edges), >= 70% of it exactly that grey
+CANVAS_TOLERANCE = 8
+CANVAS_EXACT = 0.7
 # Printed paper lines (remove_paper_lines): straight, tilted up to 4 degrees (0.25 degree steps: a
 # 1-px line 1,000 px long drifts off its row by 2 px at 0.25 degrees), ink along >= 20% of the
 # image's width (faint lines break into dashes), from end to end over >= 80% of it or reaching its
@@ -643,14 +646,19 @@ def _joined(line: np.ndarray, next_row: np.ndarray) -> bool:
 
 def _canvas_box(q: np.ndarray) -> tuple[slice, slice, int] | None:
     """The largest canvas inside the image (its rows, columns and grey), or None: a flat piece
-    of one grey, a rectangle (CANVAS_EDGE, CANVAS_FILL) smaller than the image, with something
-    drawn on it (ink it surrounds)."""
+    of one grey (within CANVAS_TOLERANCE: a JPEG's ringing; mostly exact, CANVAS_EXACT), a
+    rectangle (CANVAS_EDGE, CANVAS_FILL) smaller than the image, with something drawn on it (ink
+    it surrounds)."""
     from scipy import ndimage
 
     counts = np.bincount(q.ravel(), minlength=256)
+    near = np.convolve(counts, np.ones(2 * CANVAS_TOLERANCE + 1, dtype=np.int64), mode="same")
+    peaks = [level for level in np.flatnonzero(near >= CANVAS_MIN_AREA * q.size)
+             if counts[level] == counts[max(0, level - CANVAS_TOLERANCE):level + CANVAS_TOLERANCE + 1].max()]
     best, best_area = None, 0
-    for level in np.flatnonzero(counts >= CANVAS_MIN_AREA * q.size):
-        labels, _ = ndimage.label(q == level)
+    for level in peaks:
+        flat = np.abs(q.astype(np.int16) - int(level)) <= CANVAS_TOLERANCE
+        labels, _ = ndimage.label(flat)
         sizes = np.bincount(labels.ravel())
         objects = ndimage.find_objects(labels)
         for k in np.flatnonzero(sizes[1:] >= CANVAS_MIN_AREA * q.size) + 1:
@@ -659,9 +667,12 @@ def _canvas_box(q: np.ndarray) -> tuple[slice, slice, int] | None:
             if area == q.size or area <= best_area:
                 continue  # the whole image: nothing lies round it
             piece = labels[ys, xs] == k
-            if min(float(piece[0].mean()), float(piece[-1].mean()), float(piece[:, 0].mean()),
-                   float(piece[:, -1].mean())) < CANVAS_EDGE:
+            band = max(2, round(FRAME_BAND * min(piece.shape)))
+            if min(float(piece[:band].any(axis=0).mean()), float(piece[-band:].any(axis=0).mean()),
+                   float(piece[:, :band].any(axis=1).mean()), float(piece[:, -band:].any(axis=1).mean())) < CANVAS_EDGE:
                 continue
+            if float((q[ys, xs][piece] == level).mean()) < CANVAS_EXACT:
+                continue  # a photo's paper: grain, not one grey
             filled = ndimage.binary_fill_holes(piece)
             if float(filled.mean()) < CANVAS_FILL or not (filled & ~piece).any():
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -862,10 +863,17 @@ def _in_workspace(canvas: Image.Image) -> Image.Image:
     return window
 
 
+def _as_jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    im.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
 @pytest.mark.parametrize("make", [_pen_zero, _pen_four], ids=["zero", "four"])
 def test_a_canvas_inside_a_web_page_or_a_paint_window_is_what_is_read(make):
     # a web page's black canvas with white ink on a white page: the canvas itself was the "ink"
-    # (similarity to the plain digit <= 0.12 before); a small canvas in a paint program's grey
+    # (similarity to the plain digit <= 0.12 before; saved as a JPEG, the ringing round soft strokes
+    # left the canvas no longer one exact grey: <= 0.12 too); a small canvas in a paint program's grey
     # workspace: the workspace was background and the canvas's white the ink
     from mnist_app.predict import classify, load_model
 
@@ -873,7 +881,8 @@ def test_a_canvas_inside_a_web_page_or_a_paint_window_is_what_is_read(make):
     label = 0 if make is _pen_zero else 4
     plain = image_to_mnist(make())
     black_canvas = ImageOps.invert(make().point(lambda v: 255 if v > 128 else 0))
-    for image in (_web_page(black_canvas), _in_workspace(make())):
+    soft = black_canvas.resize((200, 200)).resize((400, 400), Image.Resampling.BILINEAR)  # soft edges
+    for image in (_web_page(black_canvas), _in_workspace(make()), _as_jpeg(_web_page(soft), 80)):
         v = image_to_mnist(image)
         assert _similar(v, plain) > 0.95
         assert classify(network, v).digit == label
