@@ -29,7 +29,9 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    ink is whichever side (darker or lighter) departs from it the most. Ink strength is measured
    relative to the ink contrast; anything fainter than NOISE_FRACTION of it, or not clearly
    above the noise measured on the border (paper texture, dithering, JPEG ringing, sensor noise),
-   is treated as background. No ink at all -> "no digit found".
+   is treated as background; a dim photo whose sensor noise is as strong as the ink is smoothed
+   first. No ink at all -> "no digit found". Then printed lines, creases, a ring, box or underline
+   drawn apart from the digit, and specks away from it go (`_photo_ink`).
 5. **crop, scale, centre** (`center_digit`): crop to the ink's bounding box, scale so the longer
    side is 20 px (antialiased: Pillow BOX when shrinking -- an exact area average -- bilinear when
    enlarging), and place it in 28x28 with its centre of mass at (14, 14).
@@ -1573,7 +1575,7 @@ def _grey_of(image_or_path: Image.Image | str | Path, raw: bool) -> tuple[np.nda
 
 
 def _photo_ink(grey: np.ndarray, full: float, name: str | Path) -> np.ndarray:
-    """Steps 3-6: sheet, lighting, ink, paper lines, the digits' own pieces, broken strokes."""
+    """Steps 3-4: frame, sheet, lighting, ink; paper lines, creases, marks, the digit's own pieces, broken strokes."""
     return bridge_gaps(digit_strokes(remove_marks(remove_straight_lines(remove_paper_lines(ink_map(grey, full, name=name))))))
 
 
