@@ -181,11 +181,10 @@ SURROUND_MIN_INK = 0.005
 # printed form's box is a piece that lies in >= RING_COVER of the directions (10-degree steps) seen
 # from the centre of the ink inside its box, that ink weighing >= RING_INNER_SHARE x the ring and
 # clear of it by RING_CLEARANCE x the ring's own width (twice its 90% quantile of distance to
-# paper); an
-# underline is a piece at most UNDERLINE_FLAT x as tall as wide, straight (its pixels' spread
-# across its axis <= UNDERLINE_STRAIGHT x its mean thickness; a bar's is 1/sqrt(12) = 0.29), under
-# all the rest's heavy ink (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its height),
-# spanning >= UNDERLINE_SPAN of its width.
+# paper); an underline is a piece at most UNDERLINE_FLAT x as tall as wide, straight (its pixels'
+# spread across its axis <= UNDERLINE_STRAIGHT x its mean thickness; a bar's is 1/sqrt(12) = 0.29),
+# under all the rest's heavy ink (a gap of >= UNDERLINE_GAP x its height, >= 2 px, and <= its
+# height), spanning >= UNDERLINE_SPAN of its width.
 RING_COVER = 0.9
 RING_INNER_SHARE = 0.15
 RING_CLEARANCE = 0.5
