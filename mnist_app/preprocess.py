@@ -608,12 +608,11 @@ def _around_whole_sheet(dark: np.ndarray) -> np.ndarray:
     area = float(sheet.sum())
     if area < SHEET_MIN_PAPER * h * w:
         return none
-    ys, xs = np.nonzero(sheet)
     # the smallest rectangle round it, over tilts in half-degree steps, from each row's first and
     # last pixel (its convex hull's corners are among them)
     first, last = np.argmax(sheet, axis=1), w - 1 - np.argmax(sheet[:, ::-1], axis=1)
     rows = np.flatnonzero(sheet.any(axis=1))
-    points = np.concatenate([np.stack([xs_, rows], axis=1) for xs_ in (first[rows], last[rows])]).astype(np.float64)
+    points = np.concatenate([np.stack([xs, rows], axis=1) for xs in (first[rows], last[rows])]).astype(np.float64)
     best = np.inf
     for theta in np.deg2rad(np.arange(0.0, 90.0, 0.5)):
         u = points[:, 0] * np.cos(theta) + points[:, 1] * np.sin(theta)
