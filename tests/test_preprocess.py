@@ -1105,16 +1105,12 @@ def test_a_dim_noisy_photo_is_smoothed_before_its_ink_is_found(make, label):
     # paper at 80 of 255, ink at 35, sensor noise of sigma 18, JPEG 80: the noise passed the
     # capped threshold in speckles that joined into a frame-filling blob (similarity to the clean
     # digit 0.1-0.5 before, read "8", "6", "0"; docs/photos.md, eleventh round: low_light)
-    import io
-
     from mnist_app.predict import classify, load_model
 
     network = load_model("shipped")[0]
     for seed in (0, 1):
         a = np.asarray(make(), np.float32)
         lum = 80 - 45 * (230 - a) / 200 + np.random.default_rng(seed).normal(0, 18, a.shape)
-        buf = io.BytesIO()
-        Image.fromarray(np.clip(lum, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=80)
-        v = image_to_mnist(Image.open(io.BytesIO(buf.getvalue())))
+        v = image_to_mnist(_as_jpeg(Image.fromarray(np.clip(lum, 0, 255).astype(np.uint8)), 80))
         assert _similar(v, image_to_mnist(make())) > 0.97, seed
         assert classify(network, v).digit == label, seed
