@@ -1270,6 +1270,7 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
         if mass[i] < 0.1 * mass.max():
             break  # a mark is drawn with the pen that wrote the digit: no speck is one
         by, bx = boxes[i]
+        piece = labels[by, bx] == i + 1
         others = [j for j in range(n) if j != i and not drop[j + 1]]
         if not others:
             break
@@ -1282,13 +1283,12 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
         inner_mass = sum(mass[j] for j in inner)
         if inner and inner_mass >= RING_INNER_SHARE * mass[i]:
             inside = np.isin(labels[by, bx], np.asarray(inner) + 1)
-            ring = labels[by, bx] == i + 1
             cy, cx = ndimage.center_of_mass(np.where(inside, ink[by, bx], 0))
             # drawn round the digit, clear of it (a noisy stroke's own outline holds the stroke's
             # inside, broken into pieces by the noise, a third of its width away)
-            pen = 2.0 * float(np.quantile(ndimage.distance_transform_edt(ring)[ring], 0.9))
-            clear = float(ndimage.distance_transform_edt(~ring)[inside].min())
-            if clear >= RING_CLEARANCE * pen and _surrounds(ring, cy, cx) >= RING_COVER:
+            pen = 2.0 * float(np.quantile(ndimage.distance_transform_edt(piece)[piece], 0.9))
+            clear = float(ndimage.distance_transform_edt(~piece)[inside].min())
+            if clear >= RING_CLEARANCE * pen and _surrounds(piece, cy, cx) >= RING_COVER:
                 drop[i + 1] = True
                 continue
         # an underline: flat, under the rest's heavy ink, a little apart and close, spanning it
@@ -1302,7 +1302,7 @@ def remove_marks(ink: np.ndarray) -> np.ndarray:
         gap = by.start - bottom
         overlap = min(right, bx.stop) - max(left, bx.start)
         if (max(2.0, UNDERLINE_GAP * (bottom - top)) <= gap <= bottom - top
-                and overlap >= UNDERLINE_SPAN * (right - left) and _straight(labels[by, bx] == i + 1)):
+                and overlap >= UNDERLINE_SPAN * (right - left) and _straight(piece)):
             drop[i + 1] = True
     if not drop.any():
         return ink
