@@ -542,9 +542,35 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
     lo, hi = float(g.min()), float(g.max())
     if hi - lo < MIN_CONTRAST * full:
         return grey
-    dark = g <= _otsu(g, lo, hi)
-    if float((~dark).mean()) < SHEET_MIN_PAPER:
-        return grey
+    threshold = _otsu(g, lo, hi)
+    dark = g <= threshold
+    out = _paint_outside(g, dark) if float((~dark).mean()) >= SHEET_MIN_PAPER else None
+    if out is None and _dark_along_a_side(dark):
+        # A shadow cast across the sheet (the phone, the hand) as well: the split above puts
+        # the shadowed paper with the table, so the dark run from that side goes on into the
+        # sheet and the sheet's edge is lost. The image then has three levels -- table, shadowed
+        # paper, lit paper -- and the table is the darker part of the dark one (Otsu again, on
+        # the frame's border: the ink, darker still, seldom reaches it), if what lies between
+        # keeps a shadowed paper's level (SHADOW_MIN_LEVEL of the lit one).
+        edge = _border(g)
+        edge = edge[edge <= threshold]
+        table = g <= _otsu(edge, lo, threshold) if float(np.ptp(edge)) > 0 else dark
+        between = dark & ~table
+        if (between.any() and float((~table).mean()) >= SHEET_MIN_PAPER
+                and float(np.median(g[between])) >= SHADOW_MIN_LEVEL * float(np.median(g[~dark]))):
+            out = _paint_outside(g, table)
+    return grey if out is None else out
+
+
+def _dark_along_a_side(dark: np.ndarray) -> bool:
+    """Whether the dark side of the split runs along SHEET_EDGE_COVER of one of the frame's sides."""
+    return any(float(edge.mean()) >= SHEET_EDGE_COVER for edge in (dark[0], dark[-1], dark[:, 0], dark[:, -1]))
+
+
+def _paint_outside(g: np.ndarray, dark: np.ndarray) -> np.ndarray | None:
+    """``g`` with what lies beyond the sheet's edges painted paper, or None when ``dark`` (the
+    dark side of a split) shows no sheet edge (see remove_outside_sheet)."""
+    h, w = g.shape
     dark_level, light_level = float(np.median(g[dark])), float(np.median(g[~dark]))
     outside = np.zeros((h, w), dtype=bool)
     # each side as "the left edge" of a turned view; the cut is drawn back into that view
@@ -581,10 +607,10 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
         if around.any():
             outside = around
     if not outside.any():
-        return grey
+        return None
     inside = ~outside
     if not inside.any() or float((~dark[inside]).mean()) < SHEET_MIN_PAPER_INSIDE:
-        return grey
+        return None
     paper = float(np.median(g[inside & ~dark]))
     out = g.copy()
     out[outside] = paper
