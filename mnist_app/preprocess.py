@@ -20,7 +20,8 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    background: white, unless the ink itself is light (then black) -- whichever shows the ink.
    Very large images are box-reduced first so memory stays bounded.
 3. **frame and lighting**: a digital drawing's frame or a screenshot's window chrome
-   (`remove_canvas_frame`) and a photo's table (`remove_outside_sheet`) get the paper's colour.
+   (`remove_canvas_frame`) and a photo's table (`remove_outside_sheet`; also when a shadow cast
+   across the sheet darkens it to the table's side of the split) get the paper's colour.
    **Even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
    other (fitted on the border as a smooth surface) is divided by that surface -- or, when a shadow
    cast across the sheet makes a step no smooth surface follows, by the paper's local level.
@@ -537,7 +538,8 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
     a straight line (the sheet is a rectangle, maybe tilted: residual <= SHEET_EDGE_STRAIGHT of
     the side, at least 1.5 px). Only for light paper that shows over SHEET_MIN_PAPER of the
     frame and fills most of what is left inside the edges -- a light digit on a dark ground has
-    no such sheet. Evenly framed images come back unchanged (the same array).
+    no such sheet. Under a shadow cast across the sheet the split is made again below the shadowed
+    paper (SHADOW_TABLE_RATIO). Evenly framed images come back unchanged (the same array).
     """
     h, w = grey.shape
     if min(h, w) < 16:
