@@ -561,7 +561,10 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
         # clearly darker than it (SHADOW_TABLE_RATIO).
         edge = _border(g)
         edge = edge[edge <= threshold]
-        table = g <= _otsu(edge, lo, threshold) if float(np.ptp(edge)) > 0 else dark
+        # (a table and shadowed paper both on the border differ by 1 - SHADOW_TABLE_RATIO of
+        # the paper's level at least; a dark ground with a few grey pixels is one level)
+        spread = float(np.ptp(edge)) > (1 - SHADOW_TABLE_RATIO) * threshold
+        table = g <= _otsu(edge, lo, threshold) if spread else dark
         between = dark & ~table
         if between.any() and float((~table).mean()) >= SHEET_MIN_PAPER:
             shadowed = float(np.median(g[between]))

@@ -982,6 +982,13 @@ def test_a_band_barely_darker_than_the_shadowed_paper_is_not_a_table():
         a = np.asarray(_in_shadow(_pen_four(), 0.4, 0, -60.0), dtype=np.float32).copy()
         a[:, 360:] *= darker  # along the right edge, in the shadow
         assert (preprocess.remove_outside_sheet(a, 255.0) is not a) == table
+    # a light digit on a dark ground whose border holds a pixel one grey level up (a drawing
+    # shrunk to 28x28): one level there, no table to split off (the split raised an error)
+    dark_ground = np.zeros((28, 28), np.float32)
+    dark_ground[4:24, 10:18] = (20, 90, 170, 255, 255, 170, 90, 20)  # a stroke, antialiased
+    dark_ground[27, 13] = 1.0  # the resampling's ringing, one level up
+    assert preprocess.remove_outside_sheet(dark_ground, 255.0) is dark_ground
+    assert preprocess.prepare(Image.fromarray(dark_ground.astype(np.uint8))).vector.max() > 0.9
 
 
 def test_smooth_light_is_left_to_the_quadratic_not_taken_for_a_shadow():
