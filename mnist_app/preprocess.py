@@ -143,8 +143,9 @@ LINE_MAX_WIDTH = 0.008
 LINE_INK_RATIO = 2.5
 PEN_ON_LINE_RATIO = 1.5  # ... or 1.5x darker along >= PEN_ON_LINE_RUN x the thin limit (a stroke along the line)
 PEN_ON_LINE_RUN = 2
-PEN_BESIDE_RATIO = 1.2  # ... and 1.2x darker than its line just beside it (light falling off darkens
-PEN_BESIDE_REACH = 4  # a line gradually), looked at over the stretch's length, >= 4x the thin limit, each side
+PEN_BESIDE_RATIO = 1.2  # ... and its line holds 1.2x the ink (summed across it) just inside the stretch's
+PEN_BESIDE_REACH = 4  # ends as just outside them, over 4x the thin limit each way (a pen begins and ends
+# there; light falling off darkens a line gradually, and a tilted line's split rows come and go all along it)
 PEN_ON_LINE_MIN = 0.8  # ... and near the pen's full strength (a line's own darker stretch is not)
 LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
 LONE_LINE_MIN_REST = 0.1  # one line found, the rest of the ink < 10% of its pixels: it is the digit (a thin 1 across a tight crop)
@@ -1055,33 +1056,44 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
     return out
 
 
-def _darker_than_beside(along: np.ndarray, runs: tuple[np.ndarray, np.ndarray], darker: np.ndarray,
-                        view: np.ndarray, which: np.ndarray, thin_limit: int) -> np.ndarray:
-    """The stretches of ``along`` (whole runs of ``darker``, whose _runs are ``runs``, on the
-    near-horizontal lines ``which`` numbers) that are PEN_BESIDE_RATIO x darker than their own
-    line just beside them (its ink column by column, where it is not "darker" itself, as far again
-    on each side, at least PEN_BESIDE_REACH x the thin limit): a pen's stroke on the line. Light
-    falling off across a photo darkens a whole line gradually, and its dim stretch is no darker
-    than the line next to it. A stretch with no line beside it (the pen covers what the noise left
-    of it) stays."""
+def _darker_than_beside(along: np.ndarray, view: np.ndarray, which: np.ndarray, thin_limit: int) -> np.ndarray:
+    """The stretches of ``along`` (long runs of ink "darker" than its line, on the near-horizontal
+    lines ``which`` numbers; ``view`` the ink) that are a pen's stroke written along the line: just
+    inside each of their ends the line holds PEN_BESIDE_RATIO x the ink it holds just outside
+    (PEN_BESIDE_REACH x the thin limit each way), where the pen begins and ends.
+
+    The ink is summed across the line, column by column. A line tilted a little crosses from one
+    row to the next: its ink lies in one row where it is centred on a row and is split between two
+    where it crosses, so one row's stretches "darker" than the line come and go all along it while
+    the sum across does not. A row's stretches that follow each other along the line (gaps up to
+    the thin limit; columns where the line has no ink, a stroke crossing it, are skipped) are one
+    stretch; one as long as LINE_MIN_EXTENT of its line is the line itself, printed as dark as
+    the pen. Light falling off across a photo darkens a line gradually: no more just inside a dim
+    stretch's end than just outside it. A stretch with no line beside it (the pen covers what the
+    noise left of it) stays."""
     if not along.any():
         return along
-    start, length = runs
     keep = np.zeros_like(along)
-    ys, xs = np.nonzero(along & (start == np.arange(along.shape[1])[None, :]))  # each stretch's first pixel
-    for y, x in zip(ys, xs):
-        n = int(length[y, x])
-        line = which[y, x]
-        reach = max(n, PEN_BESIDE_REACH * thin_limit)
-        lo, hi = max(0, y - thin_limit), y + thin_limit + 1  # a tilted line drifts a few rows
-        beside = np.zeros(view.shape[1], dtype=bool)
-        beside[max(0, x - reach) : x] = True
-        beside[x + n : x + n + reach] = True
-        window = which[lo:hi] == line
-        window &= beside[None, :] & ~darker[lo:hi]
-        peaks = np.where(window, view[lo:hi], 0).max(axis=0)[window.any(axis=0)]  # the line's ink, column by column
-        if peaks.size < n // 2 or float(np.median(view[y, x : x + n])) >= PEN_BESIDE_RATIO * float(np.median(peaks)):
-            keep[y, x : x + n] = True
+    reach = PEN_BESIDE_REACH * thin_limit
+    ys, xs = np.nonzero(which)
+    ids = which[ys, xs]
+    for line in np.unique(which[along]):
+        on = ids == line
+        line_xs = xs[on]
+        cols = np.unique(line_xs)  # the line's columns, in order
+        sums = np.bincount(line_xs, weights=view[ys[on], line_xs], minlength=along.shape[1])[cols]
+        hit = np.isin(cols, np.nonzero(along & (which == line))[1])
+        joined = np.convolve(hit, np.ones(2 * (thin_limit // 2) + 1), mode="same") > 0
+        edges = np.diff(np.concatenate(([0], joined.astype(np.int8), [0])))
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            if b - a >= LINE_MIN_EXTENT * cols.size:
+                continue  # all along the line: the line itself
+            inner = min(reach, max(1, (b - a) // 2))
+            inside = np.concatenate(([sums[a : a + inner]] if a > 0 else []) + ([sums[b - inner : b]] if b < cols.size else []))
+            outside = np.concatenate((sums[max(0, a - reach) : a], sums[b : b + reach]))
+            if outside.size < inner // 2 or float(np.median(inside)) >= PEN_BESIDE_RATIO * float(np.median(outside)):
+                stretch = slice(cols[a], cols[b - 1] + 1)
+                keep[:, stretch] |= which[:, stretch] == line
     return along & keep
 
 
@@ -1124,11 +1136,10 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
             local = np.zeros(int(names.max()) + 1, dtype=np.float32)
             local[names] = medians
             darker = found & (view >= np.maximum(PEN_ON_LINE_RATIO * local[which], PEN_ON_LINE_MIN))
-            runs = _runs(darker)
-            along = runs[1] >= PEN_ON_LINE_RUN * thin_limit
+            along = _runs(darker)[1] >= PEN_ON_LINE_RUN * thin_limit
             # (the line's quantile comes from its brightest stretch: where light falls off by
             # less than flatten_lighting evens out, a line's dim end is as "darker" as a pen)
-            along = _darker_than_beside(along, runs, darker, view, which, thin_limit)
+            along = _darker_than_beside(along, view, which, thin_limit)
             found &= (view <= LINE_INK_RATIO * level) & ~along
             lines_found += np.unique(which[found]).size
         line |= found.T if flip else found
