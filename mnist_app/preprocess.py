@@ -18,7 +18,8 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
 2. **greyscale** (`to_grey`): any Pillow mode (1, L, LA, P with or without transparency, RGB,
    RGBA, I;16, I, F, CMYK ...) -> float32 luminance in [0, 1]. Transparency is composited onto a
    background: white, unless the ink itself is light (then black) -- whichever shows the ink.
-   Very large images are box-reduced first so memory stays bounded.
+   Very large images are box-reduced first so memory stays bounded -- darkened over the block
+   first when the average would lose most of a thin pen's depth (a 1-2 px stroke in a 12 MP photo).
 3. **frame and lighting**: a digital drawing's frame or a screenshot's window chrome
    (`remove_canvas_frame`) and a photo's table (`remove_outside_sheet`; also when a shadow cast
    across the sheet darkens it to the table's side of the split) get the paper's colour.
@@ -66,6 +67,11 @@ CENTER = 14.0  # MNIST centre of mass, row/column index coordinates (measured: 1
 MAX_PIXELS = 40_000_000  # refuse images whose header declares more (a 40 MP photo is still fine)
 MAX_FILE_BYTES = 200 * 1024 * 1024  # no legitimate digit drawing is bigger than this on disk
 WORK_PIXELS = 1_000_000  # larger images are box-reduced to about this many pixels first
+# ... unless that average keeps under THIN_KEPT of the depth of the darkest ink (the pixels at least
+# THIN_CORE of the way from the paper to it, reduced so that a thin stroke keeps its depth): a pen
+# 1-2 px wide in a 12 MP photo keeps a quarter of it; a stroke as wide as the block keeps it all
+THIN_KEPT = 0.5
+THIN_CORE = 0.5
 
 LIGHTING_MIN_SIDE = 64  # smaller images are never photos with a lighting gradient ...
 UNEVEN_LIGHT = 0.15  # ... larger ones are evened out if the paper's brightness varies by more than
@@ -343,13 +349,48 @@ _TO_RGB = {"CMYK", "YCbCr", "LAB", "HSV", "RGBX"}
 _ALPHA = {"LA", "La", "PA", "RGBA", "RGBa"}
 
 
+def _reduce_factor(image: Image.Image) -> int:
+    """The whole factor that leaves at most ~WORK_PIXELS of ``image`` (1: small enough as it is)."""
+    w, h = image.size
+    return 1 if w * h <= WORK_PIXELS else int(np.ceil(np.sqrt(w * h / WORK_PIXELS)))
+
+
 def _reduce_large(image: Image.Image) -> Image.Image:
     """Box-reduce by a whole factor so that at most ~WORK_PIXELS remain (bounded memory/time)."""
-    w, h = image.size
-    if w * h <= WORK_PIXELS:
-        return image
-    factor = int(np.ceil(np.sqrt(w * h / WORK_PIXELS)))
-    return image.reduce(factor)
+    factor = _reduce_factor(image)
+    return image if factor == 1 else image.reduce(factor)
+
+
+def _keep_thin_strokes(big: Image.Image, grey: np.ndarray) -> np.ndarray:
+    """``grey`` (``big`` box-reduced, its luminance as bytes) -- or, when that average kept under
+    THIN_KEPT of the depth of the darkest ink, ``big`` reduced so that a thin dark stroke keeps it.
+
+    A pen 1-2 px wide in a 12 MP phone photo, averaged over 4 x 4 blocks, keeps a quarter of its
+    contrast and sinks under the paper's grain and uneven light ("no digit found", or the light's
+    fall-off read as the digit). Each pixel first takes the darkest within a square of 2 x factor
+    - 1 px (so the stroke covers a whole block wherever it lies), then the blocks are averaged:
+    the stroke keeps its depth and the paper's grain is still averaged away. A stroke as wide as a
+    block is as deep in the plain average, and such photos keep it.
+    """
+    factor = _reduce_factor(big)
+    side = 2 * factor - 1
+    darkest = np.array(big.convert("L"))
+    covered = 1
+    while covered < side:  # the darkest of `side` pixels from each one rightwards and downwards, doubling
+        step = min(covered, side - covered)
+        np.minimum(darkest[:, :-step], darkest[:, step:], out=darkest[:, :-step])
+        np.minimum(darkest[:-step], darkest[step:], out=darkest[:-step])
+        covered += step
+    half = factor - 1  # ... centred on the pixel
+    darkest[half:, half:] = darkest[:-half, :-half].copy()
+    thin = np.asarray(Image.fromarray(darkest).reduce(factor))
+    paper = float(np.median(_border(thin)))
+    depth = paper - float(np.quantile(thin, 0.0001))
+    if thin.shape != grey.shape or depth < MIN_CONTRAST * 255:
+        return grey  # no dark ink to speak of in this one either (a blank page, light ink on dark)
+    core = thin <= paper - THIN_CORE * depth
+    kept = (float(np.median(_border(grey))) - grey[core].astype(np.float32)) / (paper - thin[core].astype(np.float32))
+    return thin if float(np.median(kept)) < THIN_KEPT else grey
 
 
 def to_grey(image: Image.Image) -> tuple[np.ndarray, float]:
@@ -375,7 +416,7 @@ def to_grey(image: Image.Image) -> tuple[np.ndarray, float]:
     if mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
         image = image.convert("RGBA" if "A" in mode else "RGB")
         mode = image.mode
-    image = _reduce_large(image)
+    big, image = image, _reduce_large(image)
 
     if mode in ("LA", "RGBA"):
         alpha = np.asarray(image.getchannel("A"), dtype=np.float32) * np.float32(1 / 255)
@@ -390,7 +431,8 @@ def to_grey(image: Image.Image) -> tuple[np.ndarray, float]:
             return on_black, 1.0
         return on_white, 1.0
     if mode in ("L", "RGB"):
-        return np.asarray(image.convert("L")), 255.0
+        grey = np.asarray(image.convert("L"))
+        return (grey if image is big else _keep_thin_strokes(big, grey)), 255.0
     arr = np.asarray(image)
     if mode == "I":
         peak = float(arr.max()) if arr.size else 0.0
