@@ -152,6 +152,7 @@ PEN_ON_LINE_RUN = 2
 PEN_BESIDE_RATIO = 1.2  # ... and its line holds 1.2x the ink (summed across it) just inside the stretch's
 PEN_BESIDE_REACH = 4  # ends as just outside them, over 4x the thin limit each way (a pen begins and ends
 # there; light falling off darkens a line gradually, and a tilted line's split rows come and go all along it)
+PEN_BESIDE_SEARCH = 4  # ... outside: the line's nearest columns not "darker" themselves, within 4x the reach
 PEN_ON_LINE_MIN = 0.8  # ... and near the pen's full strength (a line's own darker stretch is not)
 LINE_MAX_ROW_SHARE = 0.5  # printed lines stand apart: if over half the rows are "lines", none are
 LONE_LINE_MIN_REST = 0.1  # one line found, the rest of the ink < 10% of its pixels: it is the digit (a thin 1 across a tight crop)
@@ -1101,16 +1102,17 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
 def _darker_than_beside(along: np.ndarray, view: np.ndarray, which: np.ndarray, thin_limit: int) -> np.ndarray:
     """The stretches of ``along`` (long runs of ink "darker" than its line, on the near-horizontal
     lines ``which`` numbers; ``view`` the ink) that are a pen's stroke written along the line: just
-    inside each of their ends the line holds PEN_BESIDE_RATIO x the ink it holds just outside
-    (PEN_BESIDE_REACH x the thin limit each way), where the pen begins and ends.
+    inside their ends the line holds PEN_BESIDE_RATIO x the ink it holds just outside them
+    (PEN_BESIDE_REACH x the thin limit each way), where a pen begins and ends.
 
     The ink is summed across the line, column by column. A line tilted a little crosses from one
     row to the next: its ink lies in one row where it is centred on a row and is split between two
     where it crosses, so one row's stretches "darker" than the line come and go all along it while
-    the sum across does not. A row's stretches that follow each other along the line (gaps up to
-    the thin limit; columns where the line has no ink, a stroke crossing it, are skipped) are one
-    stretch; one as long as LINE_MIN_EXTENT of its line is the line itself, printed as dark as
-    the pen. Light falling off across a photo darkens a line gradually: no more just inside a dim
+    the sum across does not. Stretches of one line less than the reach apart are one stretch (a
+    staircase of them, a pen that skips); one across LINE_MIN_EXTENT of the image's width is the
+    line itself, printed as dark as the pen. Outside, only the line's columns that are not "darker"
+    themselves count, the nearest up to the reach each way (looked for up to PEN_BESIDE_SEARCH x
+    as far). Light falling off across a photo darkens a line gradually: no more just inside a dim
     stretch's end than just outside it. A stretch with no line beside it (the pen covers what the
     noise left of it) stays."""
     if not along.any():
@@ -1125,15 +1127,19 @@ def _darker_than_beside(along: np.ndarray, view: np.ndarray, which: np.ndarray, 
         cols = np.unique(line_xs)  # the line's columns, in order
         sums = np.bincount(line_xs, weights=view[ys[on], line_xs], minlength=along.shape[1])[cols]
         hit = np.isin(cols, np.nonzero(along & (which == line))[1])
-        joined = np.convolve(hit, np.ones(2 * (thin_limit // 2) + 1), mode="same") > 0
-        edges = np.diff(np.concatenate(([0], joined.astype(np.int8), [0])))
-        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            if b - a >= LINE_MIN_EXTENT * cols.size:
+        at = np.flatnonzero(hit)
+        breaks = np.flatnonzero(np.diff(cols[at]) > reach)
+        for first, last in zip(np.concatenate(([0], breaks + 1)), np.concatenate((breaks, [at.size - 1]))):
+            a, b = int(at[first]), int(at[last]) + 1  # the stretch's first and last column + 1, among the line's
+            if cols[b - 1] - cols[a] >= LINE_MIN_EXTENT * along.shape[1]:
                 continue  # all along the line: the line itself
             inner = min(reach, max(1, (b - a) // 2))
-            inside = np.concatenate(([sums[a : a + inner]] if a > 0 else []) + ([sums[b - inner : b]] if b < cols.size else []))
-            outside = np.concatenate((sums[max(0, a - reach) : a], sums[b : b + reach]))
-            if outside.size < inner // 2 or float(np.median(inside)) >= PEN_BESIDE_RATIO * float(np.median(outside)):
+            ends = ([sums[a : a + inner]] if a > 0 else []) + ([sums[b - inner : b]] if b < cols.size else [])
+            before = np.arange(max(0, a - PEN_BESIDE_SEARCH * reach), a)
+            after = np.arange(b, min(cols.size, b + PEN_BESIDE_SEARCH * reach))
+            outside = sums[np.concatenate((before[~hit[before]][-reach:], after[~hit[after]][:reach]))]
+            if (not ends or outside.size < inner // 2
+                    or float(np.median(np.concatenate(ends))) >= PEN_BESIDE_RATIO * float(np.median(outside))):
                 stretch = slice(cols[a], cols[b - 1] + 1)
                 keep[:, stretch] |= which[:, stretch] == line
     return along & keep
