@@ -1138,8 +1138,11 @@ def _darker_than_beside(along: np.ndarray, view: np.ndarray, which: np.ndarray, 
             before = np.arange(max(0, a - PEN_BESIDE_SEARCH * reach), a)
             after = np.arange(b, min(cols.size, b + PEN_BESIDE_SEARCH * reach))
             outside = sums[np.concatenate((before[~hit[before]][-reach:], after[~hit[after]][:reach]))]
-            if (not ends or outside.size < inner // 2
-                    or float(np.median(np.concatenate(ends))) >= PEN_BESIDE_RATIO * float(np.median(outside))):
+            if not ends or outside.size < inner // 2:
+                pen = True  # no line beside it
+            else:  # (1-3 columns with no line outside them nearby: a speck of the line, not a pen)
+                pen = outside.size > 0 and float(np.median(np.concatenate(ends))) >= PEN_BESIDE_RATIO * float(np.median(outside))
+            if pen:
                 stretch = slice(cols[a], cols[b - 1] + 1)
                 keep[:, stretch] |= which[:, stretch] == line
     return along & keep
