@@ -143,6 +143,10 @@ CANVAS_EXACT = 0.7
 # edge (a digit's bar spans the digit only), <= 0.8% of its shorter side (>= 3 px) thick, and not
 # 2.5x darker than the line's median (a pen's stroke lying on a faint printed line).
 LINE_TILTS = tuple(np.arange(-4.0, 4.01, 0.25))
+# ... and further, to 8 degrees, only when the best tilt is the last of LINE_TILTS on its side: a
+# photo turned a few degrees turns its printed lines with it (paper lines +-2.5 and a photo turned
+# +-6 measured), and searching every lined photo that far would double the tilts tried.
+LINE_MAX_TILT = 8.0
 LINE_MIN_SPAN = 0.2
 LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
@@ -957,15 +961,23 @@ def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarr
 
     Each tilt shears the pixels so lines at that tilt become rows (pixel (y, x) goes to row
     y + shift[x]) and sums them per row -- a projection, as in a Hough transform restricted to
-    one family of parallel lines; the tilt with the peakiest sums (largest sum of squares) wins."""
-    best = None
-    for tilt in LINE_TILTS:
-        shift = np.round(np.arange(w) * np.tan(np.deg2rad(tilt))).astype(np.int64)
-        shift -= shift.min()
-        sums = np.bincount(ys + shift[xs], minlength=h + int(shift.max()) + 1)
-        score = float(np.dot(sums, sums.astype(np.float64)))
-        if best is None or score > best[0]:
-            best = (score, shift, sums)
+    one family of parallel lines; the tilt with the peakiest sums (largest sum of squares) wins.
+    When that is the last of LINE_TILTS on its side, the search goes on that way to LINE_MAX_TILT."""
+
+    def best_of(tilts, best):
+        for tilt in tilts:
+            shift = np.round(np.arange(w) * np.tan(np.deg2rad(tilt))).astype(np.int64)
+            shift -= shift.min()
+            sums = np.bincount(ys + shift[xs], minlength=h + int(shift.max()) + 1)
+            score = float(np.dot(sums, sums.astype(np.float64)))
+            if best is None or score > best[0]:
+                best = (score, shift, sums, tilt)
+        return best
+
+    best = best_of(LINE_TILTS, None)
+    if abs(best[3]) == LINE_TILTS[-1]:
+        step = LINE_TILTS[1] - LINE_TILTS[0]
+        best = best_of(np.sign(best[3]) * np.arange(LINE_TILTS[-1] + step, LINE_MAX_TILT + step / 2, step), best)
     return best[1], best[2]
 
 
@@ -1153,9 +1165,10 @@ def remove_paper_lines(ink: np.ndarray) -> np.ndarray:
 
     A printed line crosses the whole sheet, straight; a digit's stroke is short, or (a bar) as
     thick as the pen. A pixel is a line's when it lies on a straight line of ink across the
-    image, tilted up to 4 degrees (faint lines that break into dashes still add up), and the ink
-    there is thin across the line (LINE_MAX_WIDTH) or no thicker across than the line itself --
-    where a stroke crosses a line it sticks out and stays -- and no darker than LINE_INK_RATIO
+    image, tilted up to 4 degrees (up to 8 when the lines line up best at 4: a turned photo;
+    faint lines that break into dashes still add up), and the ink there is thin across the
+    line (LINE_MAX_WIDTH) or no thicker across than the line itself -- where a stroke crosses
+    a line it sticks out and stays -- and no darker than LINE_INK_RATIO
     x the lines' median ink: a fine pen's stroke lying along a faint printed line stays too.
     Lines as wide as a fine pen (up to GRID_MAX_WIDTH) count only when they are a grid or a
     ruling: evenly spaced (see _line_pixels). Both directions: rows (ruled paper), then
