@@ -147,6 +147,10 @@ LINE_TILTS = tuple(np.arange(-4.0, 4.01, 0.25))
 # photo turned a few degrees turns its printed lines with it (paper lines +-2.5 and a photo turned
 # +-6 measured), and searching every lined photo that far would double the tilts tried.
 LINE_MAX_TILT = 8.0
+# ... taken only when its sums are 1.25x as peaky: lines turned past 4 degrees measured 1.4-20x,
+# a low-light photo's leftover grain, peakiest by chance at 4, 1.0-1.14x (its rows then counted
+# as lines, and the grain's thin parts removed, left clumps read as "1" or "5").
+LINE_WIDE_GAIN = 1.25
 LINE_MIN_SPAN = 0.2
 LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
@@ -977,7 +981,9 @@ def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarr
     best = best_of(LINE_TILTS, None)
     if abs(best[3]) == LINE_TILTS[-1]:
         step = LINE_TILTS[1] - LINE_TILTS[0]
-        best = best_of(np.sign(best[3]) * np.arange(LINE_TILTS[-1] + step, LINE_MAX_TILT + step / 2, step), best)
+        further = best_of(np.sign(best[3]) * np.arange(LINE_TILTS[-1] + step, LINE_MAX_TILT + step / 2, step), None)
+        if further[0] >= LINE_WIDE_GAIN * best[0]:
+            best = further
     return best[1], best[2]
 
 
