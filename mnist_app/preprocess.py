@@ -381,6 +381,10 @@ def _keep_thin_strokes(big: Image.Image, grey: np.ndarray) -> np.ndarray:
     the stroke keeps its depth and the paper's grain is still averaged away. A stroke as wide as a
     block is as deep in the plain average, and such photos keep it.
     """
+    plain = float(np.median(_border(grey)))
+    if plain - float(np.quantile(grey, 0.0001)) >= THIN_KEPT * plain:
+        return grey  # the plain average's ink is already half as deep as the paper is bright: no
+        # reduction can make it twice as deep (black is 0), and the thin one need not be made
     factor = _reduce_factor(big)
     side = 2 * factor - 1
     darkest = np.array(big.convert("L"))
@@ -398,7 +402,7 @@ def _keep_thin_strokes(big: Image.Image, grey: np.ndarray) -> np.ndarray:
     if thin.shape != grey.shape or depth < MIN_CONTRAST * 255:
         return grey  # no dark ink to speak of in this one either (a blank page, light ink on dark)
     core = thin <= paper - THIN_CORE * depth
-    kept = (float(np.median(_border(grey))) - grey[core].astype(np.float32)) / (paper - thin[core].astype(np.float32))
+    kept = (plain - grey[core].astype(np.float32)) / (paper - thin[core].astype(np.float32))
     return thin if float(np.median(kept)) < THIN_KEPT else grey
 
 
