@@ -389,7 +389,10 @@ def _keep_thin_strokes(big: Image.Image, grey: np.ndarray) -> np.ndarray:
     side = 2 * factor - 1
     darkest = np.array(big.convert("L"))
     covered = 1
-    while covered < side:  # the darkest of `side` pixels from each one rightwards and downwards, doubling
+    # the darkest of `side` pixels from each one rightwards and downwards, doubling the reach each
+    # pass (numpy: ndimage.minimum_filter gives the same inside but took ~190 ms on a 12 MP photo,
+    # this 16-60 ms; the first `half` rows and columns keep the forward window)
+    while covered < side:
         step = min(covered, side - covered)
         np.minimum(darkest[:, :-step], darkest[:, step:], out=darkest[:, :-step])
         np.minimum(darkest[:-step], darkest[step:], out=darkest[:-step])
