@@ -1071,27 +1071,23 @@ def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarr
 def _across(rows: np.ndarray, xs: np.ndarray, n_rows: int, w: int, beyond: np.ndarray | None = None,
             shift: np.ndarray | None = None) -> np.ndarray:
     """Per sheared row: does the ink of pixels (sheared row ``rows``, column ``xs``) reach from
-    end to end of LINE_MIN_EXTENT of the width, or touch the image's left or right edge, or the
-    sheet's (``beyond``: True past it, unsheared; pixel (y, x) is sheared row y + ``shift[x]``)?
-    (A printed line crosses the sheet, a stroke only the digit; light falling unevenly leaves
-    only part of a line above the noise.)"""
+    end to end of LINE_MIN_EXTENT of the width, or touch the image's left or right edge? (A
+    printed line crosses the sheet, a stroke only the digit; light falling unevenly leaves only
+    part of a line above the noise.) With the sheet's edge in the frame (``beyond``: True past
+    it, unsheared; pixel (y, x) is sheared row y + ``shift[x]``), the width is the sheet's along
+    the row: what lies beyond its edge is no part of the line's way across."""
     first = np.full(n_rows, w, dtype=np.int64)
     last = np.full(n_rows, -1, dtype=np.int64)
     np.minimum.at(first, rows, xs)
     np.maximum.at(last, rows, xs)
     near_first = np.minimum(np.minimum(first, np.roll(first, 1)), np.roll(first, -1))
     near_last = np.maximum(np.maximum(last, np.roll(last, 1)), np.roll(last, -1))
-    edge = round(0.02 * w)
-    out = ((near_last - near_first) >= LINE_MIN_EXTENT * w) | (near_first <= edge) | (near_last >= w - 1 - edge)
+    width = np.full(n_rows, w, dtype=np.int64)
     if beyond is not None:
-        inked = near_last >= near_first
-        sheared = np.arange(n_rows)
-        for end in (near_first - edge, near_last + edge):  # the pixel a little past each end
-            x = np.clip(end, 0, w - 1)
-            y = sheared - shift[x]
-            on_image = (y >= 0) & (y < beyond.shape[0])
-            out |= inked & on_image & beyond[np.clip(y, 0, beyond.shape[0] - 1), x]
-    return out
+        past_y, past_x = np.nonzero(beyond)
+        width -= np.bincount(past_y + shift[past_x], minlength=n_rows)[:n_rows]
+    edge = round(0.02 * w)
+    return ((near_last - near_first) >= LINE_MIN_EXTENT * width) | (near_first <= edge) | (near_last >= w - 1 - edge)
 
 
 def _grid_rows(rows: np.ndarray, sums: np.ndarray, wide_limit: int) -> np.ndarray | None:
