@@ -1085,6 +1085,66 @@ def test_a_band_barely_darker_than_the_shadowed_paper_is_not_a_table():
     assert preprocess.prepare(Image.fromarray(dark_ground.astype(np.uint8))).vector.max() > 0.9
 
 
+def _pencil_on_sheet(light_at: tuple[float, float], sides: tuple[str, ...], lined: bool,
+                     fall: float = 0.35) -> Image.Image:
+    """A grainy pencil 4 (30% darker than the paper at most) on a sheet, ruled if ``lined`` (lines
+    56 px apart, 25% darker); the light brightest at ``light_at`` (fractions of the frame's
+    height and width) and ``fall`` dimmer at the farthest corner; a textured table past the
+    sheet's tilted edge on ``sides``; camera noise."""
+    rng = np.random.default_rng(0)
+    h, w = 560, 640
+    yy, xx = np.mgrid[0:h, 0:w]
+    cov = 1 - np.asarray(draw_digit(size=(w, h), box=(260, 170, 390, 380), width=5), np.float64) / 255
+    lum = 0.88 * (1 - 0.3 * cov * rng.uniform(0.6, 1.0, cov.shape))
+    if lined:
+        t = (yy - xx * np.tan(np.deg2rad(1.0)) - 20) % 56
+        lum = np.minimum(lum, 0.88 * (1 - 0.25 * np.clip(1.5 - np.minimum(t, 56 - t), 0, 1)))
+    past_edge = {"left": xx < 70 + 0.06 * yy, "right": xx > w - 90 + 0.05 * yy, "bottom": yy > h - 70 + 0.03 * xx}
+    for side in sides:
+        lum = np.where(past_edge[side], 0.3 + 0.05 * np.sin(xx / 4.0), lum)
+    d = np.hypot(yy - light_at[0] * h, xx - light_at[1] * w)
+    lum = lum * (1 - fall * d / d.max())
+    return Image.fromarray(np.clip(lum * 255 + rng.normal(0, 3, lum.shape), 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("light_at, sides, lined", [
+    ((0, 0), ("left", "right"), False), ((0, 1), ("left", "right"), False),
+    ((1, 0.5), ("bottom", "right"), False), ((0.5, 0), ("right",), True), ((0.5, 1), ("left", "right"), True)],
+    ids=["two-edges", "two-edges-lit-right", "corner", "ruled-one-edge", "ruled-two-edges"])
+def test_faint_pencil_on_a_sheet_in_falling_light_with_the_table_in_the_frame(light_at, sides, lined):
+    # the table painted one flat level beside paper that dims towards it: flatten_lighting's
+    # quadratic, fitted to the frame's border, met a plateau next to a ramp and fitted neither,
+    # and what it missed became wedges of "ink" round the faint 4 (similarity to the same sheet
+    # without table or falling light 0.38-0.56: read 5, 8, 0, 6). The paper's own fitted
+    # surface is painted on past the edge now. With a table on both sides the ruled lines span
+    # under 80% of the frame and were kept as bars ("0"): a line crosses the sheet, not the frame.
+    from mnist_app.predict import classify, load_model
+
+    v = image_to_mnist(_pencil_on_sheet(light_at, sides, lined))
+    assert _similar(v, image_to_mnist(_pencil_on_sheet(light_at, (), lined, fall=0.0))) > 0.97
+    assert classify(load_model("shipped")[0], v).digit == 4
+
+
+def test_the_paper_past_the_sheets_edge_is_carried_on_only_where_the_light_is_smooth():
+    # evenly lit: the flat median as before; a cast shadow's step is no quadratic, so the shadowed
+    # sheet keeps the flat level too (its surface carried on painted a ramp that was neither)
+    even = np.asarray(_on_table(_pen_four(), "left", 90), dtype=np.float32)
+    _, beyond = preprocess._cut_sheet(even, 255.0)
+    assert beyond is not None and beyond[:, :80].all()
+    painted = preprocess.remove_outside_sheet(even, 255.0)
+    assert np.unique(painted[beyond]).size == 1
+    # light falling off across the sheet: past its edge (x = 70 + 0.06 y) the paint meets the
+    # paper beside it within 3-5 levels (the flat median: 14-20 levels off)
+    falling = np.asarray(_pencil_on_sheet((0, 1), ("left",), False), dtype=np.float32)
+    painted = preprocess.remove_outside_sheet(falling, 255.0)
+    rows = np.arange(falling.shape[0])
+    edge = (70 + 0.06 * rows).astype(int)
+    assert np.abs(painted[rows, edge - 10] - falling[rows, edge + 15]).mean() < 6
+    shadowed = np.asarray(_in_shadow(_on_table(_pen_four(), "left", 90), 0.45, 135, -60.0), dtype=np.float32)
+    painted, beyond = preprocess._cut_sheet(shadowed, 255.0)
+    assert beyond is not None and np.unique(painted[beyond]).size == 1
+
+
 def test_smooth_light_is_left_to_the_quadratic_not_taken_for_a_shadow():
     # no step in the paper's level: the cast-shadow rule stays out, so such photos keep their input
     assert preprocess._cast_shadow_paper(np.asarray(_photo().convert("L"))) is None
