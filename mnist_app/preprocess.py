@@ -727,18 +727,13 @@ def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: f
     h, w = g.shape
     if min(h, w) < LIGHTING_MIN_SIDE:
         return level
-    ys, xs = np.nonzero(paper)
-    step = max(1, ys.size // 4000)  # a few thousand samples pin down 6 coefficients plenty
-    ys, xs = ys[::step], xs[::step]
+    step = max(1, int(np.sqrt(h * w / 8000)))  # a few thousand samples pin down 6 coefficients plenty
+    ys, xs = np.nonzero(paper[::step, ::step])
+    ys, xs = ys * step, xs * step
     fit = _paper_surface(ys, xs, g[ys, xs].astype(np.float64), h, w, full)
     if fit is None:
         return level
-
-    def surface(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return sum(c * part for c, part in zip(fit[0], _quadratic(cols * (2.0 / (w - 1)) - 1.0,
-                                                                   rows * (2.0 / (h - 1)) - 1.0)))
-
-    on_sheet = surface(ys, xs)
+    on_sheet = np.stack(_quadratic(xs * (2.0 / (w - 1)) - 1.0, ys * (2.0 / (h - 1)) - 1.0), axis=1) @ fit[0]
     lowest, highest = float(on_sheet.min()), float(on_sheet.max())
     if highest - lowest < max(UNEVEN_LIGHT * level, MIN_LIGHT_RANGE * full):
         return level
@@ -752,8 +747,10 @@ def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: f
     sampled = counts >= 20
     if float(np.abs(missed[sampled] / counts[sampled]).max(initial=0.0)) > PAPER_MISFIT * level:
         return level
-    rows, cols = np.nonzero(outside)
-    return np.clip(surface(rows, cols), lowest, highest).astype(g.dtype)
+    c = fit[0].astype(np.float32)  # (_quadratic's terms, grouped: one pass over the frame)
+    u, t = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :], np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
+    surface = (c[0] + c[2] * t + c[5] * t * t) + u * (c[1] + c[3] * u + c[4] * t)
+    return np.clip(surface[outside], lowest, highest).astype(g.dtype)
 
 
 def _around_whole_sheet(dark: np.ndarray) -> np.ndarray:
