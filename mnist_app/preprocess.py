@@ -22,7 +22,8 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    first when the average would lose most of a thin pen's depth (a 1-2 px stroke in a 12 MP photo).
 3. **frame and lighting**: a digital drawing's frame or a screenshot's window chrome
    (`remove_canvas_frame`) and a photo's table (`remove_outside_sheet`; also when a shadow cast
-   across the sheet darkens it to the table's side of the split) get the paper's colour.
+   across the sheet darkens it to the table's side of the split) get the paper's colour -- under
+   light falling off across the sheet, the paper's own fitted surface carried on past its edge.
    **Even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
    other (fitted on the border as a smooth surface) is divided by that surface -- or, when a shadow
    cast across the sheet makes a step no smooth surface follows, by the paper's local level.
@@ -606,7 +607,8 @@ def _edge_run(dark: np.ndarray) -> np.ndarray:
 
 
 def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
-    """Paint the table, the sheet's dark edge and what lies beyond it with the paper's colour.
+    """Paint the table, the sheet's dark edge and what lies beyond it with the paper's colour
+    (see _paper_beyond).
 
     A photo of a sheet often shows its edge and the darker table (or the shadow beside it)
     along one or more sides; taken as ink it outweighs the digit. Split the image into dark and
