@@ -53,6 +53,7 @@ import io
 import re
 import stat
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +159,11 @@ LINE_MAX_TILT = 8.0
 # a low-light photo's leftover grain, peakiest by chance at 4, 1.0-1.14x (its rows then counted
 # as lines, and the grain's thin parts removed, left clumps read as "1" or "5").
 LINE_WIDE_GAIN = 1.25
+# ... and converging (_best_fan): the tilt changing by up to 8 degrees from the frame's top to its
+# bottom (a keystone of 15% turns a sheet's lines +-4.3 degrees at its ends), taken when it lines
+# the ink up 1.15x as well as the best parallel family
+FAN_SPREADS = (-8.0, -6.0, -4.0, -2.0, 2.0, 4.0, 6.0, 8.0)
+FAN_GAIN = 1.15
 LINE_MIN_SPAN = 0.2
 LINE_MIN_EXTENT = 0.8
 LINE_MAX_WIDTH = 0.008
@@ -1039,14 +1045,17 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, length
 
 
-def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """The tilt (LINE_TILTS) along which the ink pixels (ys, xs) of an h x w image line up best:
-    ``(shift, sums)``.
+def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray]:
+    """The family of lines along which the ink pixels (ys, xs) of an h x w image line up best:
+    ``(rows_of, sums)``, where ``rows_of(y, x)`` numbers the family's line through each pixel and
+    ``sums`` counts the pixels per line.
 
-    Each tilt shears the pixels so lines at that tilt become rows (pixel (y, x) goes to row
-    y + shift[x]) and sums them per row -- a projection, as in a Hough transform restricted to
-    one family of parallel lines; the tilt with the peakiest sums (largest sum of squares) wins.
-    When that is the last of LINE_TILTS on its side, the search goes on that way to LINE_MAX_TILT."""
+    Parallel lines first: each tilt (LINE_TILTS) shears the pixels so lines at that tilt become
+    rows (pixel (y, x) goes to row y + shift[x]) and sums them per row -- a projection, as in a
+    Hough transform restricted to one family of parallel lines; the tilt with the peakiest sums
+    (largest sum of squares) wins. When that is the last of LINE_TILTS on its side, the search
+    goes on that way to LINE_MAX_TILT. Then lines that converge (`_best_fan`: a photo taken at an
+    angle), taken only when they line the ink up FAN_GAIN x as well."""
 
     def best_of(tilts, best):
         for tilt in tilts:
@@ -1064,16 +1073,67 @@ def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarr
         further = best_of(np.sign(best[3]) * np.arange(LINE_TILTS[-1] + step, LINE_MAX_TILT + step / 2, step), None)
         if further[0] >= LINE_WIDE_GAIN * best[0]:
             best = further
-    return best[1], best[2]
+    shift = best[1]
+    fan = _best_fan(ys, xs, h, w, best[3], FAN_GAIN * best[0])
+    return (lambda y, x: y + shift[x], best[2]) if fan is None else fan
+
+
+def _best_fan(ys: np.ndarray, xs: np.ndarray, h: int, w: int, tilt: float,
+              to_beat: float) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray] | None:
+    """Lines converging on a point off to one side, as a sheet's printed lines do in a photo taken
+    at an angle (perspective: a keystone), if some such family lines the pixels up with a score
+    (`_best_tilt`'s) over ``to_beat``: ``(rows_of, sums)``, else None.
+
+    The family is the lines through the centre column whose slope grows steadily from the top of
+    the frame to its bottom: slope m(c) = tan(tilt) + k (c - h/2) for the line crossing the centre
+    column at row c, so pixel (y, x), dx = x - w/2, lies on the line c = (y - (tan(tilt) - k h/2) dx)
+    / (1 + k dx). The spread k is FAN_SPREADS (the tilt's change from the top to the bottom of
+    the frame), coarse first, then a finer look round the best with the centre tilt moved too."""
+    half = (w - 1) / 2.0
+    corners_y, corners_x = np.array([0.0, 0.0, h - 1.0, h - 1.0]), np.array([0.0, w - 1.0, 0.0, w - 1.0])
+
+    def family(centre_tilt: float, spread: float):
+        slope, k = -np.tan(np.deg2rad(centre_tilt)), np.tan(np.deg2rad(spread)) / h
+        if abs(k) * half >= 0.5:
+            return None
+
+        def line_through(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+            dx = x - half
+            return (y - (slope - k * h / 2) * dx) / (1 + k * dx)
+
+        ends = line_through(corners_y, corners_x)
+        low = np.floor(ends.min())
+        return lambda y, x: np.round(line_through(y, x) - low).astype(np.int64), int(np.ceil(ends.max() - low)) + 1
+
+    best = None
+    tried = [(tilt, spread) for spread in FAN_SPREADS]
+    for rnd in range(2):
+        for centre, spread in tried:
+            made = family(centre, spread)
+            if made is None:
+                continue
+            rows_of, n_rows = made
+            sums = np.bincount(rows_of(ys, xs), minlength=n_rows)
+            score = float(np.dot(sums, sums.astype(np.float64)))
+            if best is None or score > best[0]:
+                best = (score, rows_of, sums, centre, spread)
+        if best is None:
+            return None
+        step = FAN_SPREADS[1] - FAN_SPREADS[0]
+        tried = [(best[3] + dc, best[4] + ds) for dc in (-0.5, 0.0, 0.5) for ds in (-step / 2, 0.0, step / 2)
+                 if (dc, ds) != (0.0, 0.0)]
+    return (best[1], best[2]) if best[0] > to_beat else None
+
+
 
 
 def _across(rows: np.ndarray, xs: np.ndarray, n_rows: int, w: int, beyond: np.ndarray | None = None,
-            shift: np.ndarray | None = None) -> np.ndarray:
+            rows_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Per sheared row: does the ink of pixels (sheared row ``rows``, column ``xs``) reach from
     end to end of LINE_MIN_EXTENT of the width, or touch the image's left or right edge? (A
     printed line crosses the sheet, a stroke only the digit; light falling unevenly leaves only
     part of a line above the noise.) With the sheet's edge in the frame (``beyond``: True past
-    it, unsheared; pixel (y, x) is sheared row y + ``shift[x]``), the width is the sheet's along
+    it, unsheared; pixel (y, x) is on line ``rows_of(y, x)``), the width is the sheet's along
     the row: what lies beyond its edge is no part of the line's way across."""
     first = np.full(n_rows, w, dtype=np.int64)
     last = np.full(n_rows, -1, dtype=np.int64)
@@ -1084,7 +1144,7 @@ def _across(rows: np.ndarray, xs: np.ndarray, n_rows: int, w: int, beyond: np.nd
     width = np.full(n_rows, w, dtype=np.int64)
     if beyond is not None:
         past_y, past_x = np.nonzero(beyond)
-        width -= np.bincount(past_y + shift[past_x], minlength=n_rows)[:n_rows]
+        width -= np.bincount(rows_of(past_y, past_x), minlength=n_rows)[:n_rows]
     edge = round(0.02 * w)
     return ((near_last - near_first) >= LINE_MIN_EXTENT * width) | (near_first <= edge) | (near_last >= w - 1 - edge)
 
@@ -1169,34 +1229,34 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
     line_of = np.zeros(ys.size, dtype=np.int64)
     thin = runs <= thin_limit
     if int(thin.sum()) >= LINE_MIN_SPAN * w:  # else too little thin ink for one line
-        shift, sums = _best_tilt(ys[thin], xs[thin], h, w)
-        rows = ys + shift[xs]
-        across = _across(rows[thin], xs[thin], sums.size, w, beyond, shift)
+        rows_of, sums = _best_tilt(ys[thin], xs[thin], h, w)
+        rows = rows_of(ys, xs)
+        across = _across(rows[thin], xs[thin], sums.size, w, beyond, rows_of)
         is_line = (np.convolve(sums >= LINE_MIN_SPAN * w, np.ones(3), mode="same") > 0) & across
         if is_line.mean() <= LINE_MAX_ROW_SHARE and is_line.any():
             # (most rows qualifying: the ink is a texture (noise, grain), not paper lines;
             # removing its thin parts would leave its clumps, which read as a confident "8")
             # the lines' thick parts: the rows beside them that are as full
-            full = (np.bincount(rows, minlength=sums.size) >= LINE_MIN_SPAN * w) & _across(rows, xs, sums.size, w, beyond, shift)
+            full = (np.bincount(rows, minlength=sums.size) >= LINE_MIN_SPAN * w) & _across(rows, xs, sums.size, w, beyond, rows_of)
             for _ in range(wide_limit):
                 is_line |= (np.roll(is_line, 1) | np.roll(is_line, -1)) & full
-            first = top[ys, xs] + shift[xs]
-            found, which = _band_pixels(first, first + runs - 1, rows, is_line, thin, w)
+            first = rows_of(top[ys, xs], xs)
+            found, which = _band_pixels(first, rows_of(top[ys, xs] + runs - 1, xs), rows, is_line, thin, w)
             line_of[found] = which[found]
     wide = runs <= wide_limit  # (with the thin lines found: they are the grid's lines too)
     if int(wide.sum()) >= GRID_MIN_LINES * GRID_MIN_SPAN * w:
-        shift, sums = _best_tilt(ys[wide], xs[wide], h, w)
-        rows = ys + shift[xs]
+        rows_of, sums = _best_tilt(ys[wide], xs[wide], h, w)
+        rows = rows_of(ys, xs)
         candidate = (sums >= GRID_MIN_SPAN * w) & (sums >= GRID_PEAK * float(np.median(sums)))
         if candidate.any():
-            candidate &= _across(rows[wide], xs[wide], sums.size, w, beyond, shift)
+            candidate &= _across(rows[wide], xs[wide], sums.size, w, beyond, rows_of)
         band = _grid_rows(candidate, sums, wide_limit) if 0 < candidate.mean() <= LINE_MAX_ROW_SHARE else None
         if band is not None:
-            first = top[ys, xs] + shift[xs]
+            first = rows_of(top[ys, xs], xs)
             # on the lattice's bands, thin ink and ink whose run stays inside the band are the
             # line's; a stroke crossing it steeply runs wider than the band and stays (taking
             # every run up to the pen's width bit a gap out of each stroke that crossed a line)
-            more, which = _band_pixels(first, first + runs - 1, rows, band, thin, w)
+            more, which = _band_pixels(first, rows_of(top[ys, xs] + runs - 1, xs), rows, band, thin, w)
             more &= ~found
             line_of[more] = which[more] + int(line_of.max())
             found |= more
