@@ -1320,7 +1320,8 @@ def remove_paper_lines(ink: np.ndarray, beyond_sheet: np.ndarray | None = None) 
     A printed line crosses the whole sheet, straight; a digit's stroke is short, or (a bar) as
     thick as the pen. A pixel is a line's when it lies on a straight line of ink across the
     image, tilted up to 4 degrees (up to 8 when the lines line up best at 4: a turned photo;
-    faint lines that break into dashes still add up), and the ink there is thin across the
+    converging, when a photo taken at an angle makes them: see _best_tilt; faint lines that
+    break into dashes still add up), and the ink there is thin across the
     line (LINE_MAX_WIDTH) or no thicker across than the line itself -- where a stroke crosses
     a line it sticks out and stays -- and no darker than LINE_INK_RATIO
     x the lines' median ink: a fine pen's stroke lying along a faint printed line stays too.
