@@ -1027,6 +1027,10 @@ def _ink_and_sheet(grey: np.ndarray, full: float, name: str | Path) -> tuple[np.
     return ink, beyond
 
 
+# a family of printed lines (_best_tilt): the number of the family's line through each pixel (y, x)
+RowsOf = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For every True pixel, where the horizontal run of True pixels it lies in starts and how
     long it is: ``(start column, length)``, both 0 off the mask."""
@@ -1045,7 +1049,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, length
 
 
-def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray]:
+def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[RowsOf, np.ndarray]:
     """The family of lines along which the ink pixels (ys, xs) of an h x w image line up best:
     ``(rows_of, sums)``, where ``rows_of(y, x)`` numbers the family's line through each pixel and
     ``sums`` counts the pixels per line.
@@ -1079,16 +1083,17 @@ def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[Callable
 
 
 def _best_fan(ys: np.ndarray, xs: np.ndarray, h: int, w: int, tilt: float,
-              to_beat: float) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray] | None:
+              to_beat: float) -> tuple[RowsOf, np.ndarray] | None:
     """Lines converging on a point off to one side, as a sheet's printed lines do in a photo taken
     at an angle (perspective: a keystone), if some such family lines the pixels up with a score
     (`_best_tilt`'s) over ``to_beat``: ``(rows_of, sums)``, else None.
 
-    The family is the lines through the centre column whose slope grows steadily from the top of
-    the frame to its bottom: slope m(c) = tan(tilt) + k (c - h/2) for the line crossing the centre
-    column at row c, so pixel (y, x), dx = x - w/2, lies on the line c = (y - (tan(tilt) - k h/2) dx)
-    / (1 + k dx). The spread k is FAN_SPREADS (the tilt's change from the top to the bottom of
-    the frame), coarse first, then a finer look round the best with the centre tilt moved too."""
+    The family is the lines whose slope changes steadily from the top of the frame to its bottom:
+    the line crossing the centre column at row c has slope m(c) = m0 + k (c - h/2), where m0 is the
+    slope of ``tilt`` (LINE_TILTS' sign: -tan(tilt)), so pixel (y, x), dx = x - w/2, lies on line
+    c = (y - (m0 - k h/2) dx) / (1 + k dx) -- a projective shear; k = 0 is the parallel family.
+    k is tan(spread) / h for each spread of FAN_SPREADS (the tilt's change from the frame's top
+    to its bottom), coarse first, then a finer look round the best with the centre tilt moved too."""
     half = (w - 1) / 2.0
     corners_y, corners_x = np.array([0.0, 0.0, h - 1.0, h - 1.0]), np.array([0.0, w - 1.0, 0.0, w - 1.0])
 
@@ -1107,7 +1112,7 @@ def _best_fan(ys: np.ndarray, xs: np.ndarray, h: int, w: int, tilt: float,
 
     best = None
     tried = [(tilt, spread) for spread in FAN_SPREADS]
-    for rnd in range(2):
+    for _ in range(2):  # coarse, then round the best
         for centre, spread in tried:
             made = family(centre, spread)
             if made is None:
@@ -1125,10 +1130,8 @@ def _best_fan(ys: np.ndarray, xs: np.ndarray, h: int, w: int, tilt: float,
     return (best[1], best[2]) if best[0] > to_beat else None
 
 
-
-
 def _across(rows: np.ndarray, xs: np.ndarray, n_rows: int, w: int, beyond: np.ndarray | None = None,
-            rows_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+            rows_of: RowsOf | None = None) -> np.ndarray:
     """Per sheared row: does the ink of pixels (sheared row ``rows``, column ``xs``) reach from
     end to end of LINE_MIN_EXTENT of the width, or touch the image's left or right edge? (A
     printed line crosses the sheet, a stroke only the digit; light falling unevenly leaves only
@@ -1237,7 +1240,8 @@ def _line_pixels(m: np.ndarray, top: np.ndarray, run: np.ndarray, thin_limit: in
             # (most rows qualifying: the ink is a texture (noise, grain), not paper lines;
             # removing its thin parts would leave its clumps, which read as a confident "8")
             # the lines' thick parts: the rows beside them that are as full
-            full = (np.bincount(rows, minlength=sums.size) >= LINE_MIN_SPAN * w) & _across(rows, xs, sums.size, w, beyond, rows_of)
+            full = ((np.bincount(rows, minlength=sums.size) >= LINE_MIN_SPAN * w)
+                    & _across(rows, xs, sums.size, w, beyond, rows_of))
             for _ in range(wide_limit):
                 is_line |= (np.roll(is_line, 1) | np.roll(is_line, -1)) & full
             first = rows_of(top[ys, xs], xs)
@@ -1328,8 +1332,8 @@ def remove_paper_lines(ink: np.ndarray, beyond_sheet: np.ndarray | None = None) 
     Lines as wide as a fine pen (up to GRID_MAX_WIDTH) count only when they are a grid or a
     ruling: evenly spaced (see _line_pixels). Both directions: rows (ruled paper), then
     columns (squares) of what is left, so a grid's crossings go with its columns. A line crosses
-    the sheet: with the sheet's edge in the frame (``beyond_sheet``, True past it), reaching that
-    edge counts as reaching the image's.
+    the sheet: with the sheet's edge in the frame (``beyond_sheet``, True past it), the width it
+    must span is the sheet's along it (see _across).
     """
     mask = ink > 0
     h, w = mask.shape
