@@ -87,6 +87,9 @@ SHADOW_MIN_LEVEL = 0.4  # and its paper keeps >= 40% of the lit paper's level (d
 # shadowed paper's. Measured: tables beside shadowed sheets 0.22-0.73 of it; the dim side of an
 # evenly falling light, with a printed line near the frame's edge taken for a sheet's edge, 0.84-0.87.
 SHADOW_TABLE_RATIO = 0.8
+# ... and that split closed over 1% of the shorter side: a table's grain, as light as the shadowed
+# paper in places, left holes in it that cut the side's dark run short
+TABLE_GRAIN = 0.01
 # The paper beyond the sheet's edge (_paper_beyond): carried on as the sheet's fitted surface
 # when that surface misses no part of an 8 x 8 split of the frame by more than 7.5% of the paper's
 # level on average (measured on 320 photos with the sheet's edge: smooth light <= 4.9%, a cast
@@ -482,7 +485,7 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[b:-b, :b].ravel(), a[b:-b, -b:].ravel()])
 
 
-def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
+def flatten_lighting(grey: np.ndarray, full: float, *, sheet: bool = False) -> np.ndarray:
     """Even out uneven lighting (a phone photo of paper): divide by the paper's own brightness.
 
     A photo's paper is often much brighter on one side than the other; with one background level
@@ -495,7 +498,9 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
 
     Images smaller than LIGHTING_MIN_SIDE px (scans, drawings, MNIST-sized files) and images whose
     surface varies by less than UNEVEN_LIGHT of its median level (or MIN_LIGHT_RANGE of full
-    scale) are returned as they are: evenly lit paper is left exactly alone.
+    scale) are returned as they are: evenly lit paper is left exactly alone -- unless ``sheet``
+    (the sheet was cut out of its photo, and its painted border shows nothing of what falls
+    across it): then a cast shadow is looked for all the same (`_under_cast_shadow`).
     """
     h, w = grey.shape
     if min(h, w) < LIGHTING_MIN_SIDE:
@@ -508,7 +513,7 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     low, level, high = np.quantile(values, (0.05, 0.5, 0.95))
     uneven = max(UNEVEN_LIGHT * float(level), MIN_LIGHT_RANGE * full)
     if high - low < uneven:  # evenly lit paper (the usual case): no fit needed
-        return grey
+        return _under_cast_shadow(grey, full, float(level)) if sheet else grey
 
     fit = _paper_surface(ys, xs, values, h, w, full)
     if fit is None:  # too few samples left to fit: leave the image alone
@@ -522,7 +527,7 @@ def flatten_lighting(grey: np.ndarray, full: float) -> np.ndarray:
     level = float(np.median(values[keep]))
     coarse = paper_at(17, 17)  # enough to tell a real gradient from a few dark border pixels
     if float(coarse.max() - coarse.min()) < uneven:
-        return grey
+        return _under_cast_shadow(grey, full, level) if sheet else grey
     flat = grey * (level / np.maximum(paper_at(h, w), 0.02 * full))
     # (dark ink on light paper only, as the evened-out image shows it: on a blackboard the
     # closing would take the chalk for board)
@@ -550,6 +555,18 @@ def _paper_surface(ys: np.ndarray, xs: np.ndarray, values: np.ndarray, h: int, w
         spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-3 * full
         keep = np.abs(residual) <= 3.0 * spread
     return coef, keep
+
+
+def _under_cast_shadow(grey: np.ndarray, full: float, level: float) -> np.ndarray:
+    """``grey`` divided by the paper's level under a cast shadow (`_cast_shadow_paper`), or as it
+    is when there is none: flatten_lighting for a sheet cut out of its photo whose border looks
+    evenly lit. A cut sheet is light paper, so the shadow is looked for whichever side looks like
+    ink: a shadow over most of the sheet leaves the lit part the odd one out, as light ink on a
+    dark ground would be."""
+    shadowed = _cast_shadow_paper(grey)
+    if shadowed is None:
+        return grey
+    return np.clip(grey * (level / np.maximum(shadowed, 0.02 * full)), 0.0, full).astype(np.float32)
 
 
 def _quadratic(u: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
@@ -656,6 +673,13 @@ def _cut_sheet(grey: np.ndarray, full: float) -> tuple[np.ndarray, np.ndarray | 
         # the paper's level at least; a dark ground with a few grey pixels is one level)
         spread = float(np.ptp(edge)) > (1 - SHADOW_TABLE_RATIO) * threshold
         table = g <= _otsu(edge, lo, threshold) if spread else dark
+        if spread:
+            # (a textured table -- wood grain -- split this low has light specks in it, each
+            # stopping a side's dark run short of the sheet's edge: closed over TABLE_GRAIN)
+            from scipy import ndimage  # lazily: only shadowed sheets pay its import
+
+            size = max(3, round(TABLE_GRAIN * min(h, w)))
+            table = ndimage.binary_closing(table, np.ones((size, size), dtype=bool), border_value=1)
         between = dark & ~table
         if between.any() and float((~table).mean()) >= SHEET_MIN_PAPER:
             shadowed = float(np.median(g[between]))
@@ -721,7 +745,8 @@ def _paint_outside(g: np.ndarray, dark: np.ndarray, full: float) -> tuple[np.nda
 
 def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: float) -> np.ndarray | float:
     """The brightness to paint ``outside`` the sheet with: the median of its ``paper`` pixels, or,
-    when the light falls off across the sheet, the paper's own surface carried on past its edge.
+    when the light falls off across the sheet, the paper's own surface carried on past its edge
+    (under a cast shadow, the paper's local level: `_paper_level_carried`).
 
     `flatten_lighting` fits its surface to the frame's border. Painted one flat level beside
     paper that grows dim towards that side, the border holds a plateau next to a ramp, the
@@ -729,7 +754,7 @@ def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: f
     photographed on a table). So the paper pixels get the same robust quadratic (`_paper_surface`)
     and the outside is painted with it, held within the levels it takes on the sheet. Evenly lit
     sheets (the surface varies by less than flatten_lighting's UNEVEN_LIGHT / MIN_LIGHT_RANGE) and
-    images too small to be evened out keep the flat median, as before.
+    images too small to be evened out keep the flat median.
     """
     level = float(np.median(g[paper]))
     h, w = g.shape
@@ -746,19 +771,32 @@ def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: f
     if highest - lowest < max(UNEVEN_LIGHT * level, MIN_LIGHT_RANGE * full):
         return level
     # a cast shadow's step is no quadratic: carried on, the fit would paint a ramp that is
-    # neither the shadow nor the light, and `_cast_shadow_paper` follows the paper better from
-    # the flat level. The step shows as a part of the sheet the surface misses on average.
+    # neither the shadow nor the light; the paper's local level is carried on instead. The step
+    # shows as a part of the sheet the surface misses on average.
     kept = fit[1]
     part = (ys[kept] * PAPER_PARTS // h) * PAPER_PARTS + xs[kept] * PAPER_PARTS // w
     counts = np.bincount(part, minlength=PAPER_PARTS**2)
     missed = np.bincount(part, g[ys, xs][kept] - on_sheet[kept], minlength=PAPER_PARTS**2)
     sampled = counts >= 20
     if float(np.abs(missed[sampled] / counts[sampled]).max(initial=0.0)) > PAPER_MISFIT * level:
-        return level
+        return _paper_level_carried(g, outside)
     c = fit[0].astype(np.float32)  # (_quadratic's terms, grouped: one pass over the frame)
     u, t = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :], np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
     surface = (c[0] + c[2] * t + c[5] * t * t) + u * (c[1] + c[3] * u + c[4] * t)
     return np.clip(surface[outside], lowest, highest).astype(g.dtype)
+
+
+def _paper_level_carried(g: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """For the ``outside`` pixels, the paper's local level carried past the sheet's edge: each
+    takes the nearest pixel inside, and a grey closing over SHADOW_WINDOW (as `_cast_shadow_paper`'s)
+    fills the strokes and lines carried with it. A cast shadow's step goes on across the edge, so
+    the shadow rule sees shadowed paper beside shadowed paper, lit beside lit."""
+    from scipy import ndimage  # lazily: only shadowed sheets pay its import
+
+    nearest = ndimage.distance_transform_edt(outside, return_distances=False, return_indices=True)
+    carried = g[nearest[0], nearest[1]]
+    size = max(3, round(SHADOW_WINDOW * min(g.shape)))
+    return ndimage.grey_closing(carried, size=(size, size))[outside]
 
 
 def _around_whole_sheet(dark: np.ndarray) -> np.ndarray:
@@ -1002,7 +1040,7 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
 def _ink_and_sheet(grey: np.ndarray, full: float, name: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """ink_map's ink, and what lies beyond the sheet's edges (True there; None when no edge shows)."""
     grey, beyond = _cut_sheet(remove_canvas_frame(grey, full), full)
-    grey = flatten_lighting(grey, full)
+    grey = flatten_lighting(grey, full, sheet=beyond is not None)
     dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full and not _faint_but_clear(grey, full, contrast):
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")

@@ -165,7 +165,7 @@ def test_uneven_lighting_is_evened_out(tmp_path, monkeypatch, reference_bbox, ch
     assert similarity(corrected) > 0.98
     # Without the correction the dim paper counts as ink (or the dim chalk as background). (The
     # ink-pieces step alone often drops a dim side touching the edge too: it is left out here.)
-    monkeypatch.setattr(preprocess, "flatten_lighting", lambda grey, full: grey)
+    monkeypatch.setattr(preprocess, "flatten_lighting", lambda grey, full, **_: grey)
     monkeypatch.setattr(preprocess, "digit_strokes", lambda ink: ink)
     assert similarity(image_to_mnist(path)) < 0.9
 
@@ -1173,9 +1173,10 @@ def test_faint_pencil_on_a_sheet_in_falling_light_with_the_table_in_the_frame(li
     assert classify(load_model("shipped")[0], v).digit == 4
 
 
-def test_the_paper_past_the_sheets_edge_is_carried_on_only_where_the_light_is_smooth():
-    # evenly lit: the flat median as before; a cast shadow's step is no quadratic, so the shadowed
-    # sheet keeps the flat level too (its surface carried on painted a ramp that was neither)
+def test_the_paper_past_the_sheets_edge_is_carried_on_as_the_light_falls():
+    # evenly lit: the flat median as before; falling light: the sheet's fitted surface; a cast
+    # shadow's step is no quadratic (its surface carried on painted a ramp that was neither): the
+    # paper's local level, shadowed beside shadowed paper and lit beside lit
     even = np.asarray(_on_table(_pen_four(), "left", 90), dtype=np.float32)
     _, beyond = preprocess._cut_sheet(even, 255.0)
     assert beyond is not None and beyond[:, :80].all()
@@ -1190,7 +1191,44 @@ def test_the_paper_past_the_sheets_edge_is_carried_on_only_where_the_light_is_sm
     assert np.abs(painted[rows, edge - 10] - falling[rows, edge + 15]).mean() < 6
     shadowed = np.asarray(_in_shadow(_on_table(_pen_four(), "left", 90), 0.45, 135, -60.0), dtype=np.float32)
     painted, beyond = preprocess._cut_sheet(shadowed, 255.0)
-    assert beyond is not None and np.unique(painted[beyond]).size == 1
+    assert beyond is not None and beyond[:, :80].all()
+    paper, past = shadowed[:, 110], painted[:, 40]  # the sheet beside its edge, and the paint past it
+    lit, dim = paper > 200, paper < 150
+    assert past[lit].mean() - past[dim].mean() > 0.4 * (paper[lit].mean() - paper[dim].mean())  # 49 of 98 levels
+
+
+def _shadow_over_sheet_and_table(side: str, normal_degrees: float, offset: float, depth: float) -> Image.Image:
+    """A pen 4 on ruled paper, a wood-grained table past the sheet's tilted edge on ``side``, and a
+    shadow cast across both: beyond a straight line through the frame (normal at ``normal_degrees``,
+    ``offset`` px from the centre) the light is ``depth`` dimmer, the edge soft over 1% of the side."""
+    rng = np.random.default_rng(0)
+    h, w = 700, 800
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    cov = 1 - np.asarray(draw_digit(size=(w, h), box=(330, 220, 470, 470), width=4), np.float64) / 255
+    ruled = np.clip(1.5 - np.minimum(yy % 60, 60 - yy % 60), 0, 1)
+    lum = np.minimum(0.88 * (1 - 0.75 * cov), 0.88 * (1 - 0.25 * ruled))
+    grain = 0.3 + 0.06 * np.sin(xx / 5.0 + yy / 40.0) + rng.normal(0, 0.03, (h, w))
+    past = {"left": xx < 90 + 0.05 * yy, "bottom": yy > h - 90 + 0.04 * xx, "right": xx > w - 100 + 0.05 * yy}[side]
+    lum = np.where(past, grain, lum)
+    a = np.deg2rad(normal_degrees)
+    dist = (yy - h / 2) * np.sin(a) + (xx - w / 2) * np.cos(a) - offset
+    lum = lum * (1 - depth / (1 + np.exp(-dist / (0.01 * h))))
+    return Image.fromarray(np.clip(lum * 255 + rng.normal(0, 3, (h, w)) + 0.5, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("side, normal_degrees, offset, depth", [
+    ("left", 60, 0.0, 0.4), ("left", 240, -100.0, 0.3), ("bottom", 240, 100.0, 0.4), ("right", 120, 0.0, 0.4)])
+def test_a_shadow_cast_across_the_sheet_and_the_table_beside_it_is_not_ink(side, normal_degrees, offset, depth):
+    # the table two levels too, lit and shadowed, and grained: the split for the table (the
+    # shadow rule's second) left holes in its grain that cut each side's dark run short, so the
+    # sheet's edge was not found; when it was, the painted border looked evenly lit and the
+    # shadow was never looked for. The 4 came with wedges of shadow (similarity to the 4 drawn
+    # plainly 0.02-0.78 before, read "1", "6", "2", "1"; 1.00 after)
+    from mnist_app.predict import classify, load_model
+
+    v = image_to_mnist(_shadow_over_sheet_and_table(side, normal_degrees, offset, depth))
+    assert _similar(v, image_to_mnist(draw_digit(size=(800, 700), box=(330, 220, 470, 470), width=4))) > 0.97
+    assert classify(load_model("shipped")[0], v).digit == 4
 
 
 def test_smooth_light_is_left_to_the_quadratic_not_taken_for_a_shadow():
