@@ -518,7 +518,7 @@ def flatten_lighting(grey: np.ndarray, full: float, *, sheet: bool = False) -> n
     fit = _paper_surface(ys, xs, values, h, w, full)
     if fit is None:  # too few samples left to fit: leave the image alone
         return grey
-    coef, keep = fit
+    coef, keep, _ = fit
 
     def paper_at(n_rows: int, n_cols: int) -> np.ndarray:  # the fitted brightness on a grid
         parts = _quadratic(np.linspace(-1.0, 1.0, n_cols)[None, :], np.linspace(-1.0, 1.0, n_rows)[:, None])
@@ -528,20 +528,26 @@ def flatten_lighting(grey: np.ndarray, full: float, *, sheet: bool = False) -> n
     coarse = paper_at(17, 17)  # enough to tell a real gradient from a few dark border pixels
     if float(coarse.max() - coarse.min()) < uneven:
         return _under_cast_shadow(grey, full, level) if sheet else grey
-    flat = grey * (level / np.maximum(paper_at(h, w), 0.02 * full))
+    flat = _divided_by_paper(grey, paper_at(h, w), level, full)
     # (dark ink on light paper only, as the evened-out image shows it: on a blackboard the
     # closing would take the chalk for board)
     shadowed = _cast_shadow_paper(grey) if _dark_on_light(flat, full)[0] else None
     if shadowed is not None:
-        flat = grey * (level / np.maximum(shadowed, 0.02 * full))
+        flat = _divided_by_paper(grey, shadowed, level, full)
     return np.clip(flat, 0.0, full).astype(np.float32)
 
 
+def _divided_by_paper(grey: np.ndarray, paper: np.ndarray, level: float, full: float) -> np.ndarray:
+    """``grey`` divided by the paper's brightness ``paper`` (at least 2% of full scale) and
+    multiplied by its median ``level``: the light falling on a spot multiplies paper and ink alike."""
+    return grey * (level / np.maximum(paper, 0.02 * full))
+
+
 def _paper_surface(ys: np.ndarray, xs: np.ndarray, values: np.ndarray, h: int, w: int,
-                   full: float) -> tuple[np.ndarray, np.ndarray] | None:
+                   full: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A quadratic surface fitted to paper brightness ``values`` sampled at rows ``ys`` and
-    columns ``xs`` of an h x w image: its coefficients (see _quadratic) and which samples it kept,
-    or None when too few are left. Samples that are not paper (ink, a line) are dropped as
+    columns ``xs`` of an h x w image: its coefficients (see _quadratic), which samples it kept and
+    its value at each sample, or None when too few are left. Samples that are not paper (ink, a line) are dropped as
     outliers over three robust refits (3 x the residuals' scaled median absolute deviation)."""
     terms = np.stack(_quadratic(xs * (2.0 / (w - 1)) - 1.0, ys * (2.0 / (h - 1)) - 1.0), axis=1)
     keep = np.ones(values.shape, dtype=bool)
@@ -551,10 +557,11 @@ def _paper_surface(ys: np.ndarray, xs: np.ndarray, values: np.ndarray, h: int, w
             coef = np.linalg.solve(used.T @ used, used.T @ values[keep])  # least squares
         except np.linalg.LinAlgError:
             return None
-        residual = values - terms @ coef
+        fitted = terms @ coef
+        residual = values - fitted
         spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-3 * full
         keep = np.abs(residual) <= 3.0 * spread
-    return coef, keep
+    return coef, keep, fitted
 
 
 def _under_cast_shadow(grey: np.ndarray, full: float, level: float) -> np.ndarray:
@@ -566,12 +573,21 @@ def _under_cast_shadow(grey: np.ndarray, full: float, level: float) -> np.ndarra
     shadowed = _cast_shadow_paper(grey)
     if shadowed is None:
         return grey
-    return np.clip(grey * (level / np.maximum(shadowed, 0.02 * full)), 0.0, full).astype(np.float32)
+    return np.clip(_divided_by_paper(grey, shadowed, level, full), 0.0, full).astype(np.float32)
 
 
 def _quadratic(u: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
     """The terms of a quadratic surface in x (``u``) and y (``t``), both scaled to [-1, 1]."""
     return [np.ones(np.broadcast(u, t).shape), u, t, u * u, u * t, t * t]
+
+
+def _local_paper_level(grey: np.ndarray) -> np.ndarray:
+    """The paper's local level: a grey closing over a square SHADOW_WINDOW of the shorter side
+    (see _cast_shadow_paper)."""
+    from scipy import ndimage  # lazily: predict's start-up stays light
+
+    size = max(3, round(SHADOW_WINDOW * min(grey.shape)))
+    return ndimage.grey_closing(grey, size=(size, size))
 
 
 def _cast_shadow_paper(grey: np.ndarray) -> np.ndarray | None:
@@ -589,11 +605,8 @@ def _cast_shadow_paper(grey: np.ndarray) -> np.ndarray | None:
     makes (photos without one keep exactly their old input) -- and only when the darkest paper
     keeps SHADOW_MIN_LEVEL of the brightest (a dark table left in the frame is not paper to brighten).
     """
-    from scipy import ndimage  # lazily: predict's start-up stays light
-
     h, w = grey.shape
-    size = max(3, round(SHADOW_WINDOW * min(h, w)))
-    local = ndimage.grey_closing(grey.astype(np.float32, copy=False), size=(size, size))
+    local = _local_paper_level(grey.astype(np.float32, copy=False))
     step = max(1, min(h, w) // 64)  # ~64 x 64 samples pin down a quadratic plenty
     sample = local[::step, ::step].astype(np.float64)
     t, u = np.meshgrid(np.linspace(-1.0, 1.0, sample.shape[0]), np.linspace(-1.0, 1.0, sample.shape[1]), indexing="ij")
@@ -763,24 +776,24 @@ def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: f
     step = max(1, int(np.sqrt(h * w / 8000)))  # a few thousand samples pin down 6 coefficients plenty
     ys, xs = np.nonzero(paper[::step, ::step])
     ys, xs = ys * step, xs * step
-    fit = _paper_surface(ys, xs, g[ys, xs].astype(np.float64), h, w, full)
+    values = g[ys, xs].astype(np.float64)
+    fit = _paper_surface(ys, xs, values, h, w, full)
     if fit is None:
         return level
-    on_sheet = np.stack(_quadratic(xs * (2.0 / (w - 1)) - 1.0, ys * (2.0 / (h - 1)) - 1.0), axis=1) @ fit[0]
+    coef, kept, on_sheet = fit
     lowest, highest = float(on_sheet.min()), float(on_sheet.max())
     if highest - lowest < max(UNEVEN_LIGHT * level, MIN_LIGHT_RANGE * full):
         return level
     # a cast shadow's step is no quadratic: carried on, the fit would paint a ramp that is
     # neither the shadow nor the light; the paper's local level is carried on instead. The step
     # shows as a part of the sheet the surface misses on average.
-    kept = fit[1]
     part = (ys[kept] * PAPER_PARTS // h) * PAPER_PARTS + xs[kept] * PAPER_PARTS // w
     counts = np.bincount(part, minlength=PAPER_PARTS**2)
-    missed = np.bincount(part, g[ys, xs][kept] - on_sheet[kept], minlength=PAPER_PARTS**2)
+    missed = np.bincount(part, values[kept] - on_sheet[kept], minlength=PAPER_PARTS**2)
     sampled = counts >= 20
     if float(np.abs(missed[sampled] / counts[sampled]).max(initial=0.0)) > PAPER_MISFIT * level:
         return _paper_level_carried(g, outside)
-    c = fit[0].astype(np.float32)  # (_quadratic's terms, grouped: one pass over the frame)
+    c = coef.astype(np.float32)  # (_quadratic's terms, grouped: one pass over the frame)
     u, t = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :], np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
     surface = (c[0] + c[2] * t + c[5] * t * t) + u * (c[1] + c[3] * u + c[4] * t)
     return np.clip(surface[outside], lowest, highest).astype(g.dtype)
@@ -788,15 +801,13 @@ def _paper_beyond(g: np.ndarray, paper: np.ndarray, outside: np.ndarray, full: f
 
 def _paper_level_carried(g: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """For the ``outside`` pixels, the paper's local level carried past the sheet's edge: each
-    takes the nearest pixel inside, and a grey closing over SHADOW_WINDOW (as `_cast_shadow_paper`'s)
+    takes the nearest pixel inside, and the paper's local level (`_local_paper_level`) of that
     fills the strokes and lines carried with it. A cast shadow's step goes on across the edge, so
     the shadow rule sees shadowed paper beside shadowed paper, lit beside lit."""
     from scipy import ndimage  # lazily: only shadowed sheets pay its import
 
     nearest = ndimage.distance_transform_edt(outside, return_distances=False, return_indices=True)
-    carried = g[nearest[0], nearest[1]]
-    size = max(3, round(SHADOW_WINDOW * min(g.shape)))
-    return ndimage.grey_closing(carried, size=(size, size))[outside]
+    return _local_paper_level(g[nearest[0], nearest[1]])[outside]
 
 
 def _around_whole_sheet(dark: np.ndarray) -> np.ndarray:
@@ -1087,6 +1098,13 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, length
 
 
+def _projection(rows: np.ndarray, n_rows: int) -> tuple[float, np.ndarray]:
+    """How peaky a family of lines makes the ink (the sum of squares of its pixels per line: a
+    family that fits piles them into few lines), and the pixels per line (``rows``: each pixel's)."""
+    sums = np.bincount(rows, minlength=n_rows)
+    return float(np.dot(sums, sums.astype(np.float64))), sums
+
+
 def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[RowsOf, np.ndarray]:
     """The family of lines along which the ink pixels (ys, xs) of an h x w image line up best:
     ``(rows_of, sums)``, where ``rows_of(y, x)`` numbers the family's line through each pixel and
@@ -1103,8 +1121,7 @@ def _best_tilt(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[RowsOf, 
         for tilt in tilts:
             shift = np.round(np.arange(w) * np.tan(np.deg2rad(tilt))).astype(np.int64)
             shift -= shift.min()
-            sums = np.bincount(ys + shift[xs], minlength=h + int(shift.max()) + 1)
-            score = float(np.dot(sums, sums.astype(np.float64)))
+            score, sums = _projection(ys + shift[xs], h + int(shift.max()) + 1)
             if best is None or score > best[0]:
                 best = (score, shift, sums, tilt)
         return best
@@ -1156,8 +1173,7 @@ def _best_fan(ys: np.ndarray, xs: np.ndarray, h: int, w: int, tilt: float,
             if made is None:
                 continue
             rows_of, n_rows = made
-            sums = np.bincount(rows_of(ys, xs), minlength=n_rows)
-            score = float(np.dot(sums, sums.astype(np.float64)))
+            score, sums = _projection(rows_of(ys, xs), n_rows)
             if best is None or score > best[0]:
                 best = (score, rows_of, sums, centre, spread)
         if best is None:
@@ -1334,7 +1350,7 @@ def _darker_than_beside(along: np.ndarray, view: np.ndarray, which: np.ndarray, 
         line_xs = xs[on]
         cols = np.unique(line_xs)  # the line's columns, in order
         sums = np.bincount(line_xs, weights=view[ys[on], line_xs], minlength=along.shape[1])[cols]
-        hit = np.isin(cols, np.nonzero(along & (which == line))[1])
+        hit = np.isin(cols, line_xs[along[ys[on], line_xs]])  # the columns the stretches cover
         at = np.flatnonzero(hit)
         breaks = np.flatnonzero(np.diff(cols[at]) > reach)
         for first, last in zip(np.concatenate(([0], breaks + 1)), np.concatenate((breaks, [at.size - 1]))):
