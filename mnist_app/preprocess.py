@@ -96,6 +96,19 @@ TABLE_GRAIN = 0.01
 # shadow >= 10.4%)
 PAPER_PARTS = 8
 PAPER_MISFIT = 0.075
+# A flash's glare (_without_glare): the paper's local level rises towards white by >= GLARE_RISE of
+# the way from the paper's median level (and by >= GLARE_MIN_RISE of full scale); the level is
+# followed on a copy reduced to GLARE_COARSE px on its shorter side (a hotspot is smooth)
+GLARE_RISE = 0.3
+GLARE_MIN_RISE = 0.04
+GLARE_COARSE = 128
+GLARE_MAX_GAIN = 10.0  # darkness is restored at most 10x (a hotspot keeping under 10% of the contrast is lost)
+# Brighter paper may also be more light falling on that part of the sheet (a flash on matte paper: it
+# multiplies, and the ink there stays dark): glare only if the ink, its darkness restored with the
+# gain (at most GLARE_TEST_GAIN: a hotspot clipped at white overstates it), is no darker than black
+# (GLARE_INK_LIMIT x full scale)
+GLARE_TEST_GAIN = 2.0
+GLARE_INK_LIMIT = 1.2
 MIN_CONTRAST = 0.08  # ink must differ from the background by >= 8% of full scale ...
 FAINT_CONTRAST = 0.04  # ... or by >= 4% and FAINT_SNR x the paper's noise (faint pencil)
 FAINT_SNR = 6.0
@@ -1053,6 +1066,11 @@ def _ink_and_sheet(grey: np.ndarray, full: float, name: str | Path) -> tuple[np.
     grey, beyond = _cut_sheet(remove_canvas_frame(grey, full), full)
     grey = flatten_lighting(grey, full, sheet=beyond is not None)
     dark, bg, contrast = _dark_on_light(grey, full)
+    if dark:
+        glared = _without_glare(grey, full, bg)
+        if glared is not grey:
+            grey = glared
+            dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full and not _faint_but_clear(grey, full, contrast):
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
     ink = _relative_ink(grey, dark, bg, contrast)
@@ -1074,6 +1092,37 @@ def _ink_and_sheet(grey: np.ndarray, full: float, name: str | Path) -> tuple[np.
     ink[ink < min(max(NOISE_FRACTION, 1.25 * paper_noise), MAX_NOISE_FRACTION)] = 0.0
     np.minimum(ink, 1.0, out=ink)
     return ink, beyond
+
+
+def _without_glare(grey: np.ndarray, full: float, level: float) -> np.ndarray:
+    """``grey`` with a flash's glare taken out, or ``grey`` itself when it shows none.
+
+    A flash on glossy paper lays a hotspot over part of the sheet: there the camera sees paper and
+    ink pushed most of the way to white, keeping 10-40% of their contrast, and that part of each
+    stroke falls under the noise threshold. Glare adds light, so dividing by the paper's level
+    (flatten_lighting) does not bring it back; but each pixel's *darkness* (its distance from
+    white) is scaled by the same factor as the paper's round it: ``white - I = (1 - g)(white - I0)``
+    for a glare of strength g. So darkness is divided by the darkness of the paper's local level
+    (a grey closing, as _cast_shadow_paper follows a shadow) and multiplied by that of the paper's
+    median ``level``. Only where the local level rises above ``level`` by GLARE_RISE of the way to
+    white: anywhere else the gain is 1 and every pixel stays as it is.
+    """
+    h, w = grey.shape
+    rise = max(GLARE_RISE * (full - level), GLARE_MIN_RISE * full)
+    step = max(1, min(h, w) // GLARE_COARSE)
+    if min(h, w) < LIGHTING_MIN_SIDE or float(grey[::step, ::step].max()) < level + rise:
+        return grey  # nothing bright enough: the usual case, decided on a sample
+    coarse = grey[: h // step * step, : w // step * step].reshape(h // step, step, w // step, step).mean(axis=(1, 3))
+    local = _local_paper_level(coarse.astype(np.float32))
+    if float(local.max()) < level + rise:
+        return grey
+    local = np.asarray(Image.fromarray(local, "F").resize((w, h), Image.Resampling.BILINEAR))
+    white_gap = np.maximum(full - local, (full - level) / GLARE_MAX_GAIN)
+    gain = np.maximum((full - level) / white_gap, 1.0).astype(np.float32)
+    darkness = full - grey
+    if float((darkness * np.minimum(gain, GLARE_TEST_GAIN)).max()) > GLARE_INK_LIMIT * full:
+        return grey  # brighter paper, ink as dark as ever: more light falling there, not glare
+    return np.clip(full - darkness * gain, 0.0, full).astype(np.float32)
 
 
 # a family of printed lines (_best_tilt): the number of the family's line through each pixel (y, x)
