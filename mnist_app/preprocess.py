@@ -24,6 +24,8 @@ A user's drawing is none of that, so `image_to_mnist` does, in order:
    (`remove_canvas_frame`) and a photo's table (`remove_outside_sheet`; also when a shadow cast
    across the sheet darkens it to the table's side of the split) get the paper's colour -- under
    light falling off across the sheet, the paper's own fitted surface carried on past its edge.
+   A flash's **glare**, which pushes paper and ink towards white, is taken out by dividing each
+   pixel's darkness by the paper's round it (`_without_glare`).
    **Even lighting** (`flatten_lighting`): a photo whose paper is brighter on one side than the
    other (fitted on the border as a smooth surface) is divided by that surface -- or, when a shadow
    cast across the sheet makes a step no smooth surface follows, by the paper's local level.
@@ -100,7 +102,7 @@ PAPER_MISFIT = 0.075
 # the way from the paper's median level (and by >= GLARE_MIN_RISE of full scale); the level is
 # followed on a copy reduced to GLARE_COARSE px on its shorter side (a hotspot is smooth)
 GLARE_RISE = 0.3
-GLARE_MIN_RISE = 0.04
+GLARE_MIN_RISE = 0.08
 GLARE_COARSE = 128
 GLARE_MAX_GAIN = 10.0  # darkness is restored at most 10x (a hotspot keeping under 10% of the contrast is lost)
 # Brighter paper may also be more light falling on that part of the sheet (a flash on matte paper: it
@@ -1064,13 +1066,9 @@ def ink_map(grey: np.ndarray, full: float, *, name: str | Path = "image") -> np.
 def _ink_and_sheet(grey: np.ndarray, full: float, name: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """ink_map's ink, and what lies beyond the sheet's edges (True there; None when no edge shows)."""
     grey, beyond = _cut_sheet(remove_canvas_frame(grey, full), full)
+    grey = _without_glare(grey, full, float(np.median(_border(grey))))
     grey = flatten_lighting(grey, full, sheet=beyond is not None)
     dark, bg, contrast = _dark_on_light(grey, full)
-    if dark:
-        glared = _without_glare(grey, full, bg)
-        if glared is not grey:
-            grey = glared
-            dark, bg, contrast = _dark_on_light(grey, full)
     if contrast < MIN_CONTRAST * full and not _faint_but_clear(grey, full, contrast):
         raise _err(name, "no digit found (the image is blank: no ink differs from the background)")
     ink = _relative_ink(grey, dark, bg, contrast)
@@ -1104,8 +1102,13 @@ def _without_glare(grey: np.ndarray, full: float, level: float) -> np.ndarray:
     white) is scaled by the same factor as the paper's round it: ``white - I = (1 - g)(white - I0)``
     for a glare of strength g. So darkness is divided by the darkness of the paper's local level
     (a grey closing, as _cast_shadow_paper follows a shadow) and multiplied by that of the paper's
-    median ``level``. Only where the local level rises above ``level`` by GLARE_RISE of the way to
-    white: anywhere else the gain is 1 and every pixel stays as it is.
+    median ``level``. This is done only when the local level somewhere rises above ``level`` by
+    GLARE_RISE of the way to white, and it changes only the pixels where the paper is brighter than
+    ``level``. Light that falls more strongly on a spot (a flash on matte paper) brightens the
+    paper as much but multiplies the ink too, which stays dark: such an image is left alone, and
+    so is light ink on a dark ground (its dark ground would overshoot black in the same test).
+    It runs before flatten_lighting: a hotspot reaching the frame's border would be divided away
+    there as light, and one outshining a faded digit would win the polarity test.
     """
     h, w = grey.shape
     rise = max(GLARE_RISE * (full - level), GLARE_MIN_RISE * full)
