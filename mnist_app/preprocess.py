@@ -1140,9 +1140,10 @@ def _without_glare(grey: np.ndarray, full: float, level: float) -> np.ndarray:
     ink = (local - grey) * tested >= GLARE_INK_SEEN * full  # darker than the paper round it
     if not ink.any() or float(tested[ink].max()) < GLARE_LIT_GAIN:
         return grey  # no ink where the paper is brighter: nothing to restore
-    if int(ink.sum()) >= GLARE_MIN_INK and float(np.log(tested[ink]).std()) >= GLARE_GAIN_SPREAD:
+    log_gain = np.log(tested[ink])
+    if log_gain.size >= GLARE_MIN_INK and float(log_gain.std()) >= GLARE_GAIN_SPREAD:
         # the ink spans the bright part's edge: restored, is it darker where the gain is higher?
-        slope = float(np.polyfit(np.log(tested[ink]), np.log(restored[ink]), 1)[0])
+        slope = float(np.polyfit(log_gain, np.log(restored[ink]), 1)[0])
         if slope > GLARE_SLOPE:
             return grey  # yes: the light multiplied it, and glare would have faded it
     elif float(np.median(tested[ink])) < GLARE_SURE_GAIN:

@@ -1298,13 +1298,16 @@ def test_a_broad_glare_reaching_the_frames_edge_is_taken_out_before_the_light_is
         assert classify(network, v).digit == label
 
 
+def _left_alone_by_glare_step(im: Image.Image) -> bool:
+    grey, full = preprocess.to_grey(im)
+    return preprocess._without_glare(grey, full, float(np.median(preprocess._border(grey)))) is grey
+
+
 def test_more_light_on_part_of_the_sheet_is_not_glare():
     # a flash on matte paper multiplies what it lights: the paper there is as bright as under
     # glare, but the ink stays dark, and restoring its darkness would overshoot black
     for strength in (0.2, 0.3, 0.5):
-        im = _lit_at(_pen_four(), (200, 200), 0.25, strength, glare=False)
-        grey, full = preprocess.to_grey(im)
-        assert preprocess._without_glare(grey, full, float(np.median(preprocess._border(grey)))) is grey
+        assert _left_alone_by_glare_step(_lit_at(_pen_four(), (200, 200), 0.25, strength, glare=False))
     # nor is light falling off across the sheet under a fine, light pen: restored, the ink would
     # overshoot nothing, but it comes out darker the brighter the paper, where glare fades it in
     # step (the ink test alone let 7 of these 8 through)
@@ -1316,16 +1319,12 @@ def test_more_light_on_part_of_the_sheet_is_not_glare():
             d.line([(345, 225), (345, 465)], fill=pen, width=4)
             ramp = np.expand_dims(np.linspace(1 + fall / 2, 1 - fall / 2, 600), ramp_along)
             a = np.asarray(im, dtype=np.float64) * (200 / 230) * ramp + np.random.default_rng(0).normal(0, 2, (600, 600))
-            grey, full = preprocess.to_grey(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)))
-            assert preprocess._without_glare(grey, full, float(np.median(preprocess._border(grey)))) is grey
+            assert _left_alone_by_glare_step(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)))
     # nor light falling off across the sheet with a dark pen (paper from 0.95 to 0.3 of white), nor
     # chalk on a board: the dark ground would overshoot black as ink would
-    for chalk in (False, True):
-        grey, full = preprocess.to_grey(_photo(chalk))
-        assert preprocess._without_glare(grey, full, float(np.median(preprocess._border(grey)))) is grey
+    assert _left_alone_by_glare_step(_photo(chalk=False)) and _left_alone_by_glare_step(_photo(chalk=True))
     # and an evenly lit photo is left exactly as it is
-    grey, full = preprocess.to_grey(_lit_at(_pen_four(), (200, 200), 0.25, 0.0, glare=False))
-    assert preprocess._without_glare(grey, full, float(np.median(preprocess._border(grey)))) is grey
+    assert _left_alone_by_glare_step(_lit_at(_pen_four(), (200, 200), 0.25, 0.0, glare=False))
 
 
 @pytest.mark.parametrize("falloff", [0.4, 0.6])
