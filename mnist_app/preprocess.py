@@ -1138,15 +1138,16 @@ def _without_glare(grey: np.ndarray, full: float, level: float) -> np.ndarray:
     if float(restored.max()) > GLARE_INK_LIMIT * full:
         return grey  # brighter paper, ink as dark as ever: more light falling there, not glare
     ink = (local - grey) * tested >= GLARE_INK_SEEN * full  # darker than the paper round it
-    if not ink.any() or float(tested[ink].max()) < GLARE_LIT_GAIN:
+    ink_gain = tested[ink]
+    if ink_gain.size == 0 or float(ink_gain.max()) < GLARE_LIT_GAIN:
         return grey  # no ink where the paper is brighter: nothing to restore
-    log_gain = np.log(tested[ink])
+    log_gain = np.log(ink_gain)
     if log_gain.size >= GLARE_MIN_INK and float(log_gain.std()) >= GLARE_GAIN_SPREAD:
         # the ink spans the bright part's edge: restored, is it darker where the gain is higher?
         slope = float(np.polyfit(log_gain, np.log(restored[ink]), 1)[0])
         if slope > GLARE_SLOPE:
             return grey  # yes: the light multiplied it, and glare would have faded it
-    elif float(np.median(tested[ink])) < GLARE_SURE_GAIN:
+    elif float(np.median(ink_gain)) < GLARE_SURE_GAIN:
         return grey  # all the ink under one mild gain: glare cannot be told from more light
     return np.clip(full - darkness * gain, 0.0, full).astype(np.float32)
 
