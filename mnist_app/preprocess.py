@@ -149,6 +149,15 @@ MIN_DIGIT_DENSITY = 8  # ... unless they hold this many times more ink per pixel
 EDGE_WEIGHT = 0.3  # choosing the digit's core, a piece touching the image's edge weighs this much
 EDGE_SHARE = 6  # and to join the digit it needs this many times the share of ink (a crease, an edge)
 EDGE_GROWTH = 1.5  # and may not make the digit's box longer than this x its longer side
+# A piece touching the image's edge is a solid region (a wedge of shadow, a strip of table), not the
+# digit's ink, when it lies SOLID_DEPTH x deeper than the pen of the heaviest piece inside the frame
+# -- a stroke: its box's longer side >= SOLID_STROKE x its depth -- and it meets the frame along >=
+# SOLID_CONTACT x its depth (a stroke crossing the edge: about 2x) or that stroke's box is >=
+# SOLID_SPAN x as long as the piece's (a marker's digit beside a stray thin line is neither).
+SOLID_DEPTH = 4.0
+SOLID_STROKE = 8.0
+SOLID_CONTACT = 4.0
+SOLID_SPAN = 0.5
 # The sheet's edge (remove_outside_sheet): a dark run along >= 85% of a side, straight within 3% of
 # the side; light paper over >= 20% of the frame and >= 70% of what lies inside the edges.
 SHEET_EDGE_COVER = 0.85
@@ -1725,9 +1734,11 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     close; specks are light and anywhere. Pieces that touch the image's edge (the edge of a
     sheet, a crease, a finger, a line drawn across) weigh less as the core (EDGE_WEIGHT), must
     be heavier still to join (EDGE_SHARE) and may not stretch the digit's box (EDGE_GROWTH)
-    unless they are digit-sized (the first digit of a tightly cropped number). The rule is in KEEP_RULES. When the pieces kept
-    hold less than MIN_DIGIT_SHARE of all the ink, the image is texture or noise, not a digit on
-    specked paper, and is returned unchanged.
+    unless they are digit-sized (the first digit of a tightly cropped number); a solid region at
+    the edge, many times deeper than the pen inside (a wedge of shadow), is dropped
+    (_solid_at_edge). The rule is in KEEP_RULES. When the pieces kept hold less than
+    MIN_DIGIT_SHARE of all the ink, the image is texture or noise, not a digit on specked paper,
+    and is returned unchanged.
     """
     from scipy import ndimage  # lazily: only images that need cropping pay its import
 
@@ -1740,7 +1751,8 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     # the core: the heaviest piece, though one touching the image's edge (a crease, the sheet's
     # edge, a shadow) counts EDGE_WEIGHT as much -- a digit is written inside the frame
     at_edge = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == h or b[1].stop == w for b in boxes])
-    main = int(np.argmax(np.where(at_edge, EDGE_WEIGHT, 1.0) * mass))
+    solid = _solid_at_edge(labels, mass, boxes, at_edge)
+    main = int(np.argmax(np.where(solid, 0.0, np.where(at_edge, EDGE_WEIGHT, 1.0) * mass)))
     y0, y1, x0, x1 = boxes[main][0].start, boxes[main][0].stop, boxes[main][1].start, boxes[main][1].stop
     keep = np.zeros(n, dtype=bool)
     keep[main] = True
@@ -1750,7 +1762,7 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     while changed:
         changed = False
         size = max(y1 - y0, x1 - x0)
-        for i in np.flatnonzero(~keep):
+        for i in np.flatnonzero(~keep & ~solid):
             by, bx = boxes[i]
             gap = max(y0 - by.stop, by.start - y1, x0 - bx.stop, bx.start - x1, 0)
             share = mass[i] / total
@@ -1767,6 +1779,7 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
                 changed = True
     if keep.all():
         return ink
+    mass = np.where(solid, 0.0, mass)  # solid regions go: they are neither the digit nor the image's texture
     if total < MIN_DIGIT_SHARE * float(mass.sum()):
         # most of the ink is elsewhere: texture or noise, shown as it is -- unless the pieces
         # kept are far denser than what lies around them (a faint, broken digit on grainy or
@@ -1778,6 +1791,48 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
         if inside < MIN_DIGIT_DENSITY * outside or heaviest_dropped > 0.5 * total:
             return ink
     return np.where(np.concatenate(([False], keep))[labels], ink, np.float32(0))
+
+
+def _solid_at_edge(labels: np.ndarray, mass: np.ndarray, boxes: list, at_edge: np.ndarray) -> np.ndarray:
+    """Which pieces (n,) are solid regions at the image's edge beside a pen's strokes (SOLID_DEPTH).
+
+    A wedge of shadow or a strip of table the earlier steps left in the frame outweighs a fine
+    pen's digit even at EDGE_WEIGHT: the network got the wedge. A digit is written with one pen,
+    so its ink is about as deep everywhere; a region reaching in from the frame's edge, many
+    times deeper than the strokes inside it, is not written. Depth: the 90th percentile of each
+    ink pixel's distance to the paper, measured in the piece's box (the frame's edge is not paper).
+    """
+    from scipy import ndimage  # lazily: digit_strokes has imported it already
+
+    h, w = labels.shape
+    solid = np.zeros(mass.size, dtype=bool)
+    if at_edge.all() or not at_edge.any():
+        return solid
+
+    def depth(i: int) -> float:
+        ys, xs = boxes[i]
+        ys = slice(max(ys.start - 1, 0), min(ys.stop + 1, h))  # one row of paper round it, inside the frame
+        xs = slice(max(xs.start - 1, 0), min(xs.stop + 1, w))
+        piece = labels[ys, xs] == i + 1
+        return float(np.quantile(ndimage.distance_transform_edt(piece)[piece], 0.9))
+
+    inner = int(np.argmax(np.where(at_edge, -1.0, mass)))
+    pen = depth(inner)
+    ys, xs = boxes[inner]
+    span = max(ys.stop - ys.start, xs.stop - xs.start)
+    if span < SOLID_STROKE * pen:
+        return solid  # no stroke inside to compare with (specks, blobs)
+    for i in np.flatnonzero(at_edge & (mass >= EDGE_WEIGHT * mass[inner])):
+        deep = depth(int(i))
+        if deep < SOLID_DEPTH * max(pen, 1.0):
+            continue
+        # (a marker's stroke running off the frame is as deep, but it meets the frame along its
+        # width only and is longer than a stray thin line beside it)
+        piece_ys, piece_xs = boxes[i]
+        meets = int((labels[[0, -1]] == i + 1).sum() + (labels[:, [0, -1]] == i + 1).sum())
+        solid[i] = (meets >= SOLID_CONTACT * deep
+                    or span >= SOLID_SPAN * max(piece_ys.stop - piece_ys.start, piece_xs.stop - piece_xs.start))
+    return solid
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
