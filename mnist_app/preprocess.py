@@ -244,6 +244,7 @@ SHEET_EDGE_RAGGED = 0.02  # the edge's run may pass the fitted line by this shar
 SHEET_EDGE_JUMP = 0.4  # across the edge (+-1% of the side) the brightness changes by >= 40% of dark -> paper
 SHEET_MIN_PAPER = 0.2
 SHEET_MIN_PAPER_INSIDE = 0.7
+SECOND_SIDE_LEVEL = 0.55  # a side cut on the second pass lies under 55% of the lit paper (its 90th percentile)
 # The whole sheet inside the frame (a sticky note, a card, a scrap of paper on a desk): the table
 # covers >= SURROUND_BORDER of the frame's border, and the paper is one light piece (its ink's holes
 # filled) covering >= SURROUND_RECTANGLE of the smallest rectangle round it (a sheet, maybe tilted;
@@ -692,13 +693,34 @@ def remove_outside_sheet(grey: np.ndarray, full: float) -> np.ndarray:
     the side, at least 1.5 px). Only for light paper that shows over SHEET_MIN_PAPER of the
     frame and fills most of what is left inside the edges -- a light digit on a dark ground has
     no such sheet. Under a shadow cast across the sheet the split is made again below the shadowed
-    paper (SHADOW_TABLE_RATIO). Evenly framed images come back unchanged (the same array).
+    paper (SHADOW_TABLE_RATIO), and with one side painted, a second pass looks for another
+    (SECOND_SIDE_LEVEL). Evenly framed images come back unchanged (the same array).
     """
     return _cut_sheet(grey, full)[0]
 
 
 def _cut_sheet(grey: np.ndarray, full: float) -> tuple[np.ndarray, np.ndarray | None]:
     """remove_outside_sheet's image, and what it painted (True there; None when nothing)."""
+    out, beyond = _cut_sheet_once(grey, full)
+    if beyond is None:
+        return out, None
+    # Under a cast shadow one pass may find the table on one side only: on the other, the lit
+    # table falls with the paper, or the dark run goes on into the shadowed paper. With that side
+    # painted, a second pass looks again; the side it finds is cut if what lies beyond it is as
+    # dark as a table (a shadow's edge along a side keeps more of the light: SECOND_SIDE_LEVEL).
+    again, more = _cut_sheet_once(out, full)
+    if more is None:
+        return out, beyond
+    added, inside = more & ~beyond, ~(beyond | more)
+    if (not added.any() or not inside.any()
+            or float(np.median(grey[added])) >= SECOND_SIDE_LEVEL * float(np.quantile(out[inside], 0.9))):
+        return out, beyond
+    return again, beyond | more
+
+
+def _cut_sheet_once(grey: np.ndarray, full: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass of _cut_sheet: one split into dark and light (two under a shadow), the sides it
+    shows painted."""
     h, w = grey.shape
     if min(h, w) < 16:
         return grey, None
