@@ -1197,6 +1197,11 @@ def test_the_paper_past_the_sheets_edge_is_carried_on_as_the_light_falls():
     assert past[lit].mean() - past[dim].mean() > 0.4 * (paper[lit].mean() - paper[dim].mean())  # 49 of 98 levels
 
 
+def _sheet_four() -> Image.Image:
+    """The pen 4 of `_shadow_over_sheet_and_table`, drawn plainly on white (800 x 700)."""
+    return draw_digit(size=(800, 700), box=(330, 220, 470, 470), width=4)
+
+
 def _shadow_over_sheet_and_table(side: str, normal_degrees: float, offset: float, depth: float,
                                  table: float = 0.3) -> Image.Image:
     """A pen 4 on ruled paper, a wood-grained table (``table`` of white) past the sheet's tilted edge
@@ -1206,7 +1211,7 @@ def _shadow_over_sheet_and_table(side: str, normal_degrees: float, offset: float
     rng = np.random.default_rng(0)
     h, w = 700, 800
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    cov = 1 - np.asarray(draw_digit(size=(w, h), box=(330, 220, 470, 470), width=4), np.float64) / 255
+    cov = 1 - np.asarray(_sheet_four(), np.float64) / 255
     ruled = np.clip(1.5 - np.minimum(yy % 60, 60 - yy % 60), 0, 1)
     lum = np.minimum(0.88 * (1 - 0.75 * cov), 0.88 * (1 - 0.25 * ruled))
     grain = table + 0.06 * np.sin(xx / 5.0 + yy / 40.0) + rng.normal(0, 0.03, (h, w))
@@ -1230,7 +1235,7 @@ def test_a_shadow_cast_across_the_sheet_and_the_table_beside_it_is_not_ink(side,
     from mnist_app.predict import classify, load_model
 
     v = image_to_mnist(_shadow_over_sheet_and_table(side, normal_degrees, offset, depth))
-    assert _similar(v, image_to_mnist(draw_digit(size=(800, 700), box=(330, 220, 470, 470), width=4))) > 0.97
+    assert _similar(v, image_to_mnist(_sheet_four())) > 0.97
     assert classify(load_model("shipped")[0], v).digit == 4
 
 
@@ -1287,7 +1292,7 @@ def test_a_shadow_over_the_sheet_and_the_table_on_two_sides_is_not_ink(sides, no
     from mnist_app.predict import classify, load_model
 
     v = image_to_mnist(_shadow_over_sheet_and_table(sides, normal_degrees, offset, 0.4, table))
-    assert _similar(v, image_to_mnist(draw_digit(size=(800, 700), box=(330, 220, 470, 470), width=4))) > 0.97
+    assert _similar(v, image_to_mnist(_sheet_four())) > 0.97
     assert classify(load_model("shipped")[0], v).digit == 4
 
 
@@ -1298,7 +1303,7 @@ def test_a_shadows_edge_along_a_side_is_not_cut_for_a_second_table(offset):
     # second pass finds that edge too, straight along a whole side. Cut, the shadowed paper went
     # with the stem's foot in it (similarity 0.5-0.91 without SECOND_SIDE_LEVEL); a table is darker
     v = image_to_mnist(_shadow_over_sheet_and_table("left", 90, offset, 0.3))
-    assert _similar(v, image_to_mnist(draw_digit(size=(800, 700), box=(330, 220, 470, 470), width=4))) > 0.97
+    assert _similar(v, image_to_mnist(_sheet_four())) > 0.97
 
 
 def test_smooth_light_is_left_to_the_quadratic_not_taken_for_a_shadow():
