@@ -1,5 +1,5 @@
 """Training-time distortions of MNIST digits: affine, elastic, stroke thickness, styles, low resolution,
-written forms, a pen's redrawing.
+written forms, real digits of another set, a pen's redrawing.
 
 Why distort?  A network sees each of the 50,000 training digits once per epoch.  If
 every epoch shows it a slightly different version of each digit -- shifted a pixel,
@@ -48,6 +48,10 @@ Handwriting styles ("styles", :func:`add_handwriting_styles`) add strokes MNIST'
 American writers almost never make but many Europeans do: a crossbar through the 7's
 stem, a long up-stroke flag (and sometimes a foot) on the 1.  They need the labels and
 are drawn before any warp, so the new strokes are distorted along with the digit.
+
+Real handwriting of another set ("optdigits", :func:`swap_in_optdigits`, mnist_app.optdigits)
+swaps some digits for digits of the same label written by 43 writers who were not American, as
+"synth" swaps in drawn forms; they are warped like the rest.
 
 A low-resolution source ("lowres", :func:`lower_resolution`) redraws some digits the way a
 16x16 scan reaches the network once predict has enlarged it; it is applied last, after the warp
@@ -102,6 +106,8 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
         # Synthetic written digits (mnist_app.written_forms): forms MNIST lacks, of every class.
         "synth_probability": 0.2,  # chance a training digit is swapped for a pool digit of its label
         "synth_pool": 500,  # pool drawings per digit (rendered once per process)
+        # Real handwriting of another set (mnist_app.optdigits): 43 writers, not American.
+        "optdigits_probability": 0.3,  # chance a training digit is swapped for an optdigits digit of its label
         # Redrawn with a pen (mnist_app.redraw): the digit's path, a pen of another width, as predict prepares it.
         "redraw_probability": 0.2,  # chance a training digit is redrawn along its path
     }
@@ -119,15 +125,16 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "styles": ("styles",),
         "lowres": ("lowres",),
         "synth": ("synth",),
+        "optdigits": ("optdigits",),
         "redraw": ("redraw",),
     }
 )
 """Named kinds and the distortions each applies.  Any '+'-joined combination of
-'affine', 'elastic', 'thickness', 'styles', 'lowres', 'synth', 'redraw' and these names is accepted too, e.g.
-``"affine+thickness"`` or ``"all+styles"``.  'styles' (:func:`add_handwriting_styles`) and
-'synth' (:func:`swap_in_written_digits`) need the labels and are always applied first (styles,
-then synth), so their strokes are distorted too; 'redraw' always comes last, so a redrawn digit
-reaches the network as predict would prepare it."""
+'affine', 'elastic', 'thickness', 'styles', 'lowres', 'synth', 'optdigits', 'redraw' and these names is
+accepted too, e.g. ``"affine+thickness"`` or ``"all+styles"``.  'styles' (:func:`add_handwriting_styles`),
+'synth' (:func:`swap_in_written_digits`) and 'optdigits' (:func:`swap_in_optdigits`) need the labels
+and are always applied first (styles, then synth, then optdigits), so their strokes are distorted
+too; 'redraw' always comes last, so a redrawn digit reaches the network as predict would prepare it."""
 
 CHUNK_SIZE = 2048
 """Images processed at once: bounds the temporary memory (~1 MB per 100 images)."""
@@ -139,6 +146,7 @@ _PARAMS_OF = {
     "styles": ("style_probability", "foot_probability", "closed_four_probability", "short_stem_probability"),
     "lowres": ("lowres_probability", "lowres_block", "binary_probability"),
     "synth": ("synth_probability", "synth_pool"),
+    "optdigits": ("optdigits_probability",),
     "redraw": ("redraw_probability",),
 }
 
@@ -875,27 +883,56 @@ def swap_in_written_digits(
     MNIST's format once per process): European forms MNIST lacks -- curved-arm "Ч" 4s with short
     or hooked stems, Z-shaped 7s with a crossbar, small-looped 9s with curved tails, flagged and
     footed 1s -- and ordinary forms of every digit, so no form gives its class away. Labels stay
-    as they are. Two uniform numbers are drawn for every image (swap or not, which pool drawing),
-    whatever its label, so the result depends only on the inputs and the generator's state.
-    Returns a new float32 array of the input's shape; the input is not modified.
+    as they are. Returns a new float32 array of the input's shape (:func:`_swap_from_pool`).
     """
-    _check_probabilities(synth_probability=probability)
     if pool_size < 1 or pool_size != int(pool_size):
         raise ValueError(f"synth_pool must be a whole number >= 1, got {pool_size}")
+
+    def pool():
+        from mnist_app.written_forms import synth_pool  # Pillow drawing: only when used
+
+        return synth_pool(int(pool_size))
+
+    return _swap_from_pool(images, labels, rng, probability, "synth", pool)
+
+
+def swap_in_optdigits(
+    images: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    probability: float = DEFAULTS["optdigits_probability"],
+) -> np.ndarray:
+    """Replace each digit, with ``probability``, by a real handwritten digit of the same label from
+    :func:`mnist_app.optdigits.optdigits_pool` (UCI optdigits, 43 writers; needs scikit-learn).
+    Returns a new float32 array of the input's shape (:func:`_swap_from_pool`)."""
+
+    def pool():
+        from mnist_app.optdigits import optdigits_pool  # scikit-learn's copy of the set: only when used
+
+        return optdigits_pool()
+
+    return _swap_from_pool(images, labels, rng, probability, "optdigits", pool)
+
+
+def _swap_from_pool(images, labels, rng: np.random.Generator, probability: float, kind: str, pool) -> np.ndarray:
+    """Each digit replaced, with ``probability``, by a digit of its label from ``pool()`` (a
+    sequence of ten arrays of 784-pixel rows, fetched only if some digit is swapped). Two uniform
+    numbers are drawn for every image (swap or not, which pool digit), whatever its label, so the
+    result depends only on the inputs and the generator's state."""
+    _check_probabilities(**{f"{kind}_probability": probability})
     batch, shape = _as_batch(images)
     n = batch.shape[0]
     labels = _one_label_per_image(labels, n)
     if n and not (np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0 and labels.max() <= 9):
-        raise ValueError("synth needs digit labels 0-9")
+        raise ValueError(f"{kind} needs digit labels 0-9")
     u = rng.random((2, n))
     out = batch.reshape(n, SIDE * SIDE).copy()
     chosen = np.flatnonzero(u[0] < probability)
     if chosen.size:
-        from mnist_app.written_forms import synth_pool  # Pillow drawing: only when used
-
-        pool = synth_pool(int(pool_size))
-        pick = (u[1, chosen] * pool.shape[1]).astype(np.intp)
-        out[chosen] = pool[labels[chosen], pick]
+        digits = pool()
+        for digit in np.unique(labels[chosen]):
+            rows = chosen[labels[chosen] == digit]
+            out[rows] = digits[digit][(u[1, rows] * len(digits[digit])).astype(np.intp)]
     return out.reshape(shape)
 
 
@@ -932,7 +969,7 @@ def parse_kind(kind: str) -> tuple[str, ...]:
     if not parts or any(part not in _PARAMS_OF for part in parts) or len(set(parts)) != len(parts):
         raise ValueError(
             f"unknown augmentation kind {kind!r}: use one of {', '.join(KINDS)} "
-            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres, synth, redraw"
+            "or a '+'-joined combination of these and affine, elastic, thickness, styles, lowres, synth, optdigits, redraw"
         )
     return parts
 
@@ -955,11 +992,12 @@ def augment_batch(
             "styles" (crossed 7s, flagged 1s, closed 4s: :func:`add_handwriting_styles`),
             "lowres" (a coarse-grid source: :func:`lower_resolution`),
             "synth" (some digits swapped for written ones: :func:`swap_in_written_digits`),
+            "optdigits" (some swapped for real ones of another set: :func:`swap_in_optdigits`),
             "redraw" (some digits redrawn along their path with another pen and prepared as
             predict prepares a drawing: :func:`redraw_with_pen`, last of all), or a
             '+'-joined combination such as "affine+thickness" or "all+styles".
-    labels: (N,) digit of each image; required when ``kind`` includes "styles" or "synth"
-            (ValueError otherwise), ignored by the other distortions.  Styles and synth come
+    labels: (N,) digit of each image; required when ``kind`` includes "styles", "synth" or
+            "optdigits" (ValueError otherwise), ignored by the other distortions.  They come
             first, so the geometric distortions then bend the new strokes as well.
     params: overrides of :data:`DEFAULTS` for the distortions in ``kind``
             (e.g. ``rotation=8.0, alpha=30.0``); a parameter the kind does not use is
@@ -983,7 +1021,7 @@ def augment_batch(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     p = {name: float(params.get(name, DEFAULTS[name])) for name in allowed}
 
-    for needs_labels in ("styles", "synth"):
+    for needs_labels in ("styles", "synth", "optdigits"):
         if needs_labels in parts and labels is None:
             raise ValueError(f"augmentation kind {kind!r} includes {needs_labels!r}, which needs labels=")
 
@@ -1000,6 +1038,8 @@ def augment_batch(
         )
     if "synth" in parts:  # after styles (a pool digit is already written in its own form)
         batch = swap_in_written_digits(batch, labels, rng, p["synth_probability"], p["synth_pool"])
+    if "optdigits" in parts:  # after synth, before the warps (real digits are warped like the rest)
+        batch = swap_in_optdigits(batch, labels, rng, p["optdigits_probability"])
     matrices = shifts = amounts = None
     if "affine" in parts:
         matrices, shifts = random_affine_parameters(

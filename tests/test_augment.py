@@ -273,7 +273,7 @@ def test_defaults_are_documented_and_read_only():
         "shift", "rotation", "scale", "shear", "stretch", "alpha", "sigma", "thickness",
         "style_probability", "foot_probability", "closed_four_probability", "short_stem_probability",
         "lowres_probability", "lowres_block", "binary_probability", "synth_probability", "synth_pool",
-        "redraw_probability",
+        "optdigits_probability", "redraw_probability",
     }
     assert DEFAULTS["alpha"] == 34.0 and DEFAULTS["sigma"] == 4.0
     with pytest.raises(TypeError):
@@ -726,33 +726,62 @@ def test_shipped_model_reads_the_ordinary_written_forms():
     assert right / total > 0.9
 
 
+def _assert_swaps_in_digits_of_their_label(swap, pool, digits, labels):
+    """``swap(images, labels, rng, probability)`` replaces a share ``probability`` of the digits,
+    each by a digit of ``pool[its label]``, leaves the rest as they are, and depends only on the
+    generator's state."""
+    kept = swap(digits, labels, np.random.default_rng(0), 0.0)
+    np.testing.assert_array_equal(kept, digits)
+    every = swap(digits, labels, np.random.default_rng(0), 1.0)
+    some = swap(digits, labels, np.random.default_rng(0), 0.3)
+    assert every.dtype == np.float32 and every.shape == digits.shape
+    for out in (every, some):
+        changed = np.flatnonzero(np.any(out != digits, axis=1))
+        for i in changed:  # every swapped digit is a pool digit of its own label
+            assert np.any(np.all(pool[labels[i]] == out[i], axis=1))
+        unchanged = np.setdiff1d(np.arange(len(digits)), changed)
+        np.testing.assert_array_equal(out[unchanged], digits[unchanged])
+    assert np.all(np.any(every != digits, axis=1))
+    share = np.mean(np.any(some != digits, axis=1))
+    assert 0.22 < share < 0.38  # 0.3 +- 3 standard errors of 300 draws
+    np.testing.assert_array_equal(swap(digits, labels, np.random.default_rng(0), 0.3), some)
+    assert not np.array_equal(swap(digits, labels, np.random.default_rng(1), 0.3), some)
+
+
 def test_swap_in_written_digits_keeps_labels_and_its_share(digits, mnist):
     from mnist_app.augment import swap_in_written_digits
     from mnist_app.written_forms import synth_pool
 
     labels = mnist.train_labels[:300]
-    pool = synth_pool(10, seed=7)
-    kept = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=0.0, pool_size=10)
-    np.testing.assert_array_equal(kept, digits)
-    every = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=1.0, pool_size=10)
-    some = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=0.3, pool_size=10)
-    assert every.dtype == np.float32 and every.shape == digits.shape
-    default_pool = synth_pool(10)
-    for out in (every, some):
-        changed = np.flatnonzero(np.any(out != digits, axis=1))
-        for i in changed:  # every swapped digit is a pool drawing of its own label
-            assert np.any(np.all(default_pool[labels[i]] == out[i], axis=1))
-        unchanged = np.setdiff1d(np.arange(300), changed)
-        np.testing.assert_array_equal(out[unchanged], digits[unchanged])
-    assert np.all(np.any(every != digits, axis=1))
-    share = np.mean(np.any(some != digits, axis=1))
-    assert 0.22 < share < 0.38  # 0.3 +- 3 standard errors of 300 draws
-    assert not np.array_equal(default_pool, pool)  # a seed of its own draws another pool
-    # Deterministic for a generator state; another state swaps other digits.
-    again = swap_in_written_digits(digits, labels, np.random.default_rng(0), probability=0.3, pool_size=10)
-    np.testing.assert_array_equal(again, some)
-    other = swap_in_written_digits(digits, labels, np.random.default_rng(1), probability=0.3, pool_size=10)
-    assert not np.array_equal(other, some)
+    _assert_swaps_in_digits_of_their_label(
+        lambda x, y, rng, p: swap_in_written_digits(x, y, rng, probability=p, pool_size=10), synth_pool(10),
+        digits, labels)
+    assert not np.array_equal(synth_pool(10), synth_pool(10, seed=7))  # a seed of its own draws another pool
+
+
+def test_swap_in_optdigits_keeps_labels_and_its_share(digits, mnist):
+    from mnist_app.augment import swap_in_optdigits
+    from mnist_app.optdigits import optdigits_pool
+
+    _assert_swaps_in_digits_of_their_label(swap_in_optdigits, optdigits_pool(), digits, mnist.train_labels[:300])
+
+
+def test_optdigits_kind_in_augment_batch(digits, mnist):
+    from mnist_app.augment import swap_in_optdigits
+
+    labels = mnist.train_labels[:300]
+    only = augment_batch(digits, np.random.default_rng(3), kind="optdigits", labels=labels, optdigits_probability=0.5)
+    np.testing.assert_array_equal(only, swap_in_optdigits(digits, labels, np.random.default_rng(3), 0.5))
+    full = "affine+elastic+styles+lowres+synth+optdigits"
+    a = augment_batch(digits, np.random.default_rng(3), kind=full, labels=labels, synth_pool=10)
+    b = augment_batch(digits, np.random.default_rng(3), kind="optdigits+synth+affine+elastic+styles+lowres",
+                      labels=labels, synth_pool=10)
+    np.testing.assert_array_equal(a, b)  # styles, synth, then optdigits, always first: warped with the rest
+    assert a.shape == digits.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    with pytest.raises(ValueError, match="labels"):
+        augment_batch(digits, np.random.default_rng(3), kind="optdigits")
+    with pytest.raises(ValueError, match="optdigits_probability"):
+        augment_batch(digits, np.random.default_rng(3), kind="optdigits", labels=labels, optdigits_probability=-0.1)
 
 
 def test_synth_kind_in_augment_batch(digits, mnist):
