@@ -9,16 +9,16 @@ ink pixels in 4x4 blocks (0-16). scikit-learn ships 1,797 of them inside its pac
 extra: ``pip install -e ".[optdigits]"``.
 
 Why: MNIST's writers were American. These were not, and write the forms the own-digit sets hold
-and MNIST lacks -- 1s with a long flag and often a foot, 7s with a crossbar, 4s open and closed --
+and MNIST lacks -- 1s with a long flag and some with a foot, 7s with a crossbar, 4s open and closed --
 by hand, not by a rule (mnist_app.written_forms draws such forms from descriptions). None of them
 is in digits-dev, the numbers suite or the photo suite, which measure (docs/results.md, "Real
 handwriting of another set").
 
-Each 8x8 digit is enlarged as a photo of it would be (bicubic, to 32x32, its source resolution),
-its faint halo cut (ink below CONTRAST_FLOOR of the peak is paper) and prepared as predict
-prepares a drawing: preprocess.center_digit normalises the stroke width, fits the longer side to
-MNIST's 20x20 box and centres the centre of mass. The augmentation then swaps a share of each
-epoch's training digits for these, of the same label, before its warps.
+Each 8x8 digit is enlarged back to its source's 32x32 (bicubic), its faint halo cut (ink below
+CONTRAST_FLOOR of the peak is paper) and prepared as predict prepares a drawing:
+preprocess.center_digit normalises the stroke width, fits the longer side to MNIST's 20x20 box and
+centres the centre of mass. The augmentation then swaps a share of each epoch's training digits
+for these, of the same label, before its warps.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from mnist_app.errors import TrainingError
 from mnist_app.image_format import SIDE
 from mnist_app.preprocess import center_digit
 
@@ -53,11 +54,12 @@ def to_mnist(counts: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def optdigits_pool() -> tuple[np.ndarray, ...]:
     """Ten read-only float32 arrays: ``pool[d]`` holds every optdigits digit d in MNIST's format,
-    (about 180, 784). Prepared once per process (about 1 s)."""
+    (about 180, 784). Prepared once per process (a few seconds, most of it importing scikit-learn).
+    TrainingError (one line, no traceback) when scikit-learn is not installed."""
     try:
         from sklearn.datasets import load_digits
-    except ImportError as e:  # the augmentation's own message names the extra to install
-        raise ImportError('the "optdigits" augmentation needs scikit-learn: pip install -e ".[optdigits]"') from e
+    except ImportError as e:  # an optional extra: say which
+        raise TrainingError('the "optdigits" augmentation needs scikit-learn: pip install -e ".[optdigits]"') from e
 
     digits = load_digits()
     images = np.stack([to_mnist(counts) for counts in digits.images / 16.0]).reshape(-1, SIDE * SIDE)

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+from mnist_app.errors import TrainingError
 from mnist_app.optdigits import optdigits_pool, to_mnist
 from mnist_app.preprocess import BOX, CENTER, center_of_mass
 
@@ -61,7 +62,7 @@ def test_without_scikit_learn_the_error_names_the_extra(monkeypatch):
     optdigits_pool.cache_clear()
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if not installed
     try:
-        with pytest.raises(ImportError, match=r"\[optdigits\]"):
+        with pytest.raises(TrainingError, match=r"\[optdigits\]"):
             optdigits_pool()
     finally:
         optdigits_pool.cache_clear()
