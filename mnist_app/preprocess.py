@@ -105,10 +105,12 @@ GLARE_RISE = 0.3
 GLARE_MIN_RISE = 0.08
 GLARE_COARSE = 128
 GLARE_MAX_GAIN = 10.0  # darkness is restored at most 10x (a hotspot keeping under 10% of the contrast is lost)
-# A hotspot rises smoothly to its peak: where the level rises by >= 70% of its peak rise is a small
-# part of where it rises by >= 30% (0.30 for a Gaussian; measured on 619 glare photos: median 0.31,
-# 90% under 0.47, 3 from 0.7). The lit side of a shadow cast across most of the sheet is a plateau
-# ending at a sharp edge (54 such photos: median 0.84, 46 from 0.7). From GLARE_PLATEAU, not glare.
+# A hotspot rises smoothly to its peak: where the level rises by >= GLARE_TOP of its peak rise is a
+# small part of where it rises by >= GLARE_FOOT (0.30 for a Gaussian; measured on 619 glare photos:
+# median 0.31, 90% under 0.47, 3 from 0.7). The lit side of a shadow cast across most of the sheet
+# is a plateau ending at a sharp edge (54 such photos: median 0.84, 46 from 0.7). From
+# GLARE_PLATEAU, not glare.
+GLARE_TOP, GLARE_FOOT = 0.7, 0.3
 GLARE_PLATEAU = 0.7
 # Brighter paper may also be more light falling on that part of the sheet (a flash on matte paper, or
 # light falling off across it: it multiplies, so the ink there is as dark as ever, or darker
@@ -1167,7 +1169,8 @@ def _without_glare(grey: np.ndarray, full: float, level: float) -> np.ndarray:
     peak = float(local.max()) - level
     if peak < rise:
         return grey
-    if np.count_nonzero(local >= level + 0.7 * peak) >= GLARE_PLATEAU * np.count_nonzero(local >= level + 0.3 * peak):
+    top, foot = (np.count_nonzero(local >= level + share * peak) for share in (GLARE_TOP, GLARE_FOOT))
+    if top >= GLARE_PLATEAU * foot:
         return grey  # a plateau of light, not a hotspot: the lit side of a cast shadow
     local = np.asarray(Image.fromarray(local, "F").resize((w, h), Image.Resampling.BILINEAR))
     white_gap = np.maximum(full - local, (full - level) / GLARE_MAX_GAIN)
