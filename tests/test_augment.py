@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ink_box import ink_box_sides
 from mnist_app import augment
 from mnist_app.augment import (
     DEFAULTS,
@@ -691,11 +692,7 @@ def test_synth_pool_digits_are_in_mnist_format(mnist):
     assert not pool.flags.writeable and synth_pool(12, seed=3) is pool  # rendered once, shared
     flat = pool.reshape(-1, 784)
     assert flat.min() >= 0 and np.allclose(flat.max(axis=1), 1.0)
-    img = flat.reshape(-1, 28, 28)
-    ink = img > 0.1
-    rows, cols = ink.any(axis=2), ink.any(axis=1)
-    height = 28 - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)
-    width = 28 - cols.argmax(axis=1) - cols[:, ::-1].argmax(axis=1)
+    height, width = ink_box_sides(flat)
     assert np.all(np.maximum(height, width) >= 17) and np.all(np.maximum(height, width) <= 22)
     np.testing.assert_allclose(centre_of_mass(flat), 13.5, atol=0.51)  # whole-pixel centring
     for digit in range(10):

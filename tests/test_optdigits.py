@@ -5,18 +5,10 @@ import sys
 import numpy as np
 import pytest
 
+from ink_box import ink_box_sides
 from mnist_app.errors import TrainingError
 from mnist_app.optdigits import optdigits_pool, to_mnist
 from mnist_app.preprocess import BOX, CENTER, center_of_mass
-
-
-def _box(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(height, width) of each 28x28 image's ink (pixels above 0.1)."""
-    ink = images.reshape(-1, 28, 28) > 0.1
-    rows, cols = ink.any(axis=2), ink.any(axis=1)
-    height = 28 - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)
-    width = 28 - cols.argmax(axis=1) - cols[:, ::-1].argmax(axis=1)
-    return height, width
 
 
 def test_pool_holds_all_1797_digits_in_mnist_format():
@@ -28,7 +20,7 @@ def test_pool_holds_all_1797_digits_in_mnist_format():
         assert not of_d.flags.writeable
     flat = np.concatenate(pool)
     assert flat.min() >= 0 and np.allclose(flat.max(axis=1), 1.0)
-    height, width = _box(flat)
+    height, width = ink_box_sides(flat)
     assert np.all(np.abs(np.maximum(height, width) - BOX) <= 2)  # the longer side fills MNIST's box
     centres = np.array([center_of_mass(x.reshape(28, 28)) for x in flat])
     assert np.all(np.abs(centres - CENTER) <= 1.0)  # whole-pixel centring
@@ -51,7 +43,7 @@ def test_an_8x8_bar_becomes_a_tall_thin_stroke_and_its_faint_halo_paper():
     bar[1:7, 3:5] = 1.0
     image = to_mnist(bar)
     assert image.shape == (28, 28) and image.dtype == np.float32
-    height, width = _box(image)
+    height, width = ink_box_sides(image)
     assert height[0] == pytest.approx(BOX, abs=1) and width[0] <= 6
     speck = bar.copy()
     speck[3, 6] = 2 / 16  # two ink pixels of 16 in a block: under CONTRAST_FLOOR once enlarged
