@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from mnist_app.errors import MnistAppError
+from mnist_app.imagefiles import printable  # standard library only: error() runs in signal handlers too
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -178,8 +179,6 @@ def mirror(text: str) -> str:
 
 def error(prog: str, message: str) -> None:
     """Print one readable line on stderr (a file name with a newline or escapes stays one line)."""
-    from mnist_app.imagefiles import printable
-
     print(f"{program_name(prog)}: error: {printable(message)}", file=sys.stderr)
 
 
@@ -197,7 +196,7 @@ def start(command: str, argv: Sequence[str] | None = None) -> int:
 
 
 _ctrl_c_pressed = False
-_command_running = False  # True while run() calls a command's main: the only place that catches a KeyboardInterrupt
+_running_command: str | None = None  # the prog whose main run() is calling: the only place that catches a KeyboardInterrupt
 
 
 def _keyboard_interrupt(signum, frame) -> None:
@@ -206,15 +205,19 @@ def _keyboard_interrupt(signum, frame) -> None:
 
     - Inside an import: commands import their heavy modules lazily (scipy for photos, matplotlib
       for --show), and a KeyboardInterrupt raised inside an import can be swallowed by the import
-      machinery ("Exception ignored ... Traceback" and the command carries on) or turned into an
-      ImportError with a page of advice (inside numpy's C initialisation).
+      machinery ("Exception ignored ... Traceback") and the command carries on, or turned into an
+      ImportError with a page of advice (inside numpy's C initialisation). A command is still
+      running then, so it says "interrupted" as its last line, as a KeyboardInterrupt would have.
     - Outside ``run``: before the command starts (its modules loading in ``start``) and after it
       has returned (the scripts' ``sys.exit``, the ``mnist-app`` dispatcher's last lines) nothing
       would catch it: a traceback.
     Neither place has anything to save."""
     global _ctrl_c_pressed
     _ctrl_c_pressed = True
-    if not _command_running or _inside_an_import(frame):
+    if _running_command is None:
+        exit_at_once()
+    if _inside_an_import(frame):
+        error(_running_command, "interrupted")
         exit_at_once()
     raise KeyboardInterrupt
 
@@ -228,9 +231,14 @@ def exit_at_once() -> NoReturn:
 
 
 def _inside_an_import(frame) -> bool:
-    """Whether the interrupted code runs under Python's import machinery (importlib's bootstrap)."""
+    """Whether the interrupted code runs under Python's import machinery (importlib's bootstrap)
+    while it loads a module. ``_handle_fromlist`` alone is not loading: every ``from scipy import
+    ndimage`` inside a function passes through it, also long after scipy is loaded, and a Ctrl-C
+    landing there is an ordinary KeyboardInterrupt (if it does load a submodule, the loading frames
+    are on the stack above it)."""
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib._bootstrap") and code.co_name != "_handle_fromlist":
             return True
         frame = frame.f_back
     return False
@@ -238,14 +246,14 @@ def _inside_an_import(frame) -> bool:
 
 def run(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)`` and turn expected failures into exit codes without tracebacks."""
-    global _command_running
-    running_before = _command_running
+    global _running_command
+    running_before = _running_command
     try:
-        _command_running = True
+        _running_command = prog
         try:
             return main(argv)
         finally:  # a Ctrl-C before this line still lands inside the outer try
-            _command_running = running_before
+            _running_command = running_before
     except MnistAppError as exc:
         error(prog, str(exc))
         return EXIT_FAILURE
