@@ -1852,8 +1852,7 @@ def _solid_at_edge(labels: np.ndarray, mass: np.ndarray, boxes: list, at_edge: n
 
     inner = int(np.argmax(np.where(at_edge, -1.0, mass)))
     pen = depth(inner)
-    ys, xs = boxes[inner]
-    span = max(ys.stop - ys.start, xs.stop - xs.start)
+    span = _longer_side(boxes[inner])
     if span < SOLID_STROKE * pen:
         return solid  # no stroke inside to compare with (specks, blobs)
     for i in np.flatnonzero(at_edge & (mass >= EDGE_WEIGHT * mass[inner])):
@@ -1862,11 +1861,15 @@ def _solid_at_edge(labels: np.ndarray, mass: np.ndarray, boxes: list, at_edge: n
             continue
         # (a marker's stroke running off the frame is as deep, but it meets the frame along its
         # width only and is longer than a stray thin line beside it)
-        piece_ys, piece_xs = boxes[i]
         meets = int((labels[[0, -1]] == i + 1).sum() + (labels[:, [0, -1]] == i + 1).sum())
-        solid[i] = (meets >= SOLID_CONTACT * deep
-                    or span >= SOLID_SPAN * max(piece_ys.stop - piece_ys.start, piece_xs.stop - piece_xs.start))
+        solid[i] = meets >= SOLID_CONTACT * deep or span >= SOLID_SPAN * _longer_side(boxes[i])
     return solid
+
+
+def _longer_side(box: tuple[slice, slice]) -> int:
+    """The longer side, in pixels, of a (rows, columns) box as ndimage.find_objects gives it."""
+    ys, xs = box
+    return max(ys.stop - ys.start, xs.stop - xs.start)
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
