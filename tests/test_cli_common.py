@@ -161,13 +161,16 @@ def test_ctrl_c_inside_a_lazy_import_while_a_command_runs_exits_130_at_once(tmp_
     ("Exception ignored ... Traceback") and the command carried on. It still ends with the one
     "interrupted" line every interrupted command prints. That window is too narrow to hit on
     purpose, so a real process interrupts itself inside a real import's module body; the at-once
-    path is the one that skips the command's remaining lines."""
+    path is the one that skips the exit handlers (a KeyboardInterrupt would have returned through
+    run() and sys.exit, which runs them)."""
     (tmp_path / "slow_module.py").write_text(
         "import os, signal, time\n"
         "os.kill(os.getpid(), signal.SIGINT)\n"
         "time.sleep(5)\n"
     )
     done = _run_demo_command(
+        "    import atexit\n"
+        "    atexit.register(print, 'exit handlers ran')\n"
         "    print('printed before the import')\n"
         "    import slow_module\n"
         "    print('carried on after the import')\n"
