@@ -15,6 +15,14 @@ Everything that takes a network -- predict, the web page, evaluate, fine-tuning,
 the number reader's cut judge -- then serves an ensemble unchanged; a fine-tune adjusts all
 members together as one network. A merged checkpoint's meta lists what it was made of
 (:data:`MERGED_FROM`). Measurements: docs/results.md ("Two networks merged").
+
+:func:`mean_of_weights` is the other way to combine networks, for networks continued from one
+model (``train.py --init-from``): the mean of their weights, a network of the same size. Such
+networks lie in one basin of the cost, and points between them are good networks too (M. Wortsman
+et al., "Model soups", ICML 2022); networks trained from different random weights do not -- their
+hidden neurons come in different orders -- so for those only :func:`merge_networks` makes sense.
+Its meta lists the members under :data:`AVERAGED_FROM`. Measurements: docs/results.md ("Smaller
+steps, weight means and ensembles").
 """
 
 from __future__ import annotations
@@ -32,6 +40,11 @@ MERGED_FROM = "merged_from"
 """Meta key of a merged checkpoint: one record per member (file, SHA-256, sizes, MNIST test)."""
 
 HOW = "mean of the members' output weighted inputs (log-odds); hidden layers side by side"
+
+AVERAGED_FROM = "averaged_from"
+"""Meta key of a weight-mean checkpoint: one record per member, as for :data:`MERGED_FROM`."""
+
+HOW_MEAN = "mean of the members' weights and biases (networks continued from one model)"
 
 
 def merge_networks(networks: Sequence[Network]) -> Network:
@@ -75,6 +88,27 @@ def merge_networks(networks: Sequence[Network]) -> Network:
     return merged
 
 
+def mean_of_weights(networks: Sequence[Network]) -> Network:
+    """One network of the members' size whose every weight and bias is the mean of theirs (see
+    the module docstring for when that is a good network). Members need the same layer sizes
+    and dtype; ValueError names the first mismatch."""
+    if not networks:
+        raise ValueError("nothing to average")
+    first = networks[0]
+    for i, n in enumerate(networks[1:], start=2):
+        if tuple(n.sizes) != tuple(first.sizes):
+            raise ValueError(f"member {i} is {'-'.join(map(str, n.sizes))}, member 1 "
+                             f"{'-'.join(map(str, first.sizes))}: only networks of the same sizes average")
+        if np.dtype(n.dtype) != np.dtype(first.dtype):
+            raise ValueError(f"member {i} is {np.dtype(n.dtype).name}, member 1 {np.dtype(first.dtype).name}")
+    mean = Network(first.sizes, init="scaled", rng=0, dtype=np.dtype(first.dtype).name)
+    mean.weights = [np.ascontiguousarray(np.mean([n.weights[l] for n in networks], axis=0), dtype=first.dtype)
+                    for l in range(len(first.weights))]
+    mean.biases = [np.ascontiguousarray(np.mean([n.biases[l] for n in networks], axis=0), dtype=first.dtype)
+                   for l in range(len(first.biases))]
+    return mean
+
+
 def member_record(path: Path, network: Network, meta: dict[str, Any], info) -> dict[str, Any]:
     """What a merged checkpoint records about one member: enough to find and check it again."""
     return {
@@ -87,10 +121,11 @@ def member_record(path: Path, network: Network, meta: dict[str, Any], info) -> d
     }
 
 
-def merge_models(specs: Sequence[str], out: str | Path) -> dict[str, Any]:
+def merge_models(specs: Sequence[str], out: str | Path, *, mean_weights: bool = False) -> dict[str, Any]:
     """Merge the models ``specs`` name (mnist_app.models specs: shipped, best, ... or paths) and
-    save the result to ``out`` (atomically). Returns the meta written. CheckpointError for a
-    member that does not load; ValueError for members that do not merge."""
+    save the result to ``out`` (atomically): side by side, or with ``mean_weights`` the mean of
+    their weights. Returns the meta written. CheckpointError for a member that does not load;
+    ValueError for members that do not merge."""
     from mnist_app.checkpoint import MAX_PARAMETERS, parameter_count, save_checkpoint
     from mnist_app.models import load
 
@@ -99,12 +134,13 @@ def merge_models(specs: Sequence[str], out: str | Path) -> dict[str, Any]:
         network, meta, info = load(spec)
         networks.append(network)
         records.append(member_record(info.path, network, meta, info))
-    merged = merge_networks(networks)
+    merged = (mean_of_weights if mean_weights else merge_networks)(networks)
     parameters = parameter_count(merged.sizes)
     if parameters > MAX_PARAMETERS:  # a file that every loader would refuse is not written
         raise ValueError(f"the merged network would have {parameters:,} parameters, more than mnist_app "
                          f"loads ({MAX_PARAMETERS:,})")
-    meta = {"init": "scaled", MERGED_FROM: records, "merge": HOW}
+    meta = {"init": "scaled", AVERAGED_FROM: records, "merge": HOW_MEAN} if mean_weights else {
+        "init": "scaled", MERGED_FROM: records, "merge": HOW}
     save_checkpoint(out, merged, meta, momentum=False)
     return meta
 

@@ -13,7 +13,7 @@ import pytest
 
 from mnist_app import models
 from mnist_app.checkpoint import load_checkpoint, save_checkpoint
-from mnist_app.merge import merge_networks
+from mnist_app.merge import mean_of_weights, merge_networks
 from mnist_app.network import Network
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +46,51 @@ def test_networks_that_do_not_fit_together_are_refused_by_name():
         merge_networks([Network((784, 5, 10), rng=0), Network((784, 5, 3), rng=0)])
     with pytest.raises(ValueError, match="member 2 is float64"):
         merge_networks([Network((784, 5, 10), rng=0), Network((784, 5, 10), rng=0, dtype="float64")])
+
+
+def test_mean_of_weights_is_the_mean_of_every_weight_and_bias():
+    members = [Network((784, 6, 5, 10), init="scaled", rng=seed) for seed in (1, 2, 3)]
+    mean = mean_of_weights(members)
+    assert mean.sizes == (784, 6, 5, 10) and np.dtype(mean.dtype) == np.dtype(members[0].dtype)
+    for layer in range(3):
+        np.testing.assert_allclose(mean.weights[layer], sum(m.weights[layer] for m in members) / 3, rtol=1e-6)
+        np.testing.assert_allclose(mean.biases[layer], sum(m.biases[layer] for m in members) / 3, rtol=1e-6)
+    alone = mean_of_weights(members[:1])
+    assert all(np.array_equal(a, b) for a, b in zip(alone.weights + alone.biases, members[0].weights + members[0].biases))
+
+
+def test_networks_of_other_sizes_are_not_averaged():
+    with pytest.raises(ValueError, match="member 2 is 784-7-10, member 1 784-6-10: only networks of the same sizes"):
+        mean_of_weights([Network((784, 6, 10), rng=0), Network((784, 7, 10), rng=0)])
+    with pytest.raises(ValueError, match="member 2 is float64, member 1 float32"):
+        mean_of_weights([Network((784, 6, 10), rng=0), Network((784, 6, 10), rng=0, dtype="float64")])
+
+
+def test_merge_models_mean_weights_writes_one_network_of_the_members_size(tmp_path, mnist):
+    """A network continued from another (here: a few steps of its own training) averaged with
+    it: the file holds the weights' mean, lists its members, and reads like any model."""
+    start = Network((784, 16, 10), init="scaled", rng=1)
+    continued = Network((784, 16, 10), init="scaled", rng=1)
+    continued.weights = [w + np.float32(0.01) * np.sign(w) for w in continued.weights]
+    paths = [tmp_path / "start.npz", tmp_path / "continued.npz"]
+    for path, network in zip(paths, (start, continued)):
+        save_checkpoint(path, network, {}, momentum=False)
+    out = tmp_path / "mean.npz"
+    done = run_merge(*paths, "--mean-weights", "--out", out)
+    assert done.returncode == 0 and done.stderr == f"saved {out}: the weights of 2 networks averaged\n", done.stderr
+    network, meta = load_checkpoint(out)
+    assert network.sizes == (784, 16, 10) and "merged_from" not in meta
+    assert [m["file"] for m in meta["averaged_from"]] == [str(p) for p in paths]
+    for mine, a, b in zip(network.weights, start.weights, continued.weights):
+        np.testing.assert_allclose(mine, (a + b) / 2, rtol=1e-6)
+    _, _, info = models.load(out)
+    assert info.members == 1 and info.describe() == f"{out} (784-16-10)"
+    wider = tmp_path / "wider.npz"
+    save_checkpoint(wider, Network((784, 20, 10), rng=1), {}, momentum=False)
+    done = run_merge(paths[0], wider, "--mean-weights", "--out", tmp_path / "x.npz")
+    assert done.returncode == 1 and not (tmp_path / "x.npz").exists()
+    assert done.stderr == ("merge_models.py: error: cannot merge these models: member 2 is 784-20-10, member 1 "
+                           "784-16-10: only networks of the same sizes average\n")
 
 
 def run_merge(*args, cwd=None):

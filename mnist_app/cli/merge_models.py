@@ -3,6 +3,9 @@
 The work is in mnist_app.merge: the result is one ordinary network whose output log-odds are the
 mean of the members', so predict, the web page, evaluate and finetune use it as any model.
 docs/results.md ("Two networks merged") measures one such merge against the shipped model.
+``--mean-weights`` averages the members' weights instead (mnist_app.merge.mean_of_weights), for
+networks continued from one model; results.md ("Smaller steps, weight means and ensembles")
+measures that too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ PROG = "merge_models.py"
 EXAMPLES = """
   python scripts/merge_models.py runs/a/best.npz runs/b/best.npz --out models/merged.npz
   python scripts/merge_models.py shipped runs/c/best.npz --out both.npz --json
+  python scripts/merge_models.py shipped runs/from-shipped/best.npz --mean-weights --out mean.npz
   python scripts/predict.py --model models/merged.npz my_digit.png
 """
 
@@ -28,6 +32,9 @@ def build_parser():
     parser.add_argument("models", nargs="+", metavar="MODEL", type=nonempty_path,
                         help="two or more models: checkpoint paths or shipped/best/personal/last")
     parser.add_argument("--out", required=True, metavar="PATH", type=nonempty_path, help="where to save the merged model (.npz)")
+    parser.add_argument("--mean-weights", action="store_true",
+                        help="average the members' weights instead: one network of their size, for networks "
+                             "continued from one model (train.py --init-from it)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--json", action="store_true", help="print the merged model's meta as one JSON object")
     return parser
@@ -43,16 +50,19 @@ def _main(argv: Sequence[str] | None) -> int:
         error(PROG, f"{out}: already exists (add --overwrite to replace it)")
         return EXIT_USAGE
     from mnist_app.errors import MnistAppError
-    from mnist_app.merge import merge_models
+    from mnist_app.merge import AVERAGED_FROM, MERGED_FROM, merge_models
 
     try:
-        meta = merge_models(args.models, out)
+        meta = merge_models(args.models, out, mean_weights=args.mean_weights)
     except ValueError as exc:
         raise MnistAppError(f"cannot merge these models: {exc}") from None
     if args.json:
         print(json.dumps({"out": str(out), **meta}))
     else:
-        print(f"saved {out}: {len(meta['merged_from'])} networks merged", file=sys.stderr)
+        if args.mean_weights:
+            print(f"saved {out}: the weights of {len(meta[AVERAGED_FROM])} networks averaged", file=sys.stderr)
+        else:
+            print(f"saved {out}: {len(meta[MERGED_FROM])} networks merged", file=sys.stderr)
     return EXIT_OK
 
 
