@@ -28,7 +28,7 @@ EXAMPLES = """
 
 
 def build_parser():
-    parser = make_parser(PROG, "Merge trained digit networks into one (the mean of their output log-odds).", EXAMPLES)
+    parser = make_parser(PROG, "Merge trained digit networks into one (the mean of their output log-odds, or of their weights).", EXAMPLES)
     parser.add_argument("models", nargs="+", metavar="MODEL", type=nonempty_path,
                         help="two or more models: checkpoint paths or shipped/best/personal/last")
     parser.add_argument("--out", required=True, metavar="PATH", type=nonempty_path, help="where to save the merged model (.npz)")
