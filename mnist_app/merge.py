@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_app.models import architecture
 from mnist_app.network import Network
 
 MERGED_FROM = "merged_from"
@@ -61,8 +62,7 @@ def merge_networks(networks: Sequence[Network]) -> Network:
                              "only networks of the same depth merge")
         if n.sizes[0] != first.sizes[0] or n.sizes[-1] != first.sizes[-1]:
             raise ValueError(f"member {i} maps {n.sizes[0]} -> {n.sizes[-1]}, member 1 {first.sizes[0]} -> {first.sizes[-1]}")
-        if np.dtype(n.dtype) != np.dtype(first.dtype):
-            raise ValueError(f"member {i} is {np.dtype(n.dtype).name}, member 1 {np.dtype(first.dtype).name}")
+        _check_dtype(i, n, first)
     k = len(networks)
     sizes = (first.sizes[0], *(sum(n.sizes[l] for n in networks) for l in range(1, depth - 1)), first.sizes[-1])
     merged = Network(sizes, init="scaled", rng=0, dtype=np.dtype(first.dtype).name)
@@ -97,16 +97,21 @@ def mean_of_weights(networks: Sequence[Network]) -> Network:
     first = networks[0]
     for i, n in enumerate(networks[1:], start=2):
         if tuple(n.sizes) != tuple(first.sizes):
-            raise ValueError(f"member {i} is {'-'.join(map(str, n.sizes))}, member 1 "
-                             f"{'-'.join(map(str, first.sizes))}: only networks of the same sizes average")
-        if np.dtype(n.dtype) != np.dtype(first.dtype):
-            raise ValueError(f"member {i} is {np.dtype(n.dtype).name}, member 1 {np.dtype(first.dtype).name}")
+            raise ValueError(f"member {i} is {architecture(n.sizes)}, member 1 {architecture(first.sizes)}: "
+                             "only networks of the same sizes average")
+        _check_dtype(i, n, first)
     mean = Network(first.sizes, init="scaled", rng=0, dtype=np.dtype(first.dtype).name)
     mean.weights = [np.ascontiguousarray(np.mean([n.weights[l] for n in networks], axis=0), dtype=first.dtype)
                     for l in range(len(first.weights))]
     mean.biases = [np.ascontiguousarray(np.mean([n.biases[l] for n in networks], axis=0), dtype=first.dtype)
                    for l in range(len(first.biases))]
     return mean
+
+
+def _check_dtype(i: int, member: Network, first: Network) -> None:
+    """ValueError when member ``i`` stores its numbers in another dtype than member 1."""
+    if np.dtype(member.dtype) != np.dtype(first.dtype):
+        raise ValueError(f"member {i} is {np.dtype(member.dtype).name}, member 1 {np.dtype(first.dtype).name}")
 
 
 def member_record(path: Path, network: Network, meta: dict[str, Any], info) -> dict[str, Any]:
