@@ -139,13 +139,14 @@ def merge_models(specs: Sequence[str], out: str | Path, *, mean_weights: bool = 
         network, meta, info = load(spec)
         networks.append(network)
         records.append(member_record(info.path, network, meta, info))
-    merged = (mean_of_weights if mean_weights else merge_networks)(networks)
+    combine, members_key, how = ((mean_of_weights, AVERAGED_FROM, HOW_MEAN) if mean_weights
+                                 else (merge_networks, MERGED_FROM, HOW))
+    merged = combine(networks)
     parameters = parameter_count(merged.sizes)
     if parameters > MAX_PARAMETERS:  # a file that every loader would refuse is not written
         raise ValueError(f"the merged network would have {parameters:,} parameters, more than mnist_app "
                          f"loads ({MAX_PARAMETERS:,})")
-    meta = {"init": "scaled", AVERAGED_FROM: records, "merge": HOW_MEAN} if mean_weights else {
-        "init": "scaled", MERGED_FROM: records, "merge": HOW}
+    meta = {"init": "scaled", members_key: records, "merge": how}
     save_checkpoint(out, merged, meta, momentum=False)
     return meta
 
